@@ -1,0 +1,282 @@
+// A protocol-only ADS (SotW) client: subscriptions per type, ACK/NACK through a callback,
+// reconnection with jittered exponential backoff. It never throws into the event loop; when the
+// server goes away, the caller simply keeps its last config until new responses arrive.
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { unpackAny } from './protos.js';
+import { ADS_SOTW_PATH, decodeResponse, encodeRequest, nodeInfoToProto, resourceName, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
+import { noopLogger, type NodeInfo, type XdsLogger } from './types.js';
+
+/** What a handler receives: the decoded resources of one DiscoveryResponse. */
+export interface ResourceUpdate {
+  typeUrl: string;
+  version: string;
+  nonce: string;
+  /** By resource name. For LDS/CDS this is the full state; for RDS/EDS/SDS only what changed. */
+  resources: Map<string, Record<string, unknown>>;
+}
+
+/** Return undefined (or '') to ACK, an error message to NACK. A throw or rejection NACKs too. */
+export type ResourceHandler = (update: ResourceUpdate) => string | undefined | void | Promise<string | undefined | void>;
+
+export interface AdsClientOptions {
+  /** host:port of the ADS server. */
+  address: string;
+  node: NodeInfo;
+  credentials?: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
+  /** Reconnect backoff: first delay (default 100 ms), cap (default 5000 ms), jitter fraction (default 0.2). */
+  backoff?: { initialMs?: number; maxMs?: number; multiplier?: number; jitter?: number };
+  logger?: XdsLogger;
+}
+
+export interface AdsClientState {
+  connected: boolean;
+  /** Successive stream attempts since the last response received. */
+  failures: number;
+  lastError?: string;
+  /** Per type URL: last ACKed version, current subscription and last NACK message. */
+  types: Record<string, { names: string[] | '*'; ackedVersion: string; nonce: string; lastNack?: string }>;
+}
+
+export interface AdsClientEvents {
+  connected: [];
+  disconnected: [{ error: string; retryInMs: number }];
+  ack: [{ typeUrl: string; version: string; nonce: string }];
+  nack: [{ typeUrl: string; version: string; nonce: string; message: string }];
+}
+
+interface Subscription {
+  typeUrl: string;
+  names: string[] | '*';
+  handler: ResourceHandler;
+  ackedVersion: string;
+  /** Nonce of the last response received on the current stream. */
+  nonce: string;
+  lastNack?: string;
+  /** Named resources on this stream before: a wildcard must then be spelled "*". */
+  namedOnStream: boolean;
+}
+
+type AdsStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+export class AdsClient extends EventEmitter {
+  private readonly client: grpc.Client;
+  private readonly subs = new Map<string, Subscription>();
+  private stream: AdsStream | undefined;
+  private sentNode = false;
+  private connected = false;
+  private failures = 0;
+  private lastError: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private started = false;
+  /** Responses are handled one at a time so ACKs go out in order. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly logger: XdsLogger;
+
+  constructor(private readonly opts: AdsClientOptions) {
+    super();
+    this.logger = opts.logger ?? noopLogger;
+    this.client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': -1, ...opts.channelOptions,
+    });
+  }
+
+  override emit<E extends keyof AdsClientEvents>(event: E, ...args: AdsClientEvents[E]): boolean {
+    try {
+      return super.emit(event, ...args);
+    } catch (e) {
+      this.logger.error(`ads client: '${event}' listener threw: ${e instanceof Error ? e.message : String(e)}`);
+      return true;
+    }
+  }
+
+  override on<E extends keyof AdsClientEvents>(event: E, listener: (...args: AdsClientEvents[E]) => void): this {
+    return super.on(event, listener as (...a: unknown[]) => void);
+  }
+
+  override once<E extends keyof AdsClientEvents>(event: E, listener: (...args: AdsClientEvents[E]) => void): this {
+    return super.once(event, listener as (...a: unknown[]) => void);
+  }
+
+  /** Subscribes (or changes the subscription) to a type: '*' for wildcard (LDS/CDS), or names. */
+  subscribe(typeUrl: string, names: readonly string[] | '*', handler: ResourceHandler): void {
+    const prev = this.subs.get(typeUrl);
+    const list = names === '*' ? '*' : [...new Set(names)].sort();
+    if (prev) {
+      prev.handler = handler;
+      const same = JSON.stringify(prev.names) === JSON.stringify(list);
+      prev.names = list;
+      if (!same) this.sendRequest(prev);
+      return;
+    }
+    const sub: Subscription = { typeUrl, names: list, handler, ackedVersion: '', nonce: '', namedOnStream: false };
+    this.subs.set(typeUrl, sub);
+    this.sendRequest(sub);
+  }
+
+  /** Stops a subscription (tells the server the type has no names any more). */
+  unsubscribe(typeUrl: string): void {
+    const sub = this.subs.get(typeUrl);
+    if (!sub) return;
+    sub.names = [];
+    this.sendRequest(sub);
+    this.subs.delete(typeUrl);
+  }
+
+  /** Opens the stream (subscriptions made before are sent at once). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.openStream();
+  }
+
+  state(): AdsClientState {
+    const types: AdsClientState['types'] = {};
+    for (const s of this.subs.values()) {
+      types[s.typeUrl] = { names: s.names === '*' ? '*' : [...s.names], ackedVersion: s.ackedVersion, nonce: s.nonce };
+      if (s.lastNack) types[s.typeUrl].lastNack = s.lastNack;
+    }
+    const st: AdsClientState = { connected: this.connected, failures: this.failures, types };
+    if (this.lastError) st.lastError = this.lastError;
+    return st;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const s = this.stream;
+    this.stream = undefined;
+    if (s) s.cancel();
+    this.client.close();
+  }
+
+  private openStream(): void {
+    if (this.closed) return;
+    let stream: AdsStream;
+    try {
+      stream = this.client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse);
+    } catch (e) {
+      this.onStreamGone(undefined, e instanceof Error ? e.message : String(e));
+      return;
+    }
+    this.stream = stream;
+    this.sentNode = false;
+    for (const s of this.subs.values()) {
+      s.nonce = '';
+      s.namedOnStream = false;
+    }
+    stream.on('data', (resp: DiscoveryResponse) => {
+      if (this.stream !== stream) return;
+      if (!this.connected) {
+        this.connected = true;
+        this.failures = 0;
+        this.emit('connected');
+      }
+      this.queue = this.queue.then(() => this.handleResponse(stream, resp)).catch((e: unknown) => {
+        this.logger.error(`ads client: response handling failed: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    });
+    stream.on('error', (e: Error) => this.onStreamGone(stream, e.message));
+    stream.on('end', () => this.onStreamGone(stream, 'stream ended by server'));
+    stream.on('status', (s: grpc.StatusObject) => this.onStreamGone(stream, `status ${s.code}: ${s.details}`));
+    for (const s of this.subs.values()) this.sendRequest(s);
+  }
+
+  private onStreamGone(stream: AdsStream | undefined, error: string): void {
+    if (stream && this.stream !== stream) return;
+    this.stream = undefined;
+    const wasConnected = this.connected;
+    this.connected = false;
+    this.lastError = error;
+    if (this.closed) return;
+    const delay = this.backoffDelay();
+    this.failures++;
+    if (wasConnected) this.logger.warn(`ads client: lost ${this.opts.address}: ${error}; retrying in ${delay} ms`);
+    this.emit('disconnected', { error, retryInMs: delay });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.openStream();
+    }, delay);
+  }
+
+  private backoffDelay(): number {
+    const b = this.opts.backoff ?? {};
+    const initial = b.initialMs ?? 100;
+    const max = b.maxMs ?? 5000;
+    const base = Math.min(max, initial * (b.multiplier ?? 2) ** this.failures);
+    const jitter = b.jitter ?? 0.2;
+    return Math.max(1, Math.round(base * (1 - jitter + Math.random() * 2 * jitter)));
+  }
+
+  private sendRequest(sub: Subscription, extra?: { nonce: string; error?: string; version?: string }): void {
+    const stream = this.stream;
+    if (!stream || this.closed) return;
+    let names: string[];
+    if (sub.names === '*') names = sub.namedOnStream ? ['*'] : [];
+    else {
+      names = sub.names;
+      if (names.length > 0) sub.namedOnStream = true;
+    }
+    const req: DiscoveryRequest = {
+      version_info: extra?.version ?? sub.ackedVersion,
+      resource_names: names,
+      type_url: sub.typeUrl,
+      response_nonce: extra?.nonce ?? sub.nonce,
+    };
+    if (extra?.error !== undefined) req.error_detail = { code: grpc.status.INVALID_ARGUMENT, message: extra.error };
+    if (!this.sentNode) {
+      req.node = nodeInfoToProto(this.opts.node);
+      this.sentNode = true;
+    }
+    try {
+      stream.write(req);
+    } catch (e) {
+      this.logger.error(`ads client: cannot send request for ${sub.typeUrl}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private async handleResponse(stream: AdsStream, resp: DiscoveryResponse): Promise<void> {
+    if (this.stream !== stream) return;
+    const sub = this.subs.get(resp.type_url);
+    if (!sub) {
+      this.logger.warn(`ads client: response for unsubscribed type ${resp.type_url} ignored`);
+      return;
+    }
+    sub.nonce = resp.nonce;
+    let error: string | undefined;
+    const resources = new Map<string, Record<string, unknown>>();
+    try {
+      for (const any of resp.resources) {
+        if (any.type_url !== resp.type_url) throw new Error(`resource of type ${any.type_url} in a ${resp.type_url} response`);
+        const r = unpackAny(any);
+        const name = resourceName(resp.type_url, r);
+        if (resources.has(name)) throw new Error(`resource "${name}" appears twice`);
+        resources.set(name, r);
+      }
+      const verdict = await sub.handler({ typeUrl: resp.type_url, version: resp.version_info, nonce: resp.nonce, resources });
+      if (verdict) error = verdict;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    if (this.stream !== stream || this.subs.get(resp.type_url) !== sub) return;
+    if (error === undefined) {
+      sub.ackedVersion = resp.version_info;
+      sub.lastNack = undefined;
+      this.sendRequest(sub);
+      this.emit('ack', { typeUrl: sub.typeUrl, version: resp.version_info, nonce: resp.nonce });
+    } else {
+      sub.lastNack = error;
+      this.logger.warn(`ads client: rejecting ${resp.type_url} version ${resp.version_info}: ${error}`);
+      this.sendRequest(sub, { nonce: resp.nonce, error });
+      this.emit('nack', { typeUrl: sub.typeUrl, version: resp.version_info, nonce: resp.nonce, message: error });
+    }
+  }
+}
+
+/** Creates an ADS client; call subscribe() for each type and start() to connect. */
+export function createAdsClient(opts: AdsClientOptions): AdsClient {
+  return new AdsClient(opts);
+}

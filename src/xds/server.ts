@@ -1,0 +1,138 @@
+// The ADS server: gRPC plumbing, the set of live streams, debounced notify() and status().
+// The protocol state machine of one stream lives in sotw-stream.ts.
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { PUSH_ORDER } from './protos.js';
+import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
+import { SotwStream } from './sotw-stream.js';
+import { noopLogger, type ProxyStatus, type ResourceSource, type XdsServer, type XdsServerEvents, type XdsServerOptions } from './types.js';
+
+export type { NodeInfo, ResourceSource, XdsServer, XdsServerOptions, ProxyStatus, TypeSyncStatus, SyncStatus, XdsServerEvents,
+  ConnectEvent, DisconnectEvent, AckEvent, NackEvent, PushEvent, XdsLogger } from './types.js';
+
+class AdsServer extends EventEmitter implements XdsServer {
+  private readonly grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  private readonly streams = new Map<number, SotwStream>();
+  private nextStreamId = 1;
+  private pendingAll = false;
+  private readonly pendingNodes = new Set<string>();
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private firstPendingAt = 0;
+  private closed = false;
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+  private readonly logger;
+
+  constructor(private readonly source: ResourceSource, private readonly opts: XdsServerOptions = {}) {
+    super();
+    this.debounceMs = opts.debounceMs ?? 50;
+    this.maxDelayMs = Math.max(opts.maxDelayMs ?? 500, this.debounceMs);
+    this.logger = opts.logger ?? noopLogger;
+    this.grpcServer.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
+    });
+  }
+
+  // Events with no listener must not throw ('error' is never emitted here).
+  override emit<E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]): boolean {
+    try {
+      return super.emit(event, ...args);
+    } catch (e) {
+      this.logger.error(`xds: '${event}' listener threw: ${e instanceof Error ? e.message : String(e)}`);
+      return true;
+    }
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    if (this.closed) {
+      call.destroy();
+      return;
+    }
+    const id = this.nextStreamId++;
+    const stream = new SotwStream(id, call.getPeer(), call, {
+      source: this.source, logger: this.logger, controlPlaneId: this.opts.controlPlaneId,
+      clusterAckWaitMs: this.opts.clusterAckWaitMs ?? 2000,
+      emit: (event, ...args) => this.emit(event, ...args),
+    });
+    this.streams.set(id, stream);
+    const finish = (reason: string): void => {
+      if (!this.streams.has(id)) return;
+      this.streams.delete(id);
+      stream.close(reason);
+    };
+    call.on('data', (req: DiscoveryRequest) => stream.onRequest(req));
+    call.on('end', () => {
+      finish('client closed the stream');
+      stream.end();
+    });
+    call.on('cancelled', () => finish('cancelled'));
+    call.on('error', (e: Error) => finish(`error: ${e.message}`));
+    call.on('close', () => finish('closed'));
+  }
+
+  notify(nodeIds?: readonly string[]): void {
+    if (this.closed) return;
+    if (nodeIds === undefined) this.pendingAll = true;
+    else for (const n of nodeIds) this.pendingNodes.add(n);
+    const now = Date.now();
+    if (!this.debounceTimer) this.firstPendingAt = now;
+    else clearTimeout(this.debounceTimer);
+    const wait = Math.max(0, Math.min(this.debounceMs, this.firstPendingAt + this.maxDelayMs - now));
+    this.debounceTimer = setTimeout(() => this.flush(), wait);
+  }
+
+  private flush(): void {
+    this.debounceTimer = undefined;
+    const all = this.pendingAll;
+    const nodes = new Set(this.pendingNodes);
+    this.pendingAll = false;
+    this.pendingNodes.clear();
+    for (const s of this.streams.values()) if (all || nodes.has(s.nodeId)) s.markAllDirty();
+  }
+
+  status(): ProxyStatus[] {
+    const rank = (u: string): number => (PUSH_ORDER.includes(u) ? PUSH_ORDER.indexOf(u) : PUSH_ORDER.length);
+    const out: ProxyStatus[] = [];
+    for (const s of this.streams.values()) {
+      if (!s.node) continue;
+      const types = [...s.types.values()].map((t) => s.typeStatus(t)).sort((a, b) => rank(a.typeUrl) - rank(b.typeUrl));
+      out.push({ streamId: s.id, node: s.node, peer: s.peer, connectedAt: s.connectedAt, types });
+    }
+    return out.sort((a, b) => a.node.id.localeCompare(b.node.id) || a.streamId - b.streamId);
+  }
+
+  listen(address: string, creds?: grpc.ServerCredentials): Promise<{ port: number }> {
+    return new Promise((resolve, reject) => {
+      this.grpcServer.bindAsync(address, creds ?? grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) reject(new Error(`xds server cannot listen on ${address}: ${err.message}`));
+        else resolve({ port });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    for (const s of this.streams.values()) {
+      s.close('server closing');
+      s.end();
+    }
+    this.streams.clear();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 1000);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}
+
+/** Creates an ADS (SotW) server that serves the resources of `source`. Call listen() to bind. */
+export function createXdsServer(source: ResourceSource, opts?: XdsServerOptions): XdsServer {
+  return new AdsServer(source, opts);
+}
