@@ -80,7 +80,7 @@ export function adsServiceDefinition(): ServiceDefinition {
       responseDeserialize: decodeResponse,
       originalName: 'streamAggregatedResources',
     },
-  } as ServiceDefinition;
+  };
 }
 
 /** Envoy Node (decoded object form) -> NodeInfo. */

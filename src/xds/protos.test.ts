@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE, packAny, unpackAny, toStruct, fromStruct, parseDurationMs, msToDuration, durationToMs, encodeMessage, decodeMessage } from './protos.js';
 
-test('a Listener with a typed HCM round-trips through Any', () => {
+void test('a Listener with a typed HCM round-trips through Any', () => {
   const listener = {
     name: 'reviews:9080',
     api_listener: {
@@ -23,18 +23,18 @@ test('a Listener with a typed HCM round-trips through Any', () => {
   assert.equal(hcm.http_filters[0].typed_config['@type'], 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router');
 });
 
-test('packing an Any whose type is not loaded is refused instead of silently emptied', () => {
+void test('packing an Any whose type is not loaded is refused instead of silently emptied', () => {
   assert.throws(() => packAny(TYPE.listener, { name: 'x', api_listener: { api_listener: { '@type': 'type.googleapis.com/no.such.Type' } } }), /not loaded/);
 });
 
-test('Struct conversion keeps nested values', () => {
+void test('Struct conversion keeps nested values', () => {
   const s = toStruct({ a: 'x', b: 2, c: true, d: { e: ['f'] }, n: null });
   const bytes = encodeMessage('envoy.config.core.v3.Node', { id: 'n', metadata: s });
   const node = decodeMessage<{ metadata: Parameters<typeof fromStruct>[0] }>('envoy.config.core.v3.Node', bytes);
   assert.deepEqual(fromStruct(node.metadata), { a: 'x', b: 2, c: true, d: { e: ['f'] }, n: null });
 });
 
-test('durations parse as Istio writes them', () => {
+void test('durations parse as Istio writes them', () => {
   assert.equal(parseDurationMs('2s'), 2000);
   assert.equal(parseDurationMs('500ms'), 500);
   assert.equal(parseDurationMs('1m'), 60000);

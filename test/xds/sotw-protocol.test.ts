@@ -28,10 +28,10 @@ function typeStatus(server: XdsServer, nodeId: string, typeUrl: string) {
   return server.status().find((p) => p.node.id === nodeId)?.types.find((t) => t.typeUrl === typeUrl);
 }
 
-describe('SotW ADS protocol', () => {
+void describe('SotW ADS protocol', () => {
   const { source, server, port } = setup();
 
-  test('ACK: the node is cached from the first request and an ACK marks the type SYNCED', async () => {
+  void test('ACK: the node is cached from the first request and an ACK marks the type SYNCED', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.cluster, node: NODE });
@@ -55,7 +55,7 @@ describe('SotW ADS protocol', () => {
     }
   });
 
-  test('NACK (by error_detail, even with the new version) is recorded and nothing is resent until the config changes', async () => {
+  void test('NACK (by error_detail, even with the new version) is recorded and nothing is resent until the config changes', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.cluster, node: { ...NODE, id: 'node-nack' } });
@@ -87,7 +87,7 @@ describe('SotW ADS protocol', () => {
     }
   });
 
-  test('a request with a stale nonce is ignored, subscription change included', async () => {
+  void test('a request with a stale nonce is ignored, subscription change included', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.endpoint, resource_names: ['c1'], node: { ...NODE, id: 'node-stale' } });
@@ -111,7 +111,7 @@ describe('SotW ADS protocol', () => {
     }
   });
 
-  test('a subscription change with the current nonce sends the newly requested resources, unchanged or not', async () => {
+  void test('a subscription change with the current nonce sends the newly requested resources, unchanged or not', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.endpoint, resource_names: ['c1'], node: { ...NODE, id: 'node-sub' } });
@@ -133,7 +133,7 @@ describe('SotW ADS protocol', () => {
     }
   });
 
-  test('wildcard: "*" and a first empty list are wildcard for CDS/LDS, not for RDS/EDS; later an empty list means none', async () => {
+  void test('wildcard: "*" and a first empty list are wildcard for CDS/LDS, not for RDS/EDS; later an empty list means none', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.route, resource_names: [], node: { ...NODE, id: 'node-wild' } });
@@ -164,7 +164,7 @@ describe('SotW ADS protocol', () => {
     }
   });
 
-  test('LDS/CDS responses carry the full state, RDS/EDS only what changed', async () => {
+  void test('LDS/CDS responses carry the full state, RDS/EDS only what changed', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.cluster, resource_names: ['*'], node: { ...NODE, id: 'node-full' } });
@@ -198,10 +198,10 @@ describe('SotW ADS protocol', () => {
   });
 });
 
-describe('push order and debounce', () => {
+void describe('push order and debounce', () => {
   const { source, server, port } = setup({ clusterAckWaitMs: 10_000, debounceMs: 30 });
 
-  test('several types change at once: Cluster, ClusterLoadAssignment, Listener, Route; listeners wait for the cluster ACK', async () => {
+  void test('several types change at once: Cluster, ClusterLoadAssignment, Listener, Route; listeners wait for the cluster ACK', async () => {
     const ads = new RawAds(port());
     const pushes: PushEvent[] = [];
     server.on('push', (p) => pushes.push(p));
@@ -239,7 +239,7 @@ describe('push order and debounce', () => {
     }
   });
 
-  test('a burst of notify() calls is computed once', async () => {
+  void test('a burst of notify() calls is computed once', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.cluster, resource_names: ['*'], node: { ...NODE, id: 'node-debounce' } });
@@ -257,10 +257,10 @@ describe('push order and debounce', () => {
   });
 });
 
-describe('status and bad resources', () => {
+void describe('status and bad resources', () => {
   const { source, server, port } = setup();
 
-  test('status() reports NOT SENT, STALE, SYNCED and NACKED per type', async () => {
+  void test('status() reports NOT SENT, STALE, SYNCED and NACKED per type', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.route, resource_names: ['missing'], node: { ...NODE, id: 'node-status' } });
@@ -292,7 +292,7 @@ describe('status and bad resources', () => {
     }
   });
 
-  test('a resource that cannot be encoded is skipped and reported; the rest is served and the last good copy kept', async () => {
+  void test('a resource that cannot be encoded is skipped and reported; the rest is served and the last good copy kept', async () => {
     const ads = new RawAds(port());
     try {
       ads.send({ type_url: TYPE.cluster, resource_names: ['*'], node: { ...NODE, id: 'node-bad' } });
