@@ -1,0 +1,114 @@
+// Cross-reference checks over a full set of resources, in the style of `istioctl analyze` (Istio's codes).
+// Findings are warnings: config that references something not (yet) applied is valid, just not effective.
+
+import type { Resource } from '../model/index.js';
+import type { Diagnostic, PathSeg } from './diagnostics.js';
+import { formatPath } from './diagnostics.js';
+
+type Obj = Record<string, unknown>;
+const DOMAIN = 'svc.cluster.local';
+
+/** Istio's rule: a short name is relative to the referring resource's namespace. */
+export function fqdn(host: string, namespace: string): string {
+  if (host.includes('*')) return host;
+  const parts = host.split('.');
+  if (parts.length === 1) return `${host}.${namespace}.${DOMAIN}`;
+  if (parts.length === 2) return `${host}.${DOMAIN}`;
+  if (parts.length === 3 && parts[2] === 'svc') return `${host}.cluster.local`;
+  return host;
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*')) return host.endsWith(pattern.slice(1));
+  return pattern === host;
+}
+
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+
+export function analyze(resources: readonly Resource[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const nsOf = (r: Resource): string => r.metadata.namespace ?? 'default';
+  const services = new Set<string>();
+  const seHosts: string[] = [];
+  const gateways = new Set<string>();
+  const subsets = new Map<string, Set<string>>();
+  const vsNames = new Set<string>();
+  for (const r of resources) {
+    const spec = obj(r.spec);
+    const ns = nsOf(r);
+    if (r.kind === 'Service') services.add(`${r.metadata.name}.${ns}.${DOMAIN}`);
+    else if (r.kind === 'ServiceEntry') {
+      for (const h of arr(spec.hosts)) if (typeof h === 'string') seHosts.push(fqdn(h, ns));
+    } else if (r.kind === 'Gateway') gateways.add(`${ns}/${r.metadata.name}`);
+    else if (r.kind === 'VirtualService') vsNames.add(`${ns}/${r.metadata.name}`);
+    else if (r.kind === 'DestinationRule' && typeof spec.host === 'string') {
+      const h = fqdn(spec.host, ns);
+      const set = subsets.get(h) ?? new Set<string>();
+      for (const s of arr(spec.subsets)) if (typeof obj(s).name === 'string') set.add(obj(s).name as string);
+      subsets.set(h, set);
+    }
+  }
+  const known = (h: string): boolean => h.includes('*') || services.has(h) || seHosts.some((p) => hostMatches(p, h));
+  const warn = (r: Resource, code: string, path: PathSeg[], message: string): void => {
+    out.push({ severity: 'warning', code, message, path: formatPath(path), kind: r.kind, namespace: nsOf(r), name: r.metadata.name });
+  };
+
+  const meshHosts = new Map<string, Resource[]>();
+  for (const r of resources) {
+    const spec = obj(r.spec);
+    const ns = nsOf(r);
+    if (r.kind === 'DestinationRule' && typeof spec.host === 'string' && !known(fqdn(spec.host, ns))) {
+      warn(r, 'IST0174', ['spec', 'host'], `host "${spec.host}" matches no Service or ServiceEntry`);
+    }
+    if (r.kind !== 'VirtualService') continue;
+    const gws = arr(spec.gateways).filter((g): g is string => typeof g === 'string');
+    const checkGateway = (g: string, path: PathSeg[]): void => {
+      if (g === 'mesh') return;
+      const ref = g.includes('/') ? g : `${ns}/${g}`;
+      if (!gateways.has(ref)) warn(r, 'IST0101', path, `Referenced gateway not found: "${g}"`);
+    };
+    gws.forEach((g, i) => checkGateway(g, ['spec', 'gateways', i]));
+    if (gws.length === 0 || gws.includes('mesh')) {
+      for (const h of arr(spec.hosts)) if (typeof h === 'string') {
+        const f = fqdn(h, ns);
+        meshHosts.set(f, [...(meshHosts.get(f) ?? []), r]);
+      }
+    }
+    const checkDest = (d: unknown, path: PathSeg[]): void => {
+      const host = obj(d).host;
+      if (typeof host !== 'string') return;
+      const h = fqdn(host, ns);
+      if (!known(h)) warn(r, 'IST0101', [...path, 'host'], `Referenced host not found: "${host}" (no Service or ServiceEntry for ${h})`);
+      const subset = obj(d).subset;
+      if (typeof subset === 'string' && !subsets.get(h)?.has(subset)) {
+        warn(r, 'IST0101', [...path, 'subset'], `Referenced host+subset in destinationrule not found: "${host}+${subset}"`);
+      }
+    };
+    for (const kind of ['http', 'tcp', 'tls'] as const) {
+      arr(spec[kind]).forEach((route, i) => {
+        const rt = obj(route);
+        arr(rt.route).forEach((dst, j) => checkDest(obj(dst).destination, ['spec', kind, i, 'route', j, 'destination']));
+        arr(rt.match).forEach((m, j) => arr(obj(m).gateways).forEach((g, k) => {
+          if (typeof g === 'string') checkGateway(g, ['spec', kind, i, 'match', j, 'gateways', k]);
+        }));
+        if (rt.mirror !== undefined) checkDest(rt.mirror, ['spec', kind, i, 'mirror']);
+        arr(rt.mirrors).forEach((m, j) => checkDest(obj(m).destination, ['spec', kind, i, 'mirrors', j, 'destination']));
+        const del = obj(rt.delegate);
+        if (typeof del.name === 'string' && !vsNames.has(`${typeof del.namespace === 'string' ? del.namespace : ns}/${del.name}`)) {
+          warn(r, 'IST0101', ['spec', kind, i, 'delegate'], `Referenced delegate VirtualService not found: "${del.name}"`);
+        }
+      });
+    }
+  }
+  for (const [host, vss] of meshHosts) {
+    const distinct = [...new Set(vss)];
+    if (distinct.length < 2) continue;
+    const names = distinct.map((v) => `${nsOf(v)}/${v.metadata.name}`).join(', ');
+    for (const v of distinct) {
+      warn(v, 'IST0109', ['spec', 'hosts'], `The VirtualServices ${names} associated with mesh gateway define the same host "${host}"; they do not merge, which can lead to undefined behavior`);
+    }
+  }
+  return out;
+}

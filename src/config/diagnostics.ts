@@ -1,0 +1,50 @@
+// Diagnostics: what ingestion reports about a document, with where it came from.
+
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  /** Stable code: WEFT-* for validation, IST0xxx for analyzer findings (Istio's codes). */
+  code: string;
+  message: string;
+  /** Field path inside the document, e.g. `spec.http[0].route[1].weight`. */
+  path?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+}
+
+export function hasErrors(ds: readonly Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === 'error');
+}
+
+/** One line: `file:line:col: severity: Kind ns/name: path: message [code]`. */
+export function formatDiagnostic(d: Diagnostic): string {
+  let where = '';
+  if (d.file !== undefined) {
+    where = d.file;
+    if (d.line !== undefined) where += `:${d.line}` + (d.column !== undefined ? `:${d.column}` : '');
+    where += ': ';
+  }
+  let subject = '';
+  if (d.kind) {
+    const id = d.name ? (d.namespace ? `${d.namespace}/${d.name}` : d.name) : '';
+    subject = id ? `${d.kind} ${id}: ` : `${d.kind}: `;
+  }
+  const path = d.path ? `${d.path}: ` : '';
+  return `${where}${d.severity}: ${subject}${path}${d.message} [${d.code}]`;
+}
+
+export type PathSeg = string | number;
+
+/** `spec.http[0].route[1].weight`; keys that are not identifiers are quoted: `labels["app.kubernetes.io/name"]`. */
+export function formatPath(segs: readonly PathSeg[]): string {
+  let out = '';
+  for (const s of segs) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(s)) out += out ? `.${s}` : s;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}

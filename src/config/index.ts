@@ -1,0 +1,20 @@
+// Ingestion: Istio YAML/JSON in, validated resources and positioned diagnostics out.
+
+import { checkDocument } from './validate.js';
+import type { Diagnostic } from './diagnostics.js';
+import { toDiagnostic } from './parse.js';
+
+export type { Diagnostic } from './diagnostics.js';
+export { formatDiagnostic, hasErrors, formatPath } from './diagnostics.js';
+export { parseText, MAX_DOCUMENT_BYTES, type LoadedDocument, type LoadResult } from './parse.js';
+export { loadPaths, MAX_FILE_BYTES } from './load.js';
+export { analyze } from './analyze.js';
+export { suggest, editDistance } from './didyoumean.js';
+
+/** Validates one object (e.g. a JSON body arriving at the REST API); no positions, `file` is echoed when given. */
+export function validateResource(obj: unknown, opts: { file?: string; defaultNamespace?: string } = {}): Diagnostic[] {
+  const checked = checkDocument(obj, opts.defaultNamespace ?? 'default');
+  const { kind, namespace, name } = checked.identity;
+  return checked.issues.map((i) => toDiagnostic(i, { file: opts.file, kind, namespace, name }));
+}
+
