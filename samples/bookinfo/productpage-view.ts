@@ -22,7 +22,8 @@ export interface PageData {
 }
 
 export function escapeHtml(s: unknown): string {
-  return String(s ?? '')
+  const text = typeof s === 'string' ? s : typeof s === 'number' || typeof s === 'boolean' ? String(s) : (JSON.stringify(s) ?? '');
+  return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

@@ -129,7 +129,7 @@ await startApp({
         detailsStatus: details.status,
         details: details.body,
         reviewsStatus: reviews.status,
-        reviews: reviews.body as PageData['reviews'],
+        reviews: reviews.body,
       };
       return sendText(res, 200, renderProductPage(data), 'text/html; charset=utf-8');
     }

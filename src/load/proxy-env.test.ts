@@ -2,14 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchesNoProxy, parseProxySetting, proxyForUrl } from './proxy-env.js';
 
-describe('proxy-env', () => {
-  it('parses proxy settings with and without scheme', () => {
+void describe('proxy-env', () => {
+  void it('parses proxy settings with and without scheme', () => {
     assert.deepEqual(parseProxySetting('http://127.0.0.5:15001'), { host: '127.0.0.5', port: 15001 });
     assert.deepEqual(parseProxySetting('127.0.0.5:15001'), { host: '127.0.0.5', port: 15001 });
     assert.throws(() => parseProxySetting('https://x:1'), /only http/);
   });
 
-  it('matches NO_PROXY like curl', () => {
+  void it('matches NO_PROXY like curl', () => {
     assert.equal(matchesNoProxy('*', 'anything', 80), true);
     assert.equal(matchesNoProxy('reviews, .svc.cluster.local', 'reviews', 9080), true);
     assert.equal(matchesNoProxy('.svc.cluster.local', 'ratings.default.svc.cluster.local', 9080), true);
@@ -19,7 +19,7 @@ describe('proxy-env', () => {
     assert.equal(matchesNoProxy('127.0.0.1:9080', '127.0.0.1', 9080), true);
   });
 
-  it('picks the proxy only for http URLs not excluded', () => {
+  void it('picks the proxy only for http URLs not excluded', () => {
     const env = { HTTP_PROXY: 'http://127.0.0.9:15001', NO_PROXY: 'localhost' };
     assert.deepEqual(proxyForUrl(new URL('http://ratings:9080/'), env), { host: '127.0.0.9', port: 15001 });
     assert.equal(proxyForUrl(new URL('http://localhost:9080/'), env), undefined);

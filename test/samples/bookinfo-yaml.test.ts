@@ -15,12 +15,12 @@ function docsOf(file: string): unknown[] {
   });
 }
 
-describe('bookinfo yaml', () => {
+void describe('bookinfo yaml', () => {
   const files = ['networking', 'platform'].flatMap((dir) =>
     readdirSync(join(root, dir)).filter((f) => f.endsWith('.yaml')).map((f) => join(root, dir, f)),
   );
 
-  it('has the files Istio users expect', () => {
+  void it('has the files Istio users expect', () => {
     const names = files.map((f) => f.slice(root.length));
     for (const n of ['networking/bookinfo-gateway.yaml', 'networking/destination-rule-all.yaml', 'networking/virtual-service-all-v1.yaml',
       'networking/virtual-service-reviews-test-v2.yaml', 'networking/virtual-service-reviews-80-20.yaml', 'networking/virtual-service-ratings-test-delay.yaml',
@@ -29,7 +29,7 @@ describe('bookinfo yaml', () => {
     }
   });
 
-  it('every document validates without errors', () => {
+  void it('every document validates without errors', () => {
     for (const file of files) {
       for (const doc of docsOf(file)) {
         const checked = checkDocument(doc, 'default');
@@ -40,7 +40,7 @@ describe('bookinfo yaml', () => {
     }
   });
 
-  it('the gateway VirtualService routes the productpage paths to productpage:9080', () => {
+  void it('the gateway VirtualService routes the productpage paths to productpage:9080', () => {
     const [, vs] = docsOf(join(root, 'networking/bookinfo-gateway.yaml')) as { spec: { http: { match: { uri: Record<string, string> }[]; route: { destination: { host: string; port: { number: number } } }[] }[] } }[];
     const matches = vs.spec.http[0].match.map((m) => m.uri);
     assert.deepEqual(matches, [{ exact: '/productpage' }, { prefix: '/static' }, { exact: '/login' }, { exact: '/logout' }, { prefix: '/api/v1/products' }]);

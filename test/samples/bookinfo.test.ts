@@ -9,20 +9,20 @@ async function start(rel: string, env: Record<string, string> = {}, args: string
   started.push(p);
   return p;
 }
-after(async () => {
+void after(async () => {
   await Promise.all(started.map((p) => p.stop()));
 });
 
 const countStars = (html: string): number => (html.match(/glyphicon-star"/g) ?? []).length;
 
-describe('bookinfo services', () => {
+void describe('bookinfo services', () => {
   let details: SampleProcess;
   let ratings: SampleProcess;
-  before(async () => {
+  void before(async () => {
     [details, ratings] = await Promise.all([start('bookinfo/details.js'), start('bookinfo/ratings.js')]);
   });
 
-  it('details answers the book details and rejects a non-numeric id', async () => {
+  void it('details answers the book details and rejects a non-numeric id', async () => {
     const r = await get(`${details.url}/details/0`);
     assert.equal(r.status, 200);
     assert.deepEqual(JSON.parse(r.text), {
@@ -33,7 +33,7 @@ describe('bookinfo services', () => {
     assert.equal(JSON.parse((await get(`${details.url}/health`)).text).status, 'Details is healthy');
   });
 
-  it('ratings answers default ratings and stores posted ones', async () => {
+  void it('ratings answers default ratings and stores posted ones', async () => {
     assert.deepEqual(JSON.parse((await get(`${ratings.url}/ratings/0`)).text), { id: 0, ratings: { Reviewer1: 5, Reviewer2: 4 } });
     const post = await fetch(`${ratings.url}/ratings/7`, { method: 'POST', body: JSON.stringify({ Reviewer1: 1, Reviewer2: 2 }) });
     assert.equal(post.status, 200);
@@ -42,7 +42,7 @@ describe('bookinfo services', () => {
     assert.equal(bad.status, 400);
   });
 
-  it('reviews v1 has no ratings, v2 black stars, v3 red stars', async () => {
+  void it('reviews v1 has no ratings, v2 black stars, v3 red stars', async () => {
     const env = { RATINGS_URL: ratings.url, HOSTNAME: 'reviews-pod', CLUSTER_NAME: 'c1' };
     const [v1, v2, v3] = await Promise.all([
       start('bookinfo/reviews.js', env, ['--version', 'v1']),
@@ -60,7 +60,7 @@ describe('bookinfo services', () => {
     assert.deepEqual(b3.reviews[0].rating, { stars: 5, color: 'red' });
   });
 
-  it('productpage renders details and reviews with black stars from reviews v2', async () => {
+  void it('productpage renders details and reviews with black stars from reviews v2', async () => {
     const reviews = await start('bookinfo/reviews.js', { RATINGS_URL: ratings.url }, ['--version', 'v2']);
     const pp = await start('bookinfo/productpage.js', { DETAILS_URL: details.url, REVIEWS_HOSTNAME: '127.0.0.1', REVIEWS_SERVICE_PORT: String(reviews.port) });
     const r = await get(`${pp.url}/productpage`);
@@ -80,7 +80,7 @@ describe('bookinfo services', () => {
     assert.equal((await get(`${pp.url}/health`)).text, 'Product page is healthy');
   });
 
-  it('login sets the user cookie and end-user is forwarded with tracing headers; red stars render', async () => {
+  void it('login sets the user cookie and end-user is forwarded with tracing headers; red stars render', async () => {
     const fakeReviews = await fakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ id: '0', podname: 'fake', clustername: 'null', reviews: [{ reviewer: 'Reviewer1', text: 't', rating: { stars: 3, color: 'red' } }] }));
@@ -116,7 +116,7 @@ describe('bookinfo services', () => {
     }
   });
 
-  it('a hanging ratings service shows "Ratings service is currently unavailable" within the timeout', async () => {
+  void it('a hanging ratings service shows "Ratings service is currently unavailable" within the timeout', async () => {
     const hanging = await fakeServer(() => undefined);
     try {
       const reviews = await start('bookinfo/reviews.js', { RATINGS_URL: hanging.url, RATINGS_TIMEOUT_MS: '500' }, ['--version', 'v3']);
@@ -132,7 +132,7 @@ describe('bookinfo services', () => {
     }
   });
 
-  it('shows the error messages when details and reviews are down, and exits 0 on SIGTERM', async () => {
+  void it('shows the error messages when details and reviews are down, and exits 0 on SIGTERM', async () => {
     const dead = await closedPort();
     const pp = await start('bookinfo/productpage.js', { DETAILS_URL: `http://127.0.0.1:${dead}`, REVIEWS_URL: `http://127.0.0.1:${dead}` });
     const r = await get(`${pp.url}/productpage`);

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { closeMeshConnections, meshRequest, MeshHttpError } from '../../samples/lib/mesh-http.js';
 import { fakeServer, get, startSample } from './processes.js';
 
-after(() => closeMeshConnections());
+void after(() => closeMeshConnections());
 
-describe('mesh-http', () => {
-  it('sends absolute-form requests with the target Host to the proxy and reuses the connection', async () => {
+void describe('mesh-http', () => {
+  void it('sends absolute-form requests with the target Host to the proxy and reuses the connection', async () => {
     const sockets = new Set<unknown>();
     const proxy = await fakeServer((req, res) => {
       sockets.add(req.socket);
@@ -29,7 +29,7 @@ describe('mesh-http', () => {
     }
   });
 
-  it('goes direct when the host is in NO_PROXY or no proxy is set', async () => {
+  void it('goes direct when the host is in NO_PROXY or no proxy is set', async () => {
     const target = await fakeServer((_req, res) => res.end('direct'));
     try {
       const viaNoProxy = await meshRequest(`${target.url}/a`, { env: { http_proxy: 'http://127.0.0.1:1', NO_PROXY: 'localhost,127.0.0.1' } });
@@ -42,7 +42,7 @@ describe('mesh-http', () => {
     }
   });
 
-  it('times out with a MeshHttpError of kind timeout', async () => {
+  void it('times out with a MeshHttpError of kind timeout', async () => {
     const hanging = await fakeServer(() => undefined);
     try {
       const t0 = Date.now();
@@ -53,7 +53,7 @@ describe('mesh-http', () => {
     }
   });
 
-  it('reviews v2 running with HTTP_PROXY calls ratings through the proxy', async () => {
+  void it('reviews v2 running with HTTP_PROXY calls ratings through the proxy', async () => {
     const proxy = await fakeServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ id: 0, ratings: { Reviewer1: 2, Reviewer2: 1 } }));
