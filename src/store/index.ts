@@ -1,4 +1,4 @@
 export * from './types.js';
 export { MemoryStore } from './memory.js';
 export { FileStore, openFileStore, type FileStoreOptions } from './file.js';
-export { normalizeKey, storeKeyOf, isClusterScoped } from './state.js';
+export { normalizeKey, storeKeyOf, isClusterScoped, sameContent } from './state.js';

@@ -38,7 +38,8 @@ export interface BatchPlan {
   results: Resource[];
 }
 
-function sameContent(a: Resource, b: Resource): boolean {
+/** True when a put of `b` over `a` would be a no-op (apiVersion, spec, labels, annotations, other top-level fields). */
+export function sameContent(a: Resource, b: Resource): boolean {
   return a.apiVersion === b.apiVersion
     && isDeepStrictEqual(a.spec, b.spec)
     && isDeepStrictEqual(a.metadata.labels ?? {}, b.metadata.labels ?? {})
