@@ -1,0 +1,112 @@
+// The proxy agent behind `weft proxy`: bootstraps the node identity, subscribes over ADS, feeds
+// every push to the data plane, and ACKs or NACKs it. Dependent subscriptions follow Envoy: the
+// clusters decide which endpoints (EDS) to watch, the listeners decide which route configs (RDS).
+import { createAdsClient, type AdsClient, type ResourceUpdate } from '../xds/client.js';
+import { TYPE } from '../xds/protos.js';
+import type { NodeInfo } from '../xds/types.js';
+import { Proxy } from '../proxy/index.js';
+import { sidecarNodeId } from '../weftd/proxies.js';
+
+export interface AgentOptions {
+  xdsAddress: string;
+  kind: 'sidecar' | 'router';
+  address: string;
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  serviceAccount?: string;
+  adminPort?: number;
+  log?: (line: string) => void;
+}
+
+export interface Agent {
+  proxy: Proxy;
+  client: AdsClient;
+  node: NodeInfo;
+  /** Stop accepting, finish in-flight requests (up to timeoutMs), then close everything. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+/** Route config names the listeners ask for through RDS. */
+export function rdsNames(listeners: ReadonlyMap<string, Record<string, unknown>>): string[] {
+  const names = new Set<string>();
+  for (const l of listeners.values()) {
+    const chains = [...((l.filter_chains as unknown[]) ?? []), ...(l.default_filter_chain ? [l.default_filter_chain] : [])] as { filters?: { typed_config?: Record<string, unknown> }[] }[];
+    for (const fc of chains) {
+      for (const f of fc.filters ?? []) {
+        const tc = f.typed_config;
+        if (tc?.['@type'] === HCM) {
+          const rds = tc.rds as { route_config_name?: string } | undefined;
+          if (rds?.route_config_name) names.add(rds.route_config_name);
+        }
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+/** EDS service names of the EDS clusters. */
+export function edsNames(clusters: ReadonlyMap<string, Record<string, unknown>>): string[] {
+  const names = new Set<string>();
+  for (const [name, c] of clusters) {
+    if (c.type !== 'EDS') continue;
+    const cfg = c.eds_cluster_config as { service_name?: string } | undefined;
+    names.add(cfg?.service_name || name);
+  }
+  return [...names].sort();
+}
+
+export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`weft proxy ${opts.name}: ${l}\n`));
+  const id = sidecarNodeId(opts.kind, opts.address, opts.name, opts.namespace);
+  const node: NodeInfo = {
+    id,
+    cluster: `${opts.name}.${opts.namespace}`,
+    metadata: {
+      NAMESPACE: opts.namespace, WORKLOAD_NAME: opts.name, INSTANCE_IPS: opts.address,
+      LABELS: opts.labels ?? {}, SERVICE_ACCOUNT: opts.serviceAccount ?? 'default', PROXY_KIND: opts.kind,
+    },
+    locality: {},
+    userAgent: 'weft',
+  };
+  const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000 });
+  await proxy.start();
+  const client = createAdsClient({ address: opts.xdsAddress, node });
+
+  const apply = (u: ResourceUpdate): string | undefined => {
+    const r = proxy.update(u.typeUrl, u.resources);
+    if (!r.ok) {
+      log(`rejected ${u.typeUrl.split('.').pop()} version ${u.version}: ${r.error}`);
+      return r.error;
+    }
+    return undefined;
+  };
+  client.subscribe(TYPE.cluster, '*', (u) => {
+    const err = apply(u);
+    if (!err) client.subscribe(TYPE.endpoint, edsNames(u.resources), apply);
+    return err;
+  });
+  client.subscribe(TYPE.listener, '*', (u) => {
+    const err = apply(u);
+    if (!err) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
+    return err;
+  });
+  client.on('connected', () => log(`connected to ${opts.xdsAddress}`));
+  client.on('disconnected', (e) => log(`lost ${opts.xdsAddress} (${e.error}); serving the last config, retrying in ${e.retryInMs} ms`));
+  client.start();
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    proxy, client, node,
+    shutdown(timeoutMs = 10_000) {
+      shuttingDown ??= (async () => {
+        await proxy.drain(timeoutMs);
+        client.close();
+        await proxy.close();
+      })();
+      return shuttingDown;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import { startProxyAgent } from '../../agent/agent.js';
+import { UsageError } from '../errors.js';
+import type { CliIO } from '../io.js';
+
+/** `weft proxy --xds HOST:PORT --address IP --name NAME [--namespace NS] [--kind sidecar|router]`. */
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: {
+    xds: { type: 'string' },
+    address: { type: 'string' },
+    name: { type: 'string' },
+    namespace: { type: 'string', short: 'n' },
+    kind: { type: 'string' },
+    'admin-port': { type: 'string' },
+    'control-plane': { type: 'string' },
+    labels: { type: 'string' },
+    'service-account': { type: 'string' },
+    'drain-timeout': { type: 'string' },
+  } });
+  if (!values.xds || !values.address || !values.name) throw new UsageError('--xds HOST:PORT, --address IP and --name NAME are required');
+  const kind = values.kind ?? 'sidecar';
+  if (kind !== 'sidecar' && kind !== 'router') throw new UsageError('--kind must be sidecar or router');
+  const labels: Record<string, string> = {};
+  for (const kv of (values.labels ?? '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    labels[k] = v ?? '';
+  }
+  const agent = await startProxyAgent({
+    xdsAddress: values.xds, kind, address: values.address, name: values.name, namespace: values.namespace ?? 'default',
+    labels, serviceAccount: values['service-account'], adminPort: values['admin-port'] ? Number(values['admin-port']) : undefined,
+    log: (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`),
+  });
+  const drainMs = Number(values['drain-timeout'] ?? 10_000);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void agent.shutdown(drainMs).finally(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,139 @@
+// `weft run`: start any program as a mesh workload on this machine (Weft's pod + sidecar).
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import type { Workload } from '../../model/index.js';
+import { controlPlaneUrl, weftdRequest, type MeshInfo } from '../control-plane.js';
+import { EXIT, UsageError } from '../errors.js';
+import type { CliIO } from '../io.js';
+import { exited, freePort, httpOk, spawnWeft, stopChild, tcpOpen, waitFor } from '../processes.js';
+
+export interface RunSpec {
+  service?: string;
+  ports: { port: number; name: string }[];
+  namespace: string;
+  labels: Record<string, string>;
+  appPort?: number;
+  serviceAccount: string;
+  name: string;
+  locality?: string;
+  command: string[];
+}
+
+export function parseRunArgs(argv: string[]): RunSpec & { controlPlane?: string; quiet: boolean } {
+  const dash = argv.indexOf('--');
+  const flags = dash >= 0 ? argv.slice(0, dash) : argv;
+  const command = dash >= 0 ? argv.slice(dash + 1) : [];
+  const { values, positionals } = parseArgs({ args: flags, allowPositionals: true, options: {
+    service: { type: 'string' },
+    port: { type: 'string', multiple: true },
+    namespace: { type: 'string', short: 'n' },
+    version: { type: 'string' },
+    labels: { type: 'string' },
+    'app-port': { type: 'string' },
+    'service-account': { type: 'string' },
+    name: { type: 'string' },
+    locality: { type: 'string' },
+    'control-plane': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  } });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}": put the program after --, e.g. weft run --service web --port 8080 -- node server.js`);
+  if (command.length === 0) throw new UsageError('no program to run: weft run [flags] -- COMMAND ARGS...');
+  const ports = (values.port ?? []).map((p) => {
+    const [num, name] = p.split(':');
+    const port = Number(num);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port ${p}: port must be 1-65535`);
+    return { port, name: name ?? `http-${port}` };
+  });
+  if (ports.length && !values.service) throw new UsageError('--port needs --service NAME');
+  const labels: Record<string, string> = {};
+  if (values.service) labels.app = values.service;
+  if (values.version) labels.version = values.version;
+  for (const kv of (values.labels ?? '').split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new UsageError(`--labels ${kv}: expected key=value`);
+    labels[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const suffix = randomBytes(3).toString('hex').slice(0, 5);
+  const base = values.service ? `${values.service}-${values.version ?? 'v1'}` : 'client';
+  const appPort = values['app-port'] ? Number(values['app-port']) : undefined;
+  if (appPort !== undefined && (!Number.isInteger(appPort) || appPort < 1 || appPort > 65535)) throw new UsageError('--app-port must be 1-65535');
+  return {
+    service: values.service, ports, namespace: values.namespace ?? 'default', labels, appPort,
+    serviceAccount: values['service-account'] ?? values.service ?? 'default',
+    name: values.name ?? `${base}-${suffix}`, locality: values.locality, command,
+    controlPlane: values['control-plane'], quiet: values.quiet ?? false,
+  };
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const spec = parseRunArgs(argv);
+  const api = controlPlaneUrl(spec.controlPlane, io.env);
+  const log = (m: string) => { if (!spec.quiet) io.err.write(`[weft run ${spec.name}] ${m}\n`); };
+  const mesh = await weftdRequest<MeshInfo>(api, 'GET', '/apis/weft.dev/v1/mesh', io);
+  const appPort = spec.ports.length ? (spec.appPort ?? (await freePort())) : undefined;
+  const ports: Record<string, number> = {};
+  for (const p of spec.ports) ports[p.name] = p.port;
+  const wlPath = `/apis/weft.dev/v1/namespaces/${spec.namespace}/workloads`;
+  const workload = await weftdRequest<Workload>(api, 'POST', wlPath, io, {
+    name: spec.name, namespace: spec.namespace, labels: spec.labels, serviceAccount: spec.serviceAccount,
+    ports, appPort, locality: spec.locality, ready: spec.ports.length === 0,
+  });
+  log(`workload ${spec.namespace}/${spec.name} at ${workload.address}${appPort ? `, app port ${appPort}` : ''}`);
+  const deregister = () => weftdRequest(api, 'DELETE', `${wlPath}/${spec.name}`, io).catch(() => undefined);
+
+  const proxy = spawnWeft(['proxy', '--xds', mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
+    '--namespace', spec.namespace, '--control-plane', api], { env: io.env, stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 15_000, proxy);
+  } catch (e) {
+    await stopChild(proxy, 1000);
+    await deregister();
+    io.err.write(`weft run: ${(e as Error).message}\n`);
+    return EXIT.invalid;
+  }
+  log(`sidecar ready (admin http://${workload.address}:15000)`);
+
+  const proxyUrl = `http://${workload.address}:15001`;
+  const env: NodeJS.ProcessEnv = {
+    ...io.env,
+    HOST: '127.0.0.1', WEFT_WORKLOAD_IP: workload.address, WEFT_WORKLOAD_NAME: spec.name, WEFT_NAMESPACE: spec.namespace,
+    HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: 'localhost,127.0.0.1,::1', no_proxy: 'localhost,127.0.0.1,::1',
+    ...(appPort ? { PORT: String(appPort) } : {}),
+    ...(spec.service ? { WEFT_SERVICE: spec.service } : {}),
+  };
+  const app = spawn(spec.command[0], spec.command.slice(1), { env, stdio: ['inherit', 'inherit', 'inherit'] });
+  const appExit = exited(app);
+  let spawnError: Error | undefined;
+  app.once('error', (e) => { spawnError = e; });
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: deregistering and draining`);
+    await deregister(); // other sidecars stop sending here first
+    if (app.exitCode === null) app.kill(signal);
+  };
+  const onSignal = (s: NodeJS.Signals) => { void stop(s); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  if (appPort) {
+    // Ready once the app accepts connections: only then does it join its service's endpoints.
+    void waitFor('app', () => tcpOpen('127.0.0.1', appPort), 120_000, app)
+      .then(() => weftdRequest(api, 'PUT', `${wlPath}/${spec.name}/ready`, io, { ready: true }))
+      .then(() => log('app ready, joined the service endpoints'))
+      .catch((e: unknown) => { if (!stopping) log(`app not ready: ${(e as Error).message}`); });
+  }
+
+  const { code, signal } = await appExit;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (spawnError) io.err.write(`weft run: cannot start ${spec.command[0]}: ${spawnError.message}\n`);
+  await deregister();
+  await stopChild(proxy, 10_000);
+  log(`app exited (${signal ?? code})`);
+  if (spawnError) return 127;
+  return code ?? (signal ? 128 + 15 : 0);
+}

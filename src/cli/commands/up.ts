@@ -1,0 +1,85 @@
+// `weft up`: weftd in the foreground, plus one ingress gateway proxy (Istio's istio-ingressgateway).
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startWeftd, type Weftd } from '../../weftd/weftd.js';
+import { UsageError } from '../errors.js';
+import type { CliIO } from '../io.js';
+import { httpOk, spawnWeft, stopChild, waitFor } from '../processes.js';
+import type { ChildProcess } from 'node:child_process';
+
+export function parsePortMap(spec: string | undefined): Record<number, number> {
+  const map: Record<number, number> = {};
+  for (const pair of (spec ?? '').split(',').filter(Boolean)) {
+    const [from, to] = pair.split(':').map(Number);
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to < 1 || from > 65535 || to > 65535) {
+      throw new UsageError(`--ingress-port-map ${pair}: expected GATEWAYPORT:HOSTPORT, e.g. 80:8080`);
+    }
+    map[from] = to;
+  }
+  return map;
+}
+
+export interface MeshUp { weftd: Weftd; gateway?: ChildProcess; gatewayAddress?: string; stop(): Promise<void> }
+
+/** Starts weftd and the gateway; used by `weft up` and `weft demo`. */
+export async function startMesh(o: {
+  dataDir?: string; host?: string; apiPort?: number; xdsPort?: number; addressBase?: string;
+  portMap?: Record<number, number>; gateway?: boolean; io: CliIO;
+}): Promise<MeshUp> {
+  const weftd = await startWeftd({
+    dataDir: o.dataDir, host: o.host, apiPort: o.apiPort, xdsPort: o.xdsPort, addressBase: o.addressBase,
+    mesh: o.portMap && Object.keys(o.portMap).length ? { gatewayPortMap: o.portMap } : undefined,
+    log: (l) => o.io.err.write(`weftd: ${l}\n`),
+  });
+  if (o.gateway === false) return { weftd, stop: () => weftd.close() };
+  const gw = weftd.workloads.register({
+    name: 'istio-ingressgateway', namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account',
+    labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, ports: {}, ready: true,
+  });
+  const gateway = spawnWeft(['proxy', '--kind', 'router', '--xds', weftd.xdsAddress, '--address', gw.address,
+    '--name', gw.name, '--namespace', gw.namespace, '--control-plane', weftd.apiUrl], { env: o.io.env });
+  gateway.once('exit', (code, signal) => { if (!stopping) o.io.err.write(`weft up: the ingress gateway exited (${signal ?? code})\n`); });
+  let stopping = false;
+  await waitFor('ingress gateway', () => httpOk(`http://${gw.address}:15000/ready`), 15_000, gateway);
+  o.io.err.write(`weftd: ingress gateway istio-system/istio-ingressgateway at ${gw.address} (admin http://${gw.address}:15000)\n`);
+  return {
+    weftd, gateway, gatewayAddress: gw.address,
+    async stop() {
+      stopping = true;
+      await stopChild(gateway, 5000);
+      await weftd.close();
+    },
+  };
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: {
+    'data-dir': { type: 'string' },
+    'api-port': { type: 'string' },
+    'xds-port': { type: 'string' },
+    host: { type: 'string' },
+    'address-base': { type: 'string' },
+    'ingress-port-map': { type: 'string' },
+    'no-gateway': { type: 'boolean' },
+  } });
+  const port = (v: string | undefined, flag: string, def: number) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number`);
+    return n;
+  };
+  const dataDir = values['data-dir'] ?? io.env.WEFT_DATA_DIR ?? join(io.env.HOME ?? '.', '.weft');
+  const mesh = await startMesh({
+    dataDir, host: values.host, apiPort: port(values['api-port'], '--api-port', 15014), xdsPort: port(values['xds-port'], '--xds-port', 15010),
+    addressBase: values['address-base'], portMap: parsePortMap(values['ingress-port-map']), gateway: !values['no-gateway'], io,
+  });
+  io.err.write('weftd: ready. Ctrl-C stops the control plane and the gateway.\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  io.err.write('weftd: stopping\n');
+  await mesh.stop();
+  return 0;
+}

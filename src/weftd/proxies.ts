@@ -1,0 +1,51 @@
+// Tells who a connecting proxy is, from its xDS node (Istio's node id format and metadata).
+import type { Workload } from '../model/index.js';
+
+export type ProxyKind = 'sidecar' | 'gateway' | 'grpc';
+
+export interface ProxyIdentity {
+  id: string;
+  kind: ProxyKind;
+  name: string;
+  namespace: string;
+  address: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  workload?: Workload;
+}
+
+export interface NodeLike { id: string; metadata: Record<string, unknown> }
+
+/**
+ * Istio node ids look like `sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local`
+ * (`router~...` for gateways). Proxyless gRPC clients send `GENERATOR: grpc` and `NAMESPACE` in metadata.
+ */
+export function identifyProxy(node: NodeLike, lookup: (ns: string, name: string) => Workload | undefined): ProxyIdentity {
+  const md = node.metadata ?? {};
+  const parts = node.id.split('~');
+  const type = parts.length === 4 ? parts[0] : '';
+  const address = parts.length === 4 ? parts[1] : String(md.INSTANCE_IPS ?? '').split(',')[0] ?? '';
+  const podDotNs = parts.length === 4 ? parts[2] : node.id;
+  const dot = podDotNs.lastIndexOf('.');
+  const nsFromId = dot > 0 ? podDotNs.slice(dot + 1) : undefined;
+  const nameFromId = dot > 0 ? podDotNs.slice(0, dot) : podDotNs;
+  const namespace = String(md.NAMESPACE ?? nsFromId ?? 'default');
+  const name = String(md.WORKLOAD_NAME ?? nameFromId);
+  const workload = lookup(namespace, name);
+  const mdLabels = (md.LABELS && typeof md.LABELS === 'object' ? md.LABELS : {}) as Record<string, string>;
+  const kind: ProxyKind = md.GENERATOR === 'grpc' ? 'grpc' : type === 'router' ? 'gateway' : 'sidecar';
+  return {
+    id: node.id,
+    kind,
+    name,
+    namespace,
+    address: workload?.address ?? address,
+    labels: { ...mdLabels, ...(workload?.labels ?? {}) },
+    serviceAccount: workload?.serviceAccount ?? String(md.SERVICE_ACCOUNT ?? 'default'),
+    workload,
+  };
+}
+
+export function sidecarNodeId(kind: 'sidecar' | 'router', address: string, name: string, namespace: string): string {
+  return `${kind}~${address}~${name}.${namespace}~${namespace}.svc.cluster.local`;
+}

@@ -1,0 +1,111 @@
+// weftd: the control plane process. ingestion (API + store) -> snapshot -> translation -> xDS.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyze, validateResource } from '../config/index.js';
+import { startApiServer } from '../api/server.js';
+import { FileStore } from '../store/file.js';
+import { MemoryStore } from '../store/memory.js';
+import type { ConfigStore } from '../store/types.js';
+import { createSnapshot, type MeshConfig } from '../registry/snapshot.js';
+import { checkConsistency, translate } from '../translate/index.js';
+import { createXdsServer } from '../xds/server.js';
+import type { XdsLogger } from '../xds/types.js';
+import { WorkloadRegistry } from './workloads.js';
+import { SnapshotSource } from './xds-source.js';
+import { registerWeftRoutes } from './routes.js';
+
+export interface WeftdOptions {
+  /** Data dir for the file store and the workload registry; omitted = in memory only. */
+  dataDir?: string;
+  host?: string;
+  apiPort?: number;
+  xdsPort?: number;
+  /** Workload addresses are allocated in `<addressBase>.x.y`, e.g. '127.20'. */
+  addressBase?: string;
+  mesh?: Partial<MeshConfig>;
+  /** How long a workload whose sidecar disconnected stays registered. */
+  workloadGraceMs?: number;
+  debounceMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Weftd {
+  apiUrl: string;
+  xdsAddress: string;
+  store: ConfigStore;
+  workloads: WorkloadRegistry;
+  /** Snapshot version currently served. */
+  version(): string;
+  close(): Promise<void>;
+}
+
+export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`weftd: ${l}\n`));
+  const host = opts.host ?? '127.0.0.1';
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  const store: ConfigStore = opts.dataDir ? await FileStore.open(join(opts.dataDir, 'config')) : new MemoryStore();
+  const workloads = new WorkloadRegistry({
+    file: opts.dataDir ? join(opts.dataDir, 'workloads.json') : undefined,
+    addressBase: opts.addressBase, graceMs: opts.workloadGraceMs,
+  });
+
+  let seq = 0;
+  const build = async () => {
+    const resources = await store.list();
+    const live = workloads.list().filter((w) => w.ready !== false);
+    return createSnapshot(`${store.revision()}.${++seq}`, resources, live, opts.mesh);
+  };
+  const source = new SnapshotSource(await build(), (ns, name) => workloads.get(ns, name));
+
+  const xlog: XdsLogger = { info: (m) => log(`xds: ${m}`), warn: (m) => log(`xds: ${m}`), error: (m) => log(`xds: ${m}`) };
+  const xds = createXdsServer(source, { debounceMs: opts.debounceMs ?? 20, logger: xlog });
+  xds.on('connect', (e) => { const p = source.proxyOf(e.node); workloads.connected(p.namespace, p.name); });
+  xds.on('disconnect', (e) => { const p = source.proxyOf(e.node); workloads.disconnected(p.namespace, p.name); });
+  xds.on('nack', (e) => log(`proxy ${e.nodeId} rejected ${e.typeUrl.split('.').pop()} version ${e.version}: ${e.message}`));
+
+  // Rebuild on every config or workload change; rebuilds are serialised and coalesced.
+  let rebuilding: Promise<void> | undefined;
+  let again = false;
+  const rebuild = (): void => {
+    if (rebuilding) { again = true; return; }
+    rebuilding = (async () => {
+      do {
+        again = false;
+        const snap = await build();
+        source.setSnapshot(snap);
+        xds.notify();
+      } while (again);
+    })().catch((e: unknown) => log(`snapshot rebuild failed, keeping the last one: ${(e as Error).stack ?? String(e)}`))
+      .finally(() => { rebuilding = undefined; });
+  };
+  const unwatch = store.watch(() => rebuild());
+  workloads.on('change', rebuild);
+
+  const xdsBound = await xds.listen(`${host}:${opts.xdsPort ?? 15010}`);
+  const xdsAddress = `${host}:${xdsBound.port}`;
+  const api = await startApiServer({
+    store, host, port: opts.apiPort ?? 15014,
+    validate: (obj: unknown) => validateResource(obj),
+    analyze: (all) => analyze(all),
+    ready: () => true,
+  });
+  registerWeftRoutes(api, { workloads, xds, source, xdsAddress, apiUrl: api.url, translate, checkConsistency });
+  log(`config API  ${api.url}   (weft apply/get/delete; WEFT_CONTROL_PLANE=${api.url})`);
+  log(`xDS (ADS)   grpc://${xdsAddress}   (Envoy v3, SotW)`);
+  log(`data        ${opts.dataDir ?? '(in memory)'}`);
+
+  return {
+    apiUrl: api.url,
+    xdsAddress,
+    store,
+    workloads,
+    version: () => source.current().version,
+    async close() {
+      unwatch();
+      workloads.close();
+      await api.close();
+      await xds.close();
+      await store.close();
+    },
+  };
+}
