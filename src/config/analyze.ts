@@ -103,7 +103,8 @@ export function analyze(resources: readonly Resource[]): Diagnostic[] {
     }
   }
   for (const [host, vss] of meshHosts) {
-    const distinct = [...new Set(vss)];
+    const byKey = new Map(vss.map((v) => [`${nsOf(v)}/${v.metadata.name}`, v]));
+    const distinct = [...byKey.values()];
     if (distinct.length < 2) continue;
     const names = distinct.map((v) => `${nsOf(v)}/${v.metadata.name}`).join(', ');
     for (const v of distinct) {

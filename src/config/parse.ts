@@ -61,16 +61,18 @@ export function parseText(text: string, file: string, opts: ParseOptions = {}): 
       seen++;
       continue;
     }
-    if (doc.contents === null) continue; // an empty document between `---` markers
+    // An empty document (e.g. after a trailing `---`) parses as a null scalar that covers no source text.
+    const c = doc.contents;
+    if (c === null || (isScalar(c) && c.value === null && c.range[0] === c.range[1])) continue;
     seen++;
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid YAML: ${(e as Error).message}`, file, ...pos(doc.contents.range[0]) });
+      out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid YAML: ${(e as Error).message}`, file, ...pos(c.range[0]) });
       continue;
     }
-    const root = doc.contents;
+    const root: Node = c;
     // A Kubernetes List (what `kubectl get -o yaml` writes) holds documents in `items`.
     if (isListKind(value)) {
       value.items.forEach((item, i) => addDocument(out, item, ['items', i], root, file, ns, pos));
