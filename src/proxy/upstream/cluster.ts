@@ -1,0 +1,195 @@
+// Clusters (CDS) and their endpoints (EDS or inline load_assignment), compiled once per push.
+import { ConfigError, type Obj, arr, bool, durationMs, isObj, num, obj, socketAddress, str } from '../wire.js';
+import type { StatsStore } from '../stats.js';
+import { Endpoint } from './endpoint.js';
+import { type Picker, buildPicker, hasLoadBalancer } from './lb.js';
+
+export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
+/** Upstream protocol: HTTP/1.1, h2c, or whatever the downstream request used. */
+export type UpstreamProtocol = 'h1' | 'h2' | 'downstream';
+
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const DISCOVERY_TYPES = new Set<string>(['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST']);
+
+export class Cluster {
+  endpoints: Endpoint[] = [];
+  picker: Picker = { pick: () => null };
+  /** ORIGINAL_DST: one endpoint per requested host:port, made on demand. */
+  private readonly originals = new Map<string, Endpoint>();
+
+  constructor(
+    readonly name: string,
+    readonly resource: Obj,
+    readonly type: DiscoveryType,
+    readonly lbPolicy: string,
+    readonly connectTimeoutMs: number,
+    readonly protocol: UpstreamProtocol,
+    /** The ClusterLoadAssignment name this cluster reads (EDS service_name or the cluster name). */
+    readonly edsName: string,
+    readonly stats: import('../stats.js').ClusterStats,
+  ) {}
+
+  /** Replaces the endpoint set; endpoints with the same address keep their object (pools, counters). */
+  setLoadAssignment(cla: Obj | undefined, path: string): void {
+    const old = new Map(this.endpoints.map((e) => [e.key, e]));
+    const next: Endpoint[] = [];
+    for (const [li, loc] of arr(cla?.endpoints, `${path}.endpoints`).entries()) {
+      const lp = `${path}.endpoints[${li}]`;
+      const l = obj(loc, lp);
+      const priority = num(l.priority, `${lp}.priority`, 0);
+      const locality = obj(l.locality, `${lp}.locality`) as Record<string, string>;
+      for (const [ei, lbe] of arr(l.lb_endpoints, `${lp}.lb_endpoints`).entries()) {
+        const ep = `${lp}.lb_endpoints[${ei}]`;
+        const e = obj(lbe, ep);
+        const { address, port } = socketAddress(obj(e.endpoint, `${ep}.endpoint`).address, `${ep}.endpoint.address`);
+        const key = `${address}:${port}`;
+        const endpoint = old.get(key) ?? new Endpoint(address, port, this.stats, this.connectTimeoutMs);
+        old.delete(key);
+        endpoint.weight = num(e.load_balancing_weight, `${ep}.load_balancing_weight`, 1);
+        endpoint.priority = priority;
+        endpoint.locality = locality;
+        endpoint.healthStatus = str(e.health_status, `${ep}.health_status`, 'HEALTHY');
+        endpoint.healthy = endpoint.healthStatus === 'HEALTHY' || endpoint.healthStatus === 'UNKNOWN';
+        next.push(endpoint);
+      }
+    }
+    for (const gone of old.values()) gone.release();
+    this.endpoints = next;
+    this.picker = buildPicker(this.lbPolicy, next);
+  }
+
+  /** The endpoint for an original destination (ORIGINAL_DST clusters). */
+  originalDst(host: string, port: number): Endpoint {
+    const key = `${host}:${port}`;
+    let e = this.originals.get(key);
+    if (!e) {
+      if (this.originals.size >= 1024) this.releaseOriginals();
+      e = new Endpoint(host, port, this.stats, this.connectTimeoutMs);
+      this.originals.set(key, e);
+    }
+    return e;
+  }
+
+  allEndpoints(): Endpoint[] {
+    return this.type === 'ORIGINAL_DST' ? [...this.originals.values()] : this.endpoints;
+  }
+
+  private releaseOriginals(): void {
+    for (const e of this.originals.values()) e.release();
+    this.originals.clear();
+  }
+
+  release(): void {
+    for (const e of this.endpoints) e.release();
+    this.releaseOriginals();
+  }
+}
+
+function upstreamProtocol(c: Obj, path: string): UpstreamProtocol {
+  if (c.http2_protocol_options !== undefined) return 'h2';
+  const typed = obj(c.typed_extension_protocol_options, `${path}.typed_extension_protocol_options`);
+  const hpo = typed[HTTP_PROTOCOL_OPTIONS];
+  if (isObj(hpo)) {
+    const explicit = hpo.explicit_http_config;
+    if (isObj(explicit) && explicit.http2_protocol_options !== undefined) return 'h2';
+    if (hpo.use_downstream_protocol_config !== undefined) return 'downstream';
+  }
+  if (str(c.protocol_selection, `${path}.protocol_selection`) === 'USE_DOWNSTREAM_PROTOCOL') return 'downstream';
+  return 'h1';
+}
+
+/** Compiles one Cluster resource (not yet given endpoints). Throws ConfigError. */
+export function compileCluster(name: string, c: Obj, stats: StatsStore, path: string): Cluster {
+  const type = str(c.type, `${path}.type`, 'STATIC');
+  if (!DISCOVERY_TYPES.has(type)) throw new ConfigError(`${path}.type`, `unsupported cluster type ${type}`);
+  let lb = str(c.lb_policy, `${path}.lb_policy`, 'ROUND_ROBIN');
+  if (lb === 'CLUSTER_PROVIDED') lb = 'ROUND_ROBIN';
+  if (!hasLoadBalancer(lb)) throw new ConfigError(`${path}.lb_policy`, `unsupported lb_policy ${lb}`);
+  if (c.lb_policy === 'LEAST_REQUEST' && isObj(c.least_request_lb_config)) {
+    // choice_count other than 2 is accepted and treated as 2.
+    num(c.least_request_lb_config.choice_count, `${path}.least_request_lb_config.choice_count`, 2);
+  }
+  const connectTimeoutMs = durationMs(c.connect_timeout, `${path}.connect_timeout`) ?? 5000;
+  const eds = obj(c.eds_cluster_config, `${path}.eds_cluster_config`);
+  const edsName = str(eds.service_name, `${path}.eds_cluster_config.service_name`) || name;
+  bool(c.respect_dns_ttl, `${path}.respect_dns_ttl`, false);
+  const cluster = new Cluster(name, c, type as DiscoveryType, lb, connectTimeoutMs, upstreamProtocol(c, path), edsName, stats.cluster(name));
+  if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
+    cluster.setLoadAssignment(obj(c.load_assignment, `${path}.load_assignment`), `${path}.load_assignment`);
+  }
+  return cluster;
+}
+
+/** A stable holder a compiled route keeps, so cluster pushes never need route recompilation. */
+export interface ClusterSlot {
+  readonly name: string;
+  current: Cluster | null;
+}
+
+/** The live cluster table: full-state CDS, merged EDS. */
+export class ClusterManager {
+  private readonly slots = new Map<string, ClusterSlot>();
+  private readonly assignments = new Map<string, Obj>();
+  clusters = new Map<string, Cluster>();
+
+  constructor(private readonly stats: StatsStore) {}
+
+  slot(name: string): ClusterSlot {
+    let s = this.slots.get(name);
+    if (!s) this.slots.set(name, (s = { name, current: null }));
+    return s;
+  }
+
+  /** Validates and installs a full cluster set. Returns an error string without changing anything. */
+  updateClusters(resources: ReadonlyMap<string, object>): string | undefined {
+    const next = new Map<string, Cluster>();
+    try {
+      for (const [name, r] of resources) {
+        const path = `Cluster ${name}`;
+        const prev = this.clusters.get(name);
+        // An unchanged resource object keeps its compiled cluster (and its pools).
+        if (prev && prev.resource === r) next.set(name, prev);
+        else {
+          const c = compileCluster(name, obj(r, path), this.stats, path);
+          if (c.type === 'EDS') c.setLoadAssignment(this.assignments.get(c.edsName), `ClusterLoadAssignment ${c.edsName}`);
+          next.set(name, c);
+        }
+      }
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    for (const [name, c] of this.clusters) if (next.get(name) !== c) c.release();
+    this.clusters = next;
+    for (const s of this.slots.values()) s.current = next.get(s.name) ?? null;
+    for (const name of next.keys()) this.slot(name).current = next.get(name)!;
+    return undefined;
+  }
+
+  /** Validates and merges ClusterLoadAssignments (same-named ones replaced). */
+  updateEndpoints(resources: ReadonlyMap<string, object>): string | undefined {
+    try {
+      // Validate everything on a scratch cluster first so a bad one changes nothing.
+      for (const [name, r] of resources) {
+        const scratch = new Cluster(name, {}, 'EDS', 'ROUND_ROBIN', 1000, 'h1', name, this.stats.cluster('__validate'));
+        scratch.setLoadAssignment(obj(r, `ClusterLoadAssignment ${name}`), `ClusterLoadAssignment ${name}`);
+      }
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    } finally {
+      this.stats.clusters.delete('__validate');
+    }
+    for (const [name, r] of resources) this.assignments.set(name, r as Obj);
+    for (const c of this.clusters.values()) {
+      if (c.type === 'EDS' && resources.has(c.edsName)) c.setLoadAssignment(this.assignments.get(c.edsName), `ClusterLoadAssignment ${c.edsName}`);
+    }
+    return undefined;
+  }
+
+  assignmentsDump(): Obj[] {
+    return [...this.assignments.values()];
+  }
+
+  close(): void {
+    for (const c of this.clusters.values()) c.release();
+  }
+}

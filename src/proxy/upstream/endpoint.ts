@@ -1,0 +1,105 @@
+// One upstream host of one cluster, with its connection pools (HTTP/1.1 keep-alive agent, h2c session).
+// Endpoint objects are kept across EDS updates of the same address so counters and pools survive.
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ClusterStats } from '../stats.js';
+
+/** A socket error we raise ourselves when connect_timeout expires. */
+export class ConnectTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(host: string, port: number) {
+    super(`connect timeout to ${host}:${port}`);
+  }
+}
+
+const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRINUSE']);
+
+export function isConnectFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code);
+}
+
+export class Endpoint {
+  readonly key: string;
+  weight = 1;
+  priority = 0;
+  healthy = true;
+  healthStatus = 'HEALTHY';
+  locality: Record<string, string> = {};
+  /** Requests in flight (least-request LB). */
+  active = 0;
+  rqTotal = 0;
+  rqError = 0;
+  cxActive = 0;
+  cxTotal = 0;
+  private agent: http.Agent | undefined;
+  private h2: http2.ClientHttp2Session | undefined;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly stats: ClusterStats,
+    readonly connectTimeoutMs: number,
+  ) {
+    this.key = `${host}:${port}`;
+  }
+
+  /** The keep-alive agent of this endpoint (created on first use). */
+  httpAgent(): http.Agent {
+    if (this.agent) return this.agent;
+    const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+    (agent as unknown as { createConnection: (o: net.NetConnectOpts, cb?: unknown) => Duplex }).createConnection = (o) => this.connect(o);
+    this.agent = agent;
+    return agent;
+  }
+
+  /** Opens a counted TCP connection with connect_timeout. */
+  connect(o: net.NetConnectOpts): net.Socket {
+    const s = net.createConnection({ ...o, host: this.host, port: this.port, noDelay: true } as net.NetConnectOpts);
+    const stats = this.stats;
+    stats.upstream_cx_total++;
+    stats.upstream_cx_active++;
+    this.cxActive++;
+    this.cxTotal++;
+    const timer = setTimeout(() => s.destroy(new ConnectTimeoutError(this.host, this.port)), this.connectTimeoutMs);
+    s.once('connect', () => clearTimeout(timer));
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      if (s.connecting || isConnectFailure(err)) stats.upstream_cx_connect_fail++;
+    });
+    s.once('close', () => {
+      clearTimeout(timer);
+      stats.upstream_cx_active--;
+      stats.upstream_cx_destroy++;
+      this.cxActive--;
+    });
+    return s;
+  }
+
+  /** The h2c session of this endpoint, (re)opened when absent or closing. */
+  h2Session(): http2.ClientHttp2Session {
+    const cur = this.h2;
+    if (cur && !cur.closed && !cur.destroyed) return cur;
+    const session = http2.connect(`http://${this.key}`, { createConnection: () => this.connect({ host: this.host, port: this.port }) });
+    session.on('error', () => {
+      /* surfaced on each stream */
+    });
+    const drop = (): void => {
+      if (this.h2 === session) this.h2 = undefined;
+    };
+    session.once('close', drop);
+    session.once('goaway', drop);
+    this.h2 = session;
+    return session;
+  }
+
+  /** Closes idle connections; in-flight ones finish (used when the endpoint leaves its cluster). */
+  release(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+    this.h2?.close();
+    this.h2 = undefined;
+  }
+}
