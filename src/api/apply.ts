@@ -37,13 +37,15 @@ export function registerApplyRoute(router: Router, deps: ApplyRouteDeps): void {
 export async function applyItems(deps: ApplyRouteDeps, raw: readonly unknown[], opts: { dryRun: boolean; delete: boolean }): Promise<ApplyResponse> {
   const { store } = deps;
   // Deletes need only kind and name: a document that no longer validates can still be deleted.
-  const checked = raw.map((item) => (opts.delete ? structuralErrors(item) : checkObject(deps.validate, item)));
+  // Namespaces are defaulted first so the validator and every message see what will be stored.
+  const prepared = raw.map((item) => (isObject(item) && isObject(item.metadata) && typeof item.kind === 'string' ? normalizeObject(item as unknown as Resource) : item));
+  const checked = prepared.map((item) => (opts.delete ? structuralErrors(item) : checkObject(deps.validate, item)));
   const errors: { index: number; d: Diagnostic }[] = [];
   checked.forEach((ds, index) => ds.filter((d) => d.severity === 'error').forEach((d) => errors.push({ index, d })));
   const warnings = checked.flat().filter((d) => d.severity === 'warning');
   if (errors.length) throw invalidItems(errors, raw.length);
 
-  const items = raw.map((r) => normalizeObject(r as Resource));
+  const items = prepared as Resource[];
   const keys = items.map((r) => storeKeyOf(r));
   const seen = new Map<string, number>();
   keys.forEach((k, index) => {
