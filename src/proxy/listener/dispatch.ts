@@ -102,8 +102,12 @@ export class ListenerDispatch {
       sock.pause();
       sock.unshift(buf);
       const isH2 = buf.length >= 3 && buf[0] === 0x50 && buf[1] === 0x52 && buf[2] === 0x49;
-      (isH2 ? this.h2 : this.h1).emit('connection', sock);
-      sock.resume();
+      // The h2 session reads the unshifted bytes itself; resuming would hand them to nobody.
+      if (isH2) this.h2.emit('connection', sock);
+      else {
+        this.h1.emit('connection', sock);
+        sock.resume();
+      }
     };
     sock.on('data', onData);
   }
