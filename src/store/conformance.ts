@@ -183,6 +183,16 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Confi
     assert.ok(racers.every((r) => r.status === 'fulfilled' || r.reason instanceof StoreConflictError));
   });
 
+  void test(`${name}: applies submitted before close() complete; later ones are refused`, async () => {
+    const s = await makeStore();
+    const pending = s.apply([{ op: 'put', resource: vs('late') }]);
+    const closing = s.close();
+    const [stored] = await pending;
+    assert.equal(stored.metadata.name, 'late');
+    await closing;
+    await assert.rejects(s.apply([{ op: 'put', resource: vs('after') }]), /closed/);
+  });
+
   if (opts.reopen) {
     const reopen = opts.reopen;
     withStore('everything survives a restart and the revision continues', async (s) => {

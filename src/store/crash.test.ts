@@ -14,8 +14,11 @@ const childScript = fileURLToPath(new URL('./crash-child.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'weft-crash-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs the child until it has acknowledged `acks` more batches, SIGKILLs it, returns the last ack. */
-function runAndKill(dir: string, acks: number): Promise<{ batch: number; rv: number }> {
+/**
+ * Runs the child until it has acknowledged `acks` more batches, then SIGKILLs it `jitterMs` later (so the
+ * kill lands at varying points inside the next batch's writes); returns the last ack seen.
+ */
+function runAndKill(dir: string, acks: number, jitterMs: number): Promise<{ batch: number; rv: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [childScript, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let last = { batch: 0, rv: 0 };
@@ -32,7 +35,7 @@ function runAndKill(dir: string, acks: number): Promise<{ batch: number; rv: num
         buf = buf.slice(nl + 1);
         if (!m) continue;
         last = { batch: Number(m[1]), rv: Number(m[2]) };
-        if (++seen === acks) child.kill('SIGKILL');
+        if (++seen === acks) setTimeout(() => child.kill('SIGKILL'), jitterMs);
       }
     });
     child.on('exit', (code, signal) => {
@@ -68,8 +71,8 @@ async function checkConsistent(dir: string, acked: { batch: number; rv: number }
 void test('FileStore survives SIGKILL at arbitrary moments without losing acknowledged batches or tearing one', async () => {
   const dir = join(root, 'data');
   let previous = 0;
-  for (const acks of [1, 7, 23, 4, 40]) {
-    const acked = await runAndKill(dir, acks);
+  for (const acks of [1, 7, 23, 4, 40, 2, 12, 3]) {
+    const acked = await runAndKill(dir, acks, Math.random() * 8);
     assert.ok(acked.batch > previous, 'the child continued from the recovered state');
     previous = await checkConsistent(dir, acked);
   }

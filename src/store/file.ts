@@ -64,8 +64,9 @@ export class FileStore implements ConfigStore {
   }
 
   apply(ops: readonly StoreOp[]): Promise<Resource[]> {
+    // Checked at submission: applies queued before close() still complete.
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
     return this.queue.run(async () => {
-      if (this.closed) throw new StoreUnavailableError('store is closed');
       if (this.broken) throw new StoreUnavailableError(this.broken);
       const plan = this.state.plan(ops);
       if (plan.changes.length > 0) await this.persist(plan);

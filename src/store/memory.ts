@@ -22,8 +22,8 @@ export class MemoryStore implements ConfigStore {
   }
 
   apply(ops: readonly StoreOp[]): Promise<Resource[]> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
     return this.queue.run(() => {
-      if (this.closed) throw new StoreUnavailableError('store is closed');
       const plan = this.state.plan(ops);
       this.state.commit(plan);
       this.hub.emit(plan.events, String(this.state.revision));
@@ -41,6 +41,7 @@ export class MemoryStore implements ConfigStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.queue.run(() => undefined);
     this.hub.clear();
   }
 }
