@@ -49,8 +49,9 @@ ${body}
 function stars(rating: NonNullable<Review['rating']>): string {
   if (typeof rating.stars === 'number') {
     const n = Math.max(0, Math.min(5, Math.trunc(rating.stars)));
-    const full = '<span class="glyphicon glyphicon-star"></span>\n'.repeat(n);
-    const empty = '<span class="glyphicon glyphicon-star-empty"></span>\n'.repeat(5 - n);
+    // Bootstrap's glyphicon classes as Istio's page uses them, with the star as text so it shows without Bootstrap.
+    const full = '<span class="glyphicon glyphicon-star">&#9733;</span>\n'.repeat(n);
+    const empty = '<span class="glyphicon glyphicon-star-empty">&#9734;</span>\n'.repeat(5 - n);
     return `<font color="${escapeHtml(rating.color ?? 'black')}">\n${full}${empty}</font>\n`;
   }
   if (rating.error) return `<p><i>${escapeHtml(rating.error)}</i></p>\n`;

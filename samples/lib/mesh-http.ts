@@ -36,11 +36,32 @@ export function closeMeshConnections(): void {
   agent.destroy();
 }
 
-export function meshRequest(target: string | URL, opts: MeshRequestOptions = {}): Promise<MeshResponse> {
+export async function meshRequest(target: string | URL, opts: MeshRequestOptions = {}): Promise<MeshResponse> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 3000);
+  try {
+    return await attempt(target, opts, deadline);
+  } catch (err) {
+    // A keep-alive connection the peer closed just as we reused it: retry an idempotent request once
+    // on a fresh connection (the race Node's docs describe for req.reusedSocket).
+    const method = (opts.method ?? 'GET').toUpperCase();
+    if (err instanceof StaleSocketError && (method === 'GET' || method === 'HEAD') && Date.now() < deadline) {
+      return attempt(target, opts, deadline);
+    }
+    throw err instanceof StaleSocketError ? err.original : err;
+  }
+}
+
+class StaleSocketError extends Error {
+  constructor(readonly original: MeshHttpError) {
+    super(original.message);
+  }
+}
+
+function attempt(target: string | URL, opts: MeshRequestOptions, deadline: number): Promise<MeshResponse> {
   const url = typeof target === 'string' ? new URL(target) : target;
   if (url.protocol !== 'http:') return Promise.reject(new Error(`mesh-http: only http:// URLs are supported, got ${url.href}`));
   const proxy = proxyForUrl(url, opts.env ?? process.env);
-  const timeoutMs = opts.timeoutMs ?? 3000;
+  const timeoutMs = Math.max(1, deadline - Date.now());
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (!Object.keys(headers).some((k) => k.toLowerCase() === 'host')) headers.host = url.host;
   if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
@@ -57,7 +78,7 @@ export function meshRequest(target: string | URL, opts: MeshRequestOptions = {})
       req.destroy();
       reject(err);
     };
-    const timer = setTimeout(() => fail(new MeshHttpError(`timeout after ${timeoutMs} ms calling ${url.href}`, 'timeout')), timeoutMs);
+    const timer = setTimeout(() => fail(new MeshHttpError(`timeout after ${opts.timeoutMs ?? 3000} ms calling ${url.href}`, 'timeout')), timeoutMs);
     const req = http.request(reqOpts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -77,7 +98,11 @@ export function meshRequest(target: string | URL, opts: MeshRequestOptions = {})
         });
       });
     });
-    req.on('error', (e) => fail(new MeshHttpError(`${url.href}: ${e.message}`, 'network')));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const error = new MeshHttpError(`${url.href}: ${e.message}`, 'network');
+      const stale = req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE' || /socket hang up/.test(e.message));
+      fail(stale ? new StaleSocketError(error) : error);
+    });
     req.end(opts.body);
   });
 }

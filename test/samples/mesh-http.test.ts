@@ -42,6 +42,27 @@ void describe('mesh-http', () => {
     }
   });
 
+  void it('retries a GET once when a reused keep-alive connection was closed by the peer', async () => {
+    const perSocket = new Map<unknown, number>();
+    const server = await fakeServer((req, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n === 2) {
+        req.socket.destroy();
+        return;
+      }
+      res.end(`ok ${perSocket.size}`);
+    });
+    try {
+      assert.equal((await meshRequest(`${server.url}/1`, { env: {} })).text(), 'ok 1');
+      assert.equal((await meshRequest(`${server.url}/2`, { env: {} })).text(), 'ok 2');
+      assert.equal(server.requests.length, 3);
+      await assert.rejects(meshRequest(`${server.url}/3`, { env: {}, method: 'POST', body: 'x' }), MeshHttpError);
+    } finally {
+      await server.close();
+    }
+  });
+
   void it('times out with a MeshHttpError of kind timeout', async () => {
     const hanging = await fakeServer(() => undefined);
     try {
