@@ -1,0 +1,138 @@
+// The service registry derived from one snapshot, plus the Istio lookups translation needs:
+// visibility (exportTo), VirtualServices per gateway, DestinationRule per host, Gateways per proxy.
+// Built once per snapshot (registryFor memoizes it), read-only afterwards.
+import type { Resource, VirtualServiceSpec, DestinationRuleSpec, GatewaySpec } from '../model/index.js';
+import type { ConfigSnapshot } from './snapshot.js';
+import { resourcesOfKind } from './snapshot.js';
+import { hostMatches, isExportedTo, labelsMatch, resolveHostname } from './hosts.js';
+import { buildServices, type MeshService, type ServiceEndpoint, type ServiceWithEndpoints } from './services.js';
+
+export const MESH_GATEWAY = 'mesh';
+
+export class Registry {
+  private readonly byHost = new Map<string, ServiceWithEndpoints[]>();
+  private readonly all: readonly ServiceWithEndpoints[];
+  private readonly endpointsOf = new Map<MeshService, readonly ServiceEndpoint[]>();
+  private readonly visibleCache = new Map<string, readonly MeshService[]>();
+  private readonly vsCache = new Map<string, readonly Resource<VirtualServiceSpec>[]>();
+  private readonly drCache = new Map<string, Resource<DestinationRuleSpec> | null>();
+  /** Per-snapshot memo for translation results that do not depend on the proxy (see memo()). */
+  private readonly memoStore = new Map<string, unknown>();
+
+  constructor(readonly snapshot: ConfigSnapshot) {
+    this.all = buildServices(snapshot);
+    for (const s of this.all) {
+      let list = this.byHost.get(s.service.hostname);
+      if (!list) this.byHost.set(s.service.hostname, (list = []));
+      list.push(s);
+      this.endpointsOf.set(s.service, s.endpoints);
+    }
+  }
+
+  /** Expands a short host name relative to `namespace` (see resolveHostname). */
+  resolveHost(host: string, namespace: string): string {
+    return resolveHostname(host, namespace, this.snapshot.mesh.domainSuffix);
+  }
+
+  allServices(): MeshService[] {
+    return this.all.map((s) => s.service);
+  }
+
+  /** The service named `hostname` as seen from `fromNamespace`: its own namespace's definition first. */
+  service(hostname: string, fromNamespace: string): MeshService | undefined {
+    const list = this.byHost.get(hostname);
+    if (!list) return undefined;
+    const visible = list.filter((s) => isExportedTo(s.service.exportTo, s.service.namespace, fromNamespace));
+    return (visible.find((s) => s.service.namespace === fromNamespace) ?? visible[0])?.service;
+  }
+
+  /** Services visible from a namespace, one per host name, sorted by host name. */
+  servicesVisibleTo(namespace: string): readonly MeshService[] {
+    let out = this.visibleCache.get(namespace);
+    if (!out) {
+      out = [...this.byHost.keys()].sort().map((h) => this.service(h, namespace)).filter((s): s is MeshService => !!s);
+      this.visibleCache.set(namespace, out);
+    }
+    return out;
+  }
+
+  /** Endpoints of one service port, optionally restricted to a subset's labels. */
+  endpoints(service: MeshService, servicePort: number, subsetLabels?: Readonly<Record<string, string>>): ServiceEndpoint[] {
+    return (this.endpointsOf.get(service) ?? []).filter((e) => e.servicePort === servicePort && labelsMatch(subsetLabels, e.labels));
+  }
+
+  /** The gateways a VirtualService binds to, as `namespace/name` or `mesh` (none given means mesh). */
+  vsGateways(vs: Resource<VirtualServiceSpec>): string[] {
+    const gws = vs.spec.gateways;
+    if (!gws || gws.length === 0) return [MESH_GATEWAY];
+    return gws.map((g) => (g === MESH_GATEWAY || g.includes('/') ? g : `${vs.metadata.namespace ?? 'default'}/${g}`));
+  }
+
+  /** VirtualServices visible from `fromNamespace` bound to `gateway` (`mesh` or `ns/name`), in precedence order. */
+  virtualServices(fromNamespace: string, gateway: string): readonly Resource<VirtualServiceSpec>[] {
+    const key = `${fromNamespace}\u0000${gateway}`;
+    let out = this.vsCache.get(key);
+    if (!out) {
+      out = resourcesOfKind<VirtualServiceSpec>(this.snapshot, 'VirtualService').filter((vs) =>
+        isExportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', fromNamespace) && this.vsGateways(vs).includes(gateway));
+      this.vsCache.set(key, out);
+    }
+    return out;
+  }
+
+  /** VirtualService hosts expanded relative to the VirtualService's namespace. */
+  vsHosts(vs: Resource<VirtualServiceSpec>): string[] {
+    return (vs.spec.hosts ?? []).map((h) => this.resolveHost(h, vs.metadata.namespace ?? 'default'));
+  }
+
+  /**
+   * The DestinationRule for `hostname` seen by a proxy in `proxyNamespace`, searched as Istio does:
+   * the proxy's namespace, then the service's namespace, then the root namespace. Within one
+   * namespace an exact host beats the most specific wildcard.
+   */
+  destinationRule(hostname: string, proxyNamespace: string, serviceNamespace?: string): Resource<DestinationRuleSpec> | undefined {
+    const key = `${proxyNamespace}\u0000${serviceNamespace ?? ''}\u0000${hostname}`;
+    const cached = this.drCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const all = resourcesOfKind<DestinationRuleSpec>(this.snapshot, 'DestinationRule');
+    const search = [proxyNamespace, serviceNamespace, this.snapshot.mesh.rootNamespace].filter((n): n is string => !!n);
+    let found: Resource<DestinationRuleSpec> | undefined;
+    for (const ns of search) {
+      const candidates = all.filter((dr) => {
+        const drNs = dr.metadata.namespace ?? 'default';
+        return drNs === ns && isExportedTo(dr.spec.exportTo, drNs, proxyNamespace) && !dr.spec.workloadSelector
+          && hostMatches(this.resolveHost(dr.spec.host, drNs), hostname);
+      });
+      if (candidates.length > 0) {
+        found = candidates.find((dr) => this.resolveHost(dr.spec.host, ns) === hostname)
+          ?? candidates.sort((a, b) => b.spec.host.length - a.spec.host.length)[0];
+        break;
+      }
+    }
+    this.drCache.set(key, found ?? null);
+    return found;
+  }
+
+  /** Gateways whose selector matches a gateway proxy's labels (an empty selector matches none). */
+  gatewaysFor(labels: Readonly<Record<string, string>>): Resource<GatewaySpec>[] {
+    return resourcesOfKind<GatewaySpec>(this.snapshot, 'Gateway').filter((g) =>
+      !!g.spec.selector && Object.keys(g.spec.selector).length > 0 && labelsMatch(g.spec.selector, labels));
+  }
+
+  /** Per-snapshot memoization of proxy-independent results: computed once per key per snapshot. */
+  memo<T>(key: string, compute: () => T): T {
+    if (this.memoStore.has(key)) return this.memoStore.get(key) as T;
+    const v = compute();
+    this.memoStore.set(key, v);
+    return v;
+  }
+}
+
+const registries = new WeakMap<ConfigSnapshot, Registry>();
+
+/** The registry of a snapshot, built on first use and shared by every proxy translated from it. */
+export function registryFor(snapshot: ConfigSnapshot): Registry {
+  let r = registries.get(snapshot);
+  if (!r) registries.set(snapshot, (r = new Registry(snapshot)));
+  return r;
+}

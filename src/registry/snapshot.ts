@@ -1,0 +1,100 @@
+// An immutable view of everything translation needs: validated resources, live workloads and mesh
+// settings. Built once per config change; every per-proxy computation reads it and never mutates it.
+import type { Resource, Workload } from '../model/index.js';
+
+export interface MeshConfig {
+  /** Config in this namespace applies mesh-wide (e.g. DestinationRules of last resort). */
+  rootNamespace: string;
+  trustDomain: string;
+  /** Suffix of service FQDNs: `name.namespace.<domainSuffix>`. */
+  domainSuffix: string;
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Gateway server port -> host port the gateway binds (no root needed). Unlisted ports < 1024 get +8000. */
+  gatewayPortMap: Record<number, number>;
+}
+
+export const DEFAULT_MESH_CONFIG: Readonly<MeshConfig> = Object.freeze({
+  rootNamespace: 'istio-system',
+  trustDomain: 'cluster.local',
+  domainSuffix: 'svc.cluster.local',
+  outboundTrafficPolicy: 'ALLOW_ANY',
+  gatewayPortMap: Object.freeze({ 80: 8080, 443: 8443 }),
+});
+
+export interface ConfigSnapshot {
+  readonly version: string;
+  /** Sorted by kind, creationTimestamp, namespace, name: Istio's precedence order for conflicts. */
+  readonly resources: readonly Resource[];
+  readonly workloads: readonly Workload[];
+  readonly mesh: MeshConfig;
+  /** Resources by kind, in the same order as `resources`. */
+  readonly byKind: ReadonlyMap<string, readonly Resource[]>;
+}
+
+/** The host port a gateway binds for a Gateway server port. */
+export function gatewayHostPort(mesh: MeshConfig, port: number): number {
+  const mapped = mesh.gatewayPortMap[port];
+  if (mapped !== undefined) return mapped;
+  return port < 1024 ? port + 8000 : port;
+}
+
+/** Resources of one kind in precedence order (empty when none). */
+export function resourcesOfKind<S = unknown>(snapshot: ConfigSnapshot, kind: string): readonly Resource<S>[] {
+  return (snapshot.byKind.get(kind) ?? []) as readonly Resource<S>[];
+}
+
+function compareResources(a: Resource, b: Resource): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const na = `${a.metadata.namespace ?? ''}/${a.metadata.name}`;
+  const nb = `${b.metadata.namespace ?? ''}/${b.metadata.name}`;
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * Copies and deep-freezes its inputs (the caller may keep mutating its own objects) and builds the
+ * per-kind index once. Resources must be validated and have `metadata.namespace` set.
+ */
+export function createSnapshot(version: string, resources: readonly Resource[], workloads: readonly Workload[],
+  mesh?: Partial<MeshConfig>): ConfigSnapshot {
+  const copied = resources.map((r) => structuredClone(r));
+  for (const r of copied) {
+    if (!r.metadata?.namespace && r.kind !== 'Namespace') {
+      throw new Error(`createSnapshot: ${r.kind}/${r.metadata?.name ?? '?'} has no metadata.namespace`);
+    }
+  }
+  const byKind = new Map<string, Resource[]>();
+  for (const r of copied) {
+    let list = byKind.get(r.kind);
+    if (!list) byKind.set(r.kind, (list = []));
+    list.push(r);
+  }
+  for (const list of byKind.values()) list.sort(compareResources);
+  const sorted = [...byKind.keys()].sort().flatMap((k) => byKind.get(k) ?? []);
+  const meshConfig: MeshConfig = {
+    ...DEFAULT_MESH_CONFIG,
+    ...mesh,
+    gatewayPortMap: { ...(mesh?.gatewayPortMap ?? DEFAULT_MESH_CONFIG.gatewayPortMap) },
+  };
+  const snap: ConfigSnapshot = {
+    version,
+    resources: sorted,
+    workloads: workloads.map((w) => structuredClone(w)),
+    mesh: meshConfig,
+    byKind,
+  };
+  deepFreeze(snap.resources);
+  deepFreeze(snap.workloads);
+  deepFreeze(snap.mesh);
+  for (const list of byKind.values()) Object.freeze(list);
+  return Object.freeze(snap);
+}

@@ -1,0 +1,182 @@
+// Clusters: `outbound|<port>|<subset>|<host>` per visible service port and DestinationRule subset,
+// inbound STATIC clusters, PassthroughCluster and BlackHoleCluster. The DestinationRule's traffic
+// policy is applied by one builder per concern (load balancer, connection pool, outlier detection).
+import type { TrafficPolicy, LoadBalancerSettings, ConnectionPoolSettings, OutlierDetection } from '../model/index.js';
+import type { MeshService, Registry, ServicePortInfo } from '../registry/index.js';
+import { outboundClusterName, inboundClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER } from './names.js';
+import { ADS_CONFIG_SOURCE, DEFAULT_CONNECT_TIMEOUT_MS, TYPES, duration, socketAddress, type Obj } from './envoy.js';
+import { msToDuration } from '../xds/protos.js';
+
+export type Flavor = 'envoy' | 'grpc';
+type PolicyFields = Omit<TrafficPolicy, 'portLevelSettings'>;
+
+/** A traffic policy with its portLevelSettings for `port` folded in (port-level fields win). */
+function policyForPort(tp: TrafficPolicy | undefined, port: number): PolicyFields {
+  if (!tp) return {};
+  const { portLevelSettings, ...base } = tp;
+  const pl = portLevelSettings?.find((p) => p.port?.number === port);
+  if (!pl) return base;
+  const { port: _p, ...fields } = pl;
+  return { ...base, ...fields };
+}
+
+/** Host-level policy overridden field by field by the subset's, as Istio merges them. */
+export function effectivePolicy(host: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): PolicyFields {
+  const h = policyForPort(host, port);
+  const s = policyForPort(subset, port);
+  const out: PolicyFields = { ...h };
+  for (const [k, v] of Object.entries(s)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function applyLoadBalancer(c: Obj, lb: LoadBalancerSettings | undefined, flavor: Flavor): void {
+  if (lb?.consistentHash) {
+    const ch = lb.consistentHash;
+    if (ch.maglev && flavor === 'envoy') {
+      c.lb_policy = 'MAGLEV';
+      if (ch.maglev.tableSize) c.maglev_lb_config = { table_size: { value: ch.maglev.tableSize } };
+    } else {
+      c.lb_policy = 'RING_HASH';
+      const min = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
+      c.ring_hash_lb_config = flavor === 'grpc' ? { hash_function: 'XX_HASH', ...(min ? { minimum_ring_size: { value: min } } : {}) }
+        : (min ? { minimum_ring_size: { value: min } } : {});
+    }
+    return;
+  }
+  const simple = lb?.simple;
+  if (flavor === 'grpc') {
+    c.lb_policy = 'ROUND_ROBIN'; // the only simple policy grpc-js accepts
+    return;
+  }
+  if (simple === 'PASSTHROUGH') {
+    c.type = 'ORIGINAL_DST';
+    delete c.eds_cluster_config;
+    c.lb_policy = 'CLUSTER_PROVIDED';
+  } else if (simple === 'ROUND_ROBIN' || simple === 'RANDOM') c.lb_policy = simple;
+  else c.lb_policy = 'LEAST_REQUEST'; // LEAST_REQUEST, deprecated LEAST_CONN, and Istio's default since 1.14
+}
+
+const UNLIMITED = 4294967295;
+
+/** Circuit breakers and connection settings. Envoy defaults to 1024 of everything; Istio lifts that. */
+function applyConnectionPool(c: Obj, cp: ConnectionPoolSettings | undefined, port: ServicePortInfo | undefined, flavor: Flavor): void {
+  const connectTimeout = duration(cp?.tcp?.connectTimeout);
+  if (connectTimeout) c.connect_timeout = connectTimeout;
+  const threshold: Obj = {};
+  const set = (k: string, v: number | undefined, dflt: number | undefined): void => {
+    const x = v ?? dflt;
+    if (x !== undefined) threshold[k] = { value: x };
+  };
+  const dflt = flavor === 'envoy' ? UNLIMITED : undefined;
+  set('max_connections', cp?.tcp?.maxConnections, dflt);
+  set('max_pending_requests', cp?.http?.http1MaxPendingRequests, dflt);
+  set('max_requests', cp?.http?.http2MaxRequests, dflt);
+  set('max_retries', cp?.http?.maxRetries, dflt);
+  if (Object.keys(threshold).length > 0) c.circuit_breakers = { thresholds: [threshold] };
+  if (flavor === 'grpc') return;
+  const common: Obj = {};
+  const idle = duration(cp?.http?.idleTimeout);
+  if (idle) common.idle_timeout = idle;
+  if (cp?.http?.maxRequestsPerConnection) common.max_requests_per_connection = { value: cp.http.maxRequestsPerConnection };
+  const maxDuration = duration(cp?.tcp?.maxConnectionDuration);
+  if (maxDuration) common.max_connection_duration = maxDuration;
+  const h2 = port && (port.protocol === 'HTTP2' || port.protocol === 'GRPC') || cp?.http?.h2UpgradePolicy === 'UPGRADE';
+  if (!h2 && Object.keys(common).length === 0 && !cp?.http?.useClientProtocol) return;
+  const opts: Obj = { '@type': TYPES.httpProtocolOptions };
+  if (Object.keys(common).length > 0) opts.common_http_protocol_options = common;
+  if (cp?.http?.useClientProtocol) opts.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: {} };
+  else opts.explicit_http_config = h2 ? { http2_protocol_options: {} } : { http_protocol_options: {} };
+  c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': opts };
+}
+
+function applyOutlierDetection(c: Obj, od: OutlierDetection | undefined): void {
+  if (!od) return;
+  const out: Obj = {};
+  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
+  if (c5xx !== undefined) {
+    out.consecutive_5xx = { value: c5xx };
+    out.enforcing_consecutive_5xx = { value: c5xx > 0 ? 100 : 0 };
+  } else out.enforcing_consecutive_5xx = { value: 0 };
+  if (od.consecutiveGatewayErrors !== undefined) {
+    out.consecutive_gateway_failure = { value: od.consecutiveGatewayErrors };
+    out.enforcing_consecutive_gateway_failure = { value: od.consecutiveGatewayErrors > 0 ? 100 : 0 };
+  }
+  if (od.consecutiveLocalOriginFailures !== undefined) {
+    out.consecutive_local_origin_failure = { value: od.consecutiveLocalOriginFailures };
+    out.enforcing_consecutive_local_origin_failure = { value: 100 };
+  }
+  if (od.splitExternalLocalOriginErrors) out.split_external_local_origin_errors = true;
+  const interval = duration(od.interval);
+  if (interval) out.interval = interval;
+  const base = duration(od.baseEjectionTime);
+  if (base) out.base_ejection_time = base;
+  if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = { value: od.maxEjectionPercent };
+  out.enforcing_success_rate = { value: 0 };
+  c.outlier_detection = out;
+  if (od.minHealthPercent !== undefined) c.common_lb_config = { healthy_panic_threshold: { value: od.minHealthPercent } };
+}
+
+/** One outbound cluster; the DestinationRule (if any) is the one the proxy namespace sees for the host. */
+export function outboundCluster(registry: Registry, svc: MeshService, port: ServicePortInfo, subset: string | undefined,
+  subsetPolicy: TrafficPolicy | undefined, hostPolicy: TrafficPolicy | undefined, flavor: Flavor): Obj {
+  const name = outboundClusterName(port.port, subset, svc.hostname);
+  const c: Obj = { name };
+  const dns = svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN';
+  if (dns) {
+    c.type = flavor === 'grpc' ? 'LOGICAL_DNS' : svc.resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS';
+  } else if (svc.resolution === 'NONE' && flavor === 'envoy') {
+    c.type = 'ORIGINAL_DST';
+  } else {
+    c.type = 'EDS';
+    c.eds_cluster_config = { eds_config: ADS_CONFIG_SOURCE, service_name: name };
+  }
+  c.connect_timeout = msToDuration(DEFAULT_CONNECT_TIMEOUT_MS);
+  const policy = effectivePolicy(hostPolicy, subsetPolicy, port.port);
+  applyLoadBalancer(c, policy.loadBalancer, flavor);
+  if (c.type === 'ORIGINAL_DST') c.lb_policy = 'CLUSTER_PROVIDED';
+  applyConnectionPool(c, policy.connectionPool, port, flavor);
+  applyOutlierDetection(c, policy.outlierDetection);
+  if (dns) {
+    const eps = registry.endpoints(svc, port.port);
+    const picked = flavor === 'grpc' ? eps.slice(0, 1) : eps;
+    c.dns_lookup_family = 'V4_ONLY';
+    c.load_assignment = { cluster_name: name, endpoints: [{ locality: {}, load_balancing_weight: { value: 1 },
+      lb_endpoints: picked.map((e) => ({ endpoint: { address: socketAddress(e.address, e.port) }, load_balancing_weight: { value: e.weight } })) }] };
+  }
+  return c;
+}
+
+/** Every outbound cluster a proxy in `proxyNamespace` sees: each visible service port, and each subset of its DestinationRule. */
+export function outboundClusters(registry: Registry, proxyNamespace: string, flavor: Flavor): Map<string, Obj> {
+  const out = new Map<string, Obj>();
+  for (const svc of registry.servicesVisibleTo(proxyNamespace)) {
+    if (svc.hostname.includes('*')) continue; // wildcard ServiceEntries have no cluster of their own
+    const dr = registry.destinationRule(svc.hostname, proxyNamespace, svc.namespace);
+    for (const port of svc.ports) {
+      const c = outboundCluster(registry, svc, port, undefined, undefined, dr?.spec.trafficPolicy, flavor);
+      out.set(c.name as string, c);
+      for (const subset of dr?.spec.subsets ?? []) {
+        const sc = outboundCluster(registry, svc, port, subset.name, subset.trafficPolicy, dr?.spec.trafficPolicy, flavor);
+        out.set(sc.name as string, sc);
+      }
+    }
+  }
+  return out;
+}
+
+/** `inbound|<port>||`: STATIC, to the application on 127.0.0.1. */
+export function inboundCluster(port: number, appPort: number): Obj {
+  const name = inboundClusterName(port);
+  return {
+    name, type: 'STATIC', connect_timeout: msToDuration(DEFAULT_CONNECT_TIMEOUT_MS), lb_policy: 'ROUND_ROBIN',
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', appPort) } }] }] },
+  };
+}
+
+export function passthroughCluster(): Obj {
+  return { name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', connect_timeout: msToDuration(DEFAULT_CONNECT_TIMEOUT_MS), lb_policy: 'CLUSTER_PROVIDED' };
+}
+
+export function blackholeCluster(): Obj {
+  return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: msToDuration(DEFAULT_CONNECT_TIMEOUT_MS) };
+}

@@ -1,0 +1,56 @@
+// ClusterLoadAssignments: a cluster's endpoints filtered by subset labels, grouped by locality.
+// Every locality carries a load_balancing_weight (grpc-js skips unweighted localities) and
+// addresses are IP literals (grpc-js NACKs host names).
+import { isIP } from 'node:net';
+import { parseLocality, type Registry, type ServiceEndpoint } from '../registry/index.js';
+import { parseClusterName } from './names.js';
+import { socketAddress, type Obj } from './envoy.js';
+
+/** Builds the CLA for `clusterName` from endpoints (already filtered to its port and subset). */
+export function loadAssignment(clusterName: string, endpoints: readonly ServiceEndpoint[]): Obj {
+  const byLocality = new Map<string, { weight: number; lb: Obj[]; seen: Set<string> }>();
+  for (const e of endpoints) {
+    if (isIP(e.address) === 0) continue;
+    const key = e.locality ?? '';
+    let g = byLocality.get(key);
+    if (!g) byLocality.set(key, (g = { weight: 0, lb: [], seen: new Set() }));
+    const addr = `${e.address}:${e.port}`;
+    if (g.seen.has(addr)) continue;
+    g.seen.add(addr);
+    g.weight += e.weight;
+    g.lb.push({ endpoint: { address: socketAddress(e.address, e.port) }, health_status: 'HEALTHY', load_balancing_weight: { value: e.weight } });
+  }
+  const localities = [...byLocality.keys()].sort();
+  return {
+    cluster_name: clusterName,
+    endpoints: localities.map((l) => {
+      const g = byLocality.get(l);
+      return { locality: parseLocality(l), lb_endpoints: g?.lb ?? [], load_balancing_weight: { value: g?.weight ?? 1 } };
+    }),
+  };
+}
+
+/** Subset labels for a cluster as seen by a proxy namespace (via its DestinationRule), or undefined when none. */
+export function subsetLabels(registry: Registry, host: string, subset: string, proxyNamespace: string): Record<string, string> | undefined | null {
+  if (!subset) return undefined;
+  const svc = registry.service(host, proxyNamespace);
+  const dr = registry.destinationRule(host, proxyNamespace, svc?.namespace);
+  const s = dr?.spec.subsets?.find((x) => x.name === subset);
+  return s ? (s.labels ?? {}) : null;
+}
+
+/**
+ * The CLA of an outbound cluster for a proxy namespace, memoized per snapshot by cluster name and
+ * subset labels (proxies that see the same DestinationRule share the object). Undefined when the
+ * cluster names no known service or subset.
+ */
+export function outboundLoadAssignment(registry: Registry, clusterName: string, proxyNamespace: string): Obj | undefined {
+  const parsed = parseClusterName(clusterName);
+  if (!parsed || parsed.direction !== 'outbound') return undefined;
+  const svc = registry.service(parsed.host, proxyNamespace);
+  if (!svc) return undefined;
+  const labels = subsetLabels(registry, parsed.host, parsed.subset, proxyNamespace);
+  if (labels === null) return undefined;
+  const key = `cla|${clusterName}|${svc.namespace}|${labels ? JSON.stringify(Object.entries(labels).sort()) : ''}`;
+  return registry.memo(key, () => Object.freeze(loadAssignment(clusterName, registry.endpoints(svc, parsed.port, labels))));
+}

@@ -1,0 +1,178 @@
+// RouteConfigurations: sidecar outbound (`<port>`), gateway (`http.<port>`), built from
+// VirtualServices with Istio's virtual-host domains, plus the default route for plain services.
+import type { Resource, VirtualServiceSpec, GatewaySpec, Server } from '../model/index.js';
+import { hostMatches, intersectHosts, isHttpProtocol, parseProtocol, MESH_GATEWAY, type MeshService, type Registry } from '../registry/index.js';
+import type { ProxyInfo } from './proxy.js';
+import { buildRouteMatch, isCatchAllMatch, type MatchScope } from './route-match.js';
+import { buildHttpRoute, defaultRoute, type RouteContext } from './route-action.js';
+import { PASSTHROUGH_CLUSTER, gatewayRouteName, outboundClusterName, sidecarRouteName, virtualHostName } from './names.js';
+import type { Obj } from './envoy.js';
+
+/** Envoy routes for one VirtualService on one listener; stops after a catch-all route, as Istio does. */
+export function virtualServiceRoutes(vs: Resource<VirtualServiceSpec>, registry: Registry, proxy: ProxyInfo,
+  gateway: string, port: number, flavor: 'envoy' | 'grpc'): Obj[] {
+  const vsNamespace = vs.metadata.namespace ?? 'default';
+  const scope: MatchScope = { port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, gateway, vsNamespace };
+  const ctx: RouteContext = { registry, proxyNamespace: proxy.namespace, vsNamespace, listenerPort: port, flavor };
+  const out: Obj[] = [];
+  for (const http of vs.spec.http ?? []) {
+    const blocks = http.match && http.match.length > 0 ? http.match : [undefined];
+    for (const m of blocks) {
+      const match = buildRouteMatch(m, scope);
+      if (!match) continue;
+      const name = m?.name ? `${http.name ?? ''}.${m.name}` : http.name;
+      const route = buildHttpRoute(http, match, name, ctx);
+      if (!route) continue;
+      out.push(route);
+      if (isCatchAllMatch(match)) return out;
+    }
+  }
+  return out;
+}
+
+/** Istio's domain forms for a service on a port, as seen from a proxy namespace. */
+export function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, domainSuffix: string): string[] {
+  const h = svc.hostname;
+  const out = [h, `${h}:${port}`];
+  const k8sSuffix = `.${svc.namespace}.${domainSuffix}`;
+  if (svc.source.kind === 'Service' && h.endsWith(k8sSuffix)) {
+    const name = h.slice(0, -k8sSuffix.length);
+    const ns = svc.namespace;
+    out.push(`${name}.${ns}.svc`, `${name}.${ns}.svc:${port}`, `${name}.${ns}`, `${name}.${ns}:${port}`);
+    if (proxyNamespace === ns) out.push(name, `${name}:${port}`);
+  }
+  for (const a of svc.addresses) out.push(a, `${a}:${port}`);
+  return out;
+}
+
+/** Adds a virtual host, dropping domains an earlier virtual host already claimed (Envoy rejects duplicates). */
+function addVirtualHost(vhosts: Obj[], used: Set<string>, name: string, domains: string[], routes: Obj[]): void {
+  const fresh = domains.filter((d) => !used.has(d));
+  if (fresh.length === 0 || routes.length === 0) return;
+  for (const d of fresh) used.add(d);
+  vhosts.push({ name, domains: fresh, routes });
+}
+
+function byName(a: Obj, b: Obj): number {
+  return String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0;
+}
+
+/** The sidecar outbound RouteConfiguration for one port (RDS name `<port>`). */
+export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, port: number): Obj {
+  const mesh = registry.snapshot.mesh;
+  const services = registry.servicesVisibleTo(proxy.namespace)
+    .filter((s) => s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
+  const byHost = new Map(services.map((s) => [s.hostname, s]));
+  const allHosts = new Set(registry.servicesVisibleTo(proxy.namespace).map((s) => s.hostname));
+  const claimed = new Set<string>();
+  const used = new Set<string>();
+  const vhosts: Obj[] = [];
+  for (const vs of registry.virtualServices(proxy.namespace, MESH_GATEWAY)) {
+    let routes: Obj[] | undefined;
+    const routesOnce = (): Obj[] => (routes ??= virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy'));
+    for (const host of registry.vsHosts(vs)) {
+      const matched = host.includes('*') ? services.filter((s) => hostMatches(host, s.hostname)) : [byHost.get(host)].filter((s): s is MeshService => !!s);
+      if (matched.length === 0) {
+        // A host no service defines (e.g. an external name): Istio puts it on every HTTP port.
+        const known = host.includes('*') ? [...allHosts].some((h) => hostMatches(host, h)) : allHosts.has(host);
+        if (!known && !claimed.has(host)) {
+          claimed.add(host);
+          addVirtualHost(vhosts, used, virtualHostName(host, port), [host, `${host}:${port}`], routesOnce());
+        }
+        continue;
+      }
+      for (const svc of matched) {
+        if (claimed.has(svc.hostname)) continue; // the first VirtualService for a host wins on the mesh gateway
+        claimed.add(svc.hostname);
+        addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOnce());
+      }
+    }
+  }
+  for (const svc of services) {
+    if (claimed.has(svc.hostname)) continue;
+    addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix),
+      [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy')]);
+  }
+  vhosts.sort(byName);
+  if (!used.has('*')) vhosts.push(fallbackVirtualHost(mesh.outboundTrafficPolicy));
+  return { name: sidecarRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
+}
+
+/** Unknown hosts: to the original destination (ALLOW_ANY) or refused with 502 (REGISTRY_ONLY), as Istio does. */
+function fallbackVirtualHost(policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Obj {
+  const domains = ['*'];
+  if (policy === 'ALLOW_ANY') {
+    return { name: 'allow_any', domains, routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: { seconds: '0', nanos: 0 } } }] };
+  }
+  return { name: 'block_all', domains, routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
+}
+
+/** Gateway server hosts are `host` or `namespace/host` (`.` = the Gateway's namespace, `*` = any). */
+function serverHostAllows(serverHost: string, gwNamespace: string, vsNamespace: string): { host: string } | undefined {
+  const i = serverHost.indexOf('/');
+  if (i < 0) return { host: serverHost };
+  const ns = serverHost.slice(0, i);
+  const host = serverHost.slice(i + 1);
+  if (ns === '*' || (ns === '.' && vsNamespace === gwNamespace) || ns === vsNamespace) return { host };
+  return undefined;
+}
+
+export interface GatewayServerRef { gateway: Resource<GatewaySpec>; server: Server }
+
+/** HTTP servers of the Gateways selecting this proxy, by server port. TLS-terminating servers are not translated yet. */
+export function gatewayServersByPort(registry: Registry, proxy: ProxyInfo): Map<number, GatewayServerRef[]> {
+  const out = new Map<number, GatewayServerRef[]>();
+  for (const gateway of registry.gatewaysFor(proxy.labels)) {
+    for (const server of gateway.spec.servers ?? []) {
+      if (!isHttpProtocol(parseProtocol(server.port.protocol))) continue;
+      let list = out.get(server.port.number);
+      if (!list) out.set(server.port.number, (list = []));
+      list.push({ gateway, server });
+    }
+  }
+  return out;
+}
+
+/** The gateway RouteConfiguration for one server port (RDS name `http.<port>`). */
+export function gatewayRouteConfig(registry: Registry, proxy: ProxyInfo, port: number, servers: readonly GatewayServerRef[]): Obj {
+  const vhostByName = new Map<string, { vhost: Obj; fromVs: Set<string> }>();
+  const used = new Set<string>();
+  for (const { gateway, server } of servers) {
+    const gwNs = gateway.metadata.namespace ?? 'default';
+    const gwKey = `${gwNs}/${gateway.metadata.name}`;
+    for (const vs of registry.virtualServices(proxy.namespace, gwKey)) {
+      const vsNs = vs.metadata.namespace ?? 'default';
+      const vsKey = `${vsNs}/${vs.metadata.name}`;
+      let routes: Obj[] | undefined;
+      for (const sh of server.hosts ?? []) {
+        const allowed = serverHostAllows(sh, gwNs, vsNs);
+        if (!allowed) continue;
+        for (const vh of registry.vsHosts(vs)) {
+          const host = intersectHosts(allowed.host, vh);
+          if (!host) continue;
+          const name = virtualHostName(host, port);
+          let entry = vhostByName.get(name);
+          if (!entry) {
+            const domains = (host === '*' ? ['*'] : [host, `${host}:*`]).filter((d) => !used.has(d));
+            for (const d of domains) used.add(d);
+            entry = { vhost: { name, domains, routes: [] as Obj[] }, fromVs: new Set() };
+            if (server.tls?.httpsRedirect) entry.vhost.require_tls = 'ALL';
+            vhostByName.set(name, entry);
+          }
+          if (entry.fromVs.has(vsKey)) continue;
+          entry.fromVs.add(vsKey);
+          routes ??= virtualServiceRoutes(vs, registry, proxy, gwKey, port, 'envoy');
+          (entry.vhost.routes as Obj[]).push(...routes);
+        }
+      }
+    }
+  }
+  const vhosts = [...vhostByName.values()].map((e) => e.vhost)
+    .filter((v) => (v.routes as Obj[]).length > 0 && (v.domains as string[]).length > 0).sort(byName);
+  if (vhosts.length === 0) {
+    // Istio answers 404 on a gateway port no VirtualService binds to.
+    vhosts.push({ name: `blackhole:${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, direct_response: { status: 404 } }] });
+  }
+  return { name: gatewayRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
+}
+

@@ -1,0 +1,114 @@
+// translate(snapshot, proxy): every resource a sidecar or gateway needs. What depends only on the
+// proxy's namespace (and labels, when some VirtualService uses sourceLabels) is memoized per
+// snapshot, so proxies alike share the same objects and the xDS server need not re-encode them.
+import type { VirtualServiceSpec } from '../model/index.js';
+import { registryFor, resourcesOfKind, type ConfigSnapshot, type Registry } from '../registry/index.js';
+import { withWorkload, type ProxyInfo } from './proxy.js';
+import type { XdsResources } from './types.js';
+import type { Obj } from './envoy.js';
+import { outboundClusters, inboundCluster, passthroughCluster, blackholeCluster } from './cds.js';
+import { outboundLoadAssignment } from './eds.js';
+import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './rds.js';
+import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
+
+
+/** Cache key part for route-dependent results: labels matter only when a VirtualService matches on sourceLabels. */
+function labelsKey(registry: Registry, labels: Readonly<Record<string, string>>): string {
+  const used = registry.memo('vs-uses-sourceLabels', () => resourcesOfKind<VirtualServiceSpec>(registry.snapshot, 'VirtualService')
+    .some((vs) => (vs.spec.http ?? []).some((h) => (h.match ?? []).some((m) => m.sourceLabels && Object.keys(m.sourceLabels).length > 0))));
+  return used ? JSON.stringify(Object.entries(labels).sort()) : '';
+}
+
+function clustersAndEndpoints(registry: Registry, namespace: string): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
+  return registry.memo(`cds+eds|envoy|${namespace}`, () => {
+    const clusters = outboundClusters(registry, namespace, 'envoy');
+    const endpoints = new Map<string, Obj>();
+    for (const [name, c] of clusters) {
+      if (c.type !== 'EDS') continue;
+      const cla = outboundLoadAssignment(registry, name, namespace);
+      if (cla) endpoints.set(name, cla);
+    }
+    return { clusters, endpoints };
+  });
+}
+
+function sidecarOutbound(registry: Registry, proxy: ProxyInfo): { listeners: Obj[]; routes: Obj[] } {
+  const key = `sidecar-outbound|${proxy.namespace}|${labelsKey(registry, proxy.labels)}`;
+  return registry.memo(key, () => {
+    const listeners: Obj[] = [];
+    const routes: Obj[] = [];
+    for (const p of outboundPorts(registry, proxy.namespace)) {
+      const rc = p.http ? sidecarRouteConfig(registry, proxy, p.port) : undefined;
+      if (rc) routes.push(rc);
+      listeners.push(outboundPortListener(p, rc));
+    }
+    return { listeners, routes };
+  });
+}
+
+function emptyResources(): XdsResources {
+  return { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map() };
+}
+
+function put(m: Map<string, object>, o: Obj): void {
+  m.set(String(o.name ?? o.cluster_name), o);
+}
+
+function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
+  const out = emptyResources();
+  const mesh = registry.snapshot.mesh;
+  const { clusters, endpoints } = clustersAndEndpoints(registry, proxy.namespace);
+  for (const [n, c] of clusters) out.clusters.set(n, c);
+  for (const [n, e] of endpoints) out.endpoints.set(n, e);
+  put(out.clusters, passthroughCluster());
+  put(out.clusters, blackholeCluster());
+  const outbound = sidecarOutbound(registry, proxy);
+  if (proxy.address) put(out.listeners, virtualOutboundListener(proxy.address, mesh.outboundTrafficPolicy));
+  for (const l of outbound.listeners) put(out.listeners, l);
+  for (const rc of outbound.routes) put(out.routes, rc);
+  const w = proxy.workload;
+  if (w) {
+    for (const p of inboundPorts(registry, w)) {
+      put(out.listeners, inboundListener(w.address, p));
+      put(out.clusters, inboundCluster(p.port, p.appPort));
+    }
+  }
+  return out;
+}
+
+function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
+  const out = emptyResources();
+  const { clusters, endpoints } = clustersAndEndpoints(registry, proxy.namespace);
+  for (const [n, c] of clusters) out.clusters.set(n, c);
+  for (const [n, e] of endpoints) out.endpoints.set(n, e);
+  put(out.clusters, blackholeCluster());
+  const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;
+  const built = registry.memo(key, () => {
+    const res: { listeners: Obj[]; routes: Obj[] } = { listeners: [], routes: [] };
+    const byPort = gatewayServersByPort(registry, proxy);
+    for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
+      const rc = gatewayRouteConfig(registry, proxy, port, byPort.get(port) ?? []);
+      res.routes.push(rc);
+      res.listeners.push(gatewayListener(registry, port, rc));
+    }
+    return res;
+  });
+  for (const l of built.listeners) put(out.listeners, l);
+  for (const rc of built.routes) put(out.routes, rc);
+  return out;
+}
+
+/**
+ * Every Listener, RouteConfiguration, Cluster and ClusterLoadAssignment for a sidecar or gateway.
+ * Pure: the same snapshot and proxy give equal results (and shared objects where the proxy does not matter).
+ * Proxyless gRPC clients ask by name: use translateForGrpc.
+ */
+export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): XdsResources {
+  const registry = registryFor(snapshot);
+  const p = withWorkload(proxy, snapshot);
+  if (p.kind === 'gateway') return translateGateway(registry, p);
+  if (p.kind === 'grpc') throw new Error(`translate: proxy ${p.id} is a proxyless gRPC client; use translateForGrpc`);
+  return translateSidecar(registry, p);
+}
+
+
