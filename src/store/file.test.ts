@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { FileStore } from './file.js';
 import { encodeJournal, relPathOf } from './file-io.js';
 import { runStoreConformance, vs } from './conformance.js';
-import type { ConfigStore, StoreLoadProblem } from './types.js';
+import { StoreUnavailableError, type ConfigStore, type StoreLoadProblem } from './types.js';
 
 const root = mkdtempSync(join(tmpdir(), 'weft-filestore-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -101,4 +101,22 @@ void test('FileStore: names that are not path-safe round-trip through a restart'
   assert.deepEqual((await s2.get({ kind: 'VirtualService', namespace: 'we/ird', name: 'a/b' }))?.spec, { hosts: ['a/b'] });
   await s2.close();
   for (const f of await fs.readdir(join(dir, 'objects', 'VirtualService'))) assert.doesNotMatch(f, /\//);
+});
+
+void test('FileStore: a disk failure after the journal is durable refuses further writes; reopening replays the batch', async () => {
+  const dir = freshDir();
+  const s = await FileStore.open(dir);
+  await s.apply([{ op: 'put', resource: vs('first') }]);
+  // A directory where the resource file must go makes the rename fail after the journal was written.
+  await fs.mkdir(join(dir, relPathOf(vsKey('blocked'))), { recursive: true });
+  await assert.rejects(s.apply([{ op: 'put', resource: vs('second') }, { op: 'put', resource: vs('blocked') }]),
+    (e: unknown) => e instanceof StoreUnavailableError && /journaled.*reopen the store/.test(e.message));
+  assert.equal(await s.get(vsKey('second')), undefined, 'memory never runs ahead of a failed write');
+  await assert.rejects(s.apply([{ op: 'put', resource: vs('third') }]), StoreUnavailableError);
+  await s.close();
+  await fs.rm(join(dir, relPathOf(vsKey('blocked'))), { recursive: true });
+  const s2 = await FileStore.open(dir);
+  assert.deepEqual((await s2.list()).map((r) => r.metadata.name), ['blocked', 'first', 'second']);
+  assert.equal(s2.revision(), '2');
+  await s2.close();
 });

@@ -114,8 +114,8 @@ export class FileStore implements ConfigStore {
     const journal = join(this.dataDir, JOURNAL);
     // Before the journal is durable nothing has happened: a failure here leaves the store as it was.
     await writeFileDurable(journal, encodeJournal(body));
-    await fsyncDir(this.dataDir);
     try {
+      await fsyncDir(this.dataDir);
       await applyJournal(this.dataDir, body);
       await fs.unlink(journal);
       await fsyncDir(this.dataDir);
