@@ -1,7 +1,8 @@
 // The load generator: `connections` workers, each with its own keep-alive connection, making calls
 // either as fast as possible or paced to a total qps. When pacing, each call has an intended send
-// time and its latency is measured from that time, so a slow server cannot hide its queueing delay
-// by slowing the client down (no coordinated omission).
+// time; a call sent late because earlier calls were slow has its latency measured from that
+// intended time, so a slow server cannot hide its queueing delay by slowing the client down
+// (no coordinated omission).
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { call, CallError, type CallSpec } from './http-call.js';
@@ -85,17 +86,23 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     try {
       for (let i = 0; i < quota; i++) {
         if (opts.signal?.aborted) break;
-        let intended = performance.now();
+        let sent = performance.now();
         if (paced) {
-          intended = t0 + offset + i * periodMs;
+          const intended = t0 + offset + i * periodMs;
           if (intended >= deadline) break;
-          const wait = intended - performance.now();
-          if (wait > 0) await sleep(wait);
-        } else if (intended >= deadline) {
+          const wait = intended - sent;
+          if (wait > 0) {
+            // On schedule: latency counts from the actual send, so timer lateness (the client's
+            // event loop, not the server) is not charged to the server.
+            await sleep(wait);
+            sent = performance.now();
+          } else {
+            // Behind schedule because earlier calls were slow: count from the intended time.
+            sent = intended;
+          }
+        } else if (sent >= deadline) {
           break;
         }
-        // Timers may wake a fraction of a millisecond early; never count from a time not yet reached.
-        const sent = paced ? Math.min(intended, performance.now()) : performance.now();
         try {
           const out = await call(spec, agent, onSocket);
           const latency = (performance.now() - sent) / 1000;
