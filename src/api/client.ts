@@ -124,7 +124,8 @@ export class ApiClient {
       const err = e as Error & { cause?: { code?: string; message?: string } };
       const code = err.name === 'TimeoutError' ? 'ETIMEDOUT' : err.cause?.code ?? err.name;
       const detail = err.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs ?? 30_000} ms` : err.cause?.message ?? err.message;
-      throw new ApiUnreachableError(this.baseUrl, code, `cannot reach the config API at ${this.baseUrl} (${detail})`);
+      // The message is only the cause (`connect ECONNREFUSED 127.0.0.1:15014`): callers add "cannot reach weftd at URL".
+      throw new ApiUnreachableError(this.baseUrl, code, detail);
     }
   }
 }
