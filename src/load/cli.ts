@@ -3,7 +3,8 @@
 //   weft load -curl http://httpbin:8000/get
 // Returns the exit code: 0 done, 1 failed run or transport error, 2 bad usage.
 import { CallError } from './http-call.js';
-import { formatFortioReport } from './report.js';
+import { writeFile } from 'node:fs/promises';
+import { formatFortioReport, loadResultToJson } from './report.js';
 import { curlOnce, runLoad } from './run-load.js';
 import type { LoadOptions } from './types.js';
 
@@ -19,12 +20,13 @@ export const LOAD_USAGE = `Usage: weft load [flags] URL
   -timeout D      per-request timeout (default 3s)
   -p LIST         percentiles to report (default 50,75,90,99,99.9)
   -curl           make one request and print the response headers and body
+  -json FILE      also write the result as fortio-style JSON to FILE (- for stdout, instead of the text)
   -loglevel L     accepted for fortio compatibility, ignored
 HTTP_PROXY / NO_PROXY are honoured: requests go in absolute form to the sidecar.
 `;
 
 const BOOL_FLAGS = new Set(['curl', 'uniform', 'a', 'allow-initial-errors', 'quiet', 'k', 'h', 'help', 'stdclient', 'jitter']);
-const VALUE_FLAGS = new Set(['c', 'qps', 'n', 't', 'H', 'X', 'payload', 'timeout', 'p', 'loglevel', 'r', 'labels']);
+const VALUE_FLAGS = new Set(['c', 'qps', 'n', 't', 'H', 'X', 'payload', 'timeout', 'p', 'loglevel', 'r', 'labels', 'json']);
 
 export class UsageError extends Error {}
 
@@ -51,6 +53,8 @@ function num(text: string, flag: string): number {
 
 export interface ParsedLoadArgs {
   curl: boolean;
+  /** -json target: a file path, or "-" for stdout. */
+  json?: string;
   help: boolean;
   options: LoadOptions;
 }
@@ -59,6 +63,7 @@ export function parseLoadArgs(argv: readonly string[]): ParsedLoadArgs {
   const opts: LoadOptions = { url: '', headers: [] };
   let curl = false;
   let help = false;
+  let json: string | undefined;
   const positional: string[] = [];
   const args = [...argv];
   if (args[0] === 'curl') {
@@ -107,6 +112,7 @@ export function parseLoadArgs(argv: readonly string[]): ParsedLoadArgs {
         opts.percentiles = value.split(',').map((s) => num(s.trim(), name));
         if (opts.percentiles.some((p) => p < 0 || p > 100)) throw new UsageError(`-p: percentiles must be between 0 and 100, got ${value}`);
         break;
+      case 'json': json = value; break;
       default: break; // -loglevel, -r, -labels: accepted for fortio compatibility
     }
   }
@@ -114,7 +120,7 @@ export function parseLoadArgs(argv: readonly string[]): ParsedLoadArgs {
     if (positional.length !== 1) throw new UsageError(positional.length === 0 ? `missing URL\n${LOAD_USAGE}` : `expected one URL, got ${positional.join(' ')}`);
     opts.url = /^[a-z][a-z0-9+.-]*:\/\//i.test(positional[0]) ? positional[0] : `http://${positional[0]}`;
   }
-  return { curl, help, options: opts };
+  return { curl, help, json, options: opts };
 }
 
 function formatCurl(r: { status: number; statusMessage: string; httpVersion: string; rawHeaders: string[]; body: Buffer }): string {
@@ -147,7 +153,12 @@ export async function loadCommand(argv: string[], out: NodeJS.WritableStream): P
     process.once('SIGINT', onSigint);
     try {
       const result = await runLoad({ ...parsed.options, signal: controller.signal });
-      out.write(formatFortioReport(result));
+      if (parsed.json === '-') out.write(`${JSON.stringify(loadResultToJson(result), null, 2)}\n`);
+      else out.write(formatFortioReport(result));
+      if (parsed.json !== undefined && parsed.json !== '-') {
+        await writeFile(parsed.json, `${JSON.stringify(loadResultToJson(result), null, 2)}\n`);
+        out.write(`Successfully wrote ${parsed.json}\n`);
+      }
       return result.calls > 0 ? 0 : 1;
     } finally {
       process.off('SIGINT', onSigint);

@@ -55,6 +55,11 @@ void describe('weft load', () => {
       assert.match(text, /^# target 99\.9% [\d.e-]+$/m);
       assert.match(text, /for exactly 20 calls \(10 per thread \+ 0\)/);
       assert.match(text, /^Sockets used: 2 \(for perfect keepalive, would be 2\)$/m);
+      const json = await capture(['-c', '1', '-qps', '0', '-n', '4', '-json', '-', `${s.url}/get`]);
+      const parsed = JSON.parse(json.text) as { RetCodes: Record<string, number>; DurationHistogram: { Count: number; Percentiles: unknown[] } };
+      assert.equal(parsed.DurationHistogram.Count, 4);
+      assert.equal(Object.values(parsed.RetCodes).reduce((a, b) => a + b, 0), 4);
+      assert.equal(parsed.DurationHistogram.Percentiles.length, 5);
     } finally {
       await s.close();
     }

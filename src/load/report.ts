@@ -61,3 +61,35 @@ export function formatFortioReport(r: LoadResult): string {
   lines.push(`All done ${r.calls} calls (plus 0 warmup) ${g(h.avg * 1000, 5)} ms avg, ${g(r.actualQps, 5)} qps`);
   return `${lines.join('\n')}\n`;
 }
+
+/** The result in the shape of fortio's JSON output (the fields scripts usually read). */
+export function loadResultToJson(r: LoadResult): Record<string, unknown> {
+  const h = r.durationHistogram;
+  const stat = (s: { count: number; min: number; max: number; sum: number; avg: number; stdDev: number }): Record<string, number> => ({
+    Count: s.count, Min: s.min, Max: s.max, Sum: s.sum, Avg: s.avg, StdDev: s.stdDev,
+  });
+  return {
+    RunType: 'HTTP',
+    Labels: '',
+    StartTime: r.startTime.toISOString(),
+    RequestedQPS: r.requestedQps > 0 ? String(r.requestedQps) : 'max',
+    RequestedDuration: r.requestedCalls !== undefined ? `exactly ${r.requestedCalls} calls` : `${(r.requestedDurationMs ?? 0) / 1000}s`,
+    ActualQPS: r.actualQps,
+    ActualDuration: Math.round(r.actualDurationMs * 1e6),
+    NumThreads: r.connections,
+    Uniform: r.uniform,
+    URL: r.url,
+    Proxy: r.proxy ?? null,
+    DurationHistogram: {
+      ...stat(h),
+      Data: h.buckets.map((b) => ({ Start: b.start, End: b.end, Percent: b.percent, Count: b.count })),
+      Percentiles: h.percentiles.map((p) => ({ Percentile: p.percentile, Value: p.value })),
+    },
+    ErrorsDurationHistogram: stat(r.errorStats),
+    RetCodes: Object.fromEntries([...r.retCodes].map(([k, v]) => [String(k), v])),
+    Errors: Object.fromEntries(r.errors),
+    Sizes: stat(r.totalSizes),
+    HeaderSizes: stat(r.headerSizes),
+    SocketCount: r.socketsUsed,
+  };
+}
