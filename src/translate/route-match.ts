@@ -46,7 +46,7 @@ export function buildRouteMatch(m: HTTPMatchRequest | undefined, scope: MatchSco
   else if (uri?.prefix !== undefined) out.prefix = uri.prefix;
   else if (uri?.regex !== undefined) out.safe_regex = { regex: uri.regex };
   else out.prefix = '/';
-  if (m.ignoreUriCase) out.case_sensitive = false;
+  if (m.ignoreUriCase) out.case_sensitive = { value: false };
   const headers: Obj[] = [];
   for (const [name, sm] of Object.entries(m.headers ?? {})) headers.push(headerMatcher(name.toLowerCase(), sm, false));
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) headers.push(headerMatcher(name.toLowerCase(), sm, true));

@@ -85,7 +85,7 @@ function headerMatches(hm: Obj, headers: Record<string, string>): boolean {
 
 export function routeMatches(match: Obj, req: { path: string; headers: Record<string, string> }): boolean {
   const [pathOnly, query = ''] = req.path.split('?', 2);
-  const cs = match.case_sensitive !== false;
+  const cs = match.case_sensitive?.value !== false;
   const p = cs ? pathOnly : pathOnly.toLowerCase();
   const c = (s: string): string => (cs ? s : s.toLowerCase());
   if (match.prefix !== undefined && !p.startsWith(c(match.prefix))) return false;
