@@ -1,7 +1,7 @@
 // YAML/JSON text -> validated resources, keeping each node's source position so every diagnostic can
 // name file:line:column. Uses yaml's CST parser so an oversized document is skipped before it is composed.
 
-import { Composer, LineCounter, Parser, isMap, isPair, isScalar, isSeq, type CST, type Document, type Node, type Pair } from 'yaml';
+import { Composer, LineCounter, Parser, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 import type { Resource, SourcePosition } from '../model/index.js';
 import { type Diagnostic, type PathSeg, formatPath } from './diagnostics.js';
 import type { Issue } from './schema/dsl.js';
@@ -21,42 +21,61 @@ function mb(n: number): string {
 export function parseText(text: string, file: string, opts: ParseOptions = {}): LoadResult {
   const ns = opts.defaultNamespace ?? 'default';
   const out: LoadResult = { documents: [], diagnostics: [] };
-  const lc = new LineCounter();
-  const pos = (offset: number): { line: number; column: number } => {
-    const p = lc.linePos(offset);
-    return p.line === 0 ? { line: 1, column: offset + 1 } : { line: p.line, column: p.col };
-  };
   if (text.trim() === '') {
     out.diagnostics.push({ severity: 'error', code: 'WEFT-EMPTY', message: 'file is empty (no YAML or JSON documents)', file, line: 1, column: 1 });
     return out;
   }
-  const tokens: CST.Token[] = Array.from(new Parser(lc.addNewLine).parse(text));
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
-  const docs: Document.Parsed[] = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (t.type === 'document') {
-      let j = i + 1;
-      while (j < tokens.length && tokens[j].type !== 'document') j++;
-      const end = j < tokens.length ? tokens[j].offset : text.length;
-      if (end - t.offset > MAX_DOCUMENT_BYTES) {
-        out.diagnostics.push({
-          severity: 'error', code: 'WEFT-TOO-LARGE', file, ...pos(t.offset),
-          message: `document is ${mb(end - t.offset)}, larger than the ${mb(MAX_DOCUMENT_BYTES)} limit for one document; split it into smaller documents`,
-        });
-        i = j - 1;
-        continue;
-      }
+  // Split at `---` lines first (cheap), so an oversized document is refused before the YAML parser sees it.
+  let seen = 0;
+  for (const chunk of splitDocuments(text)) {
+    if (chunk.text.length > MAX_DOCUMENT_BYTES) {
+      out.diagnostics.push({
+        severity: 'error', code: 'WEFT-TOO-LARGE', file, line: chunk.line, column: 1,
+        message: `document is ${mb(chunk.text.length)}, larger than the ${mb(MAX_DOCUMENT_BYTES)} limit for one document; split it into smaller documents`,
+      });
+      seen++;
+      continue;
     }
-    for (const d of composer.next(t)) docs.push(d);
+    seen += parseChunk(chunk.text, chunk.line - 1, file, ns, out);
   }
+  if (seen === 0 && !out.diagnostics.some((d) => d.severity === 'error')) {
+    out.diagnostics.push({ severity: 'error', code: 'WEFT-EMPTY', message: 'file contains no documents (only comments or empty documents)', file, line: 1, column: 1 });
+  }
+  return out;
+}
+
+/** Pieces of `text` starting at each `---` line (a document marker ends any scalar, so this split is safe). */
+function splitDocuments(text: string): { text: string; line: number }[] {
+  const starts = [0];
+  for (const m of text.matchAll(/^---(?=[ \t\r\n]|$)/gm)) if (m.index > 0) starts.push(m.index);
+  const out: { text: string; line: number }[] = [];
+  let line = 1;
+  for (let i = 0; i < starts.length; i++) {
+    const piece = text.slice(starts[i], starts[i + 1] ?? text.length);
+    out.push({ text: piece, line });
+    for (let k = piece.indexOf('\n'); k !== -1; k = piece.indexOf('\n', k + 1)) line++;
+  }
+  return out;
+}
+
+/** Parses one piece that begins on line `lineBase + 1`; returns how many non-empty documents it held. */
+function parseChunk(text: string, lineBase: number, file: string, ns: string, out: LoadResult): number {
+  const lc = new LineCounter();
+  const pos = (offset: number): { line: number; column: number } => {
+    const p = lc.linePos(offset);
+    return p.line === 0 ? { line: lineBase + 1, column: offset + 1 } : { line: lineBase + p.line, column: p.col };
+  };
+  const docs: Document.Parsed[] = [];
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
+  for (const t of new Parser(lc.addNewLine).parse(text)) for (const d of composer.next(t)) docs.push(d);
   for (const d of composer.end()) docs.push(d);
 
+  const lang = /\.json$/i.test(file) ? 'JSON' : 'YAML';
   let seen = 0;
   for (const doc of docs) {
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
-        out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid YAML: ${e.message.replace(/\s+at line \d+, column \d+.*$/s, '')}`, file, ...pos(e.pos[0]) });
+        out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid ${lang}: ${e.message.replace(/\s+at line \d+, column \d+.*$/s, '')}`, file, ...pos(e.pos[0]) });
       }
       seen++;
       continue;
@@ -69,7 +88,7 @@ export function parseText(text: string, file: string, opts: ParseOptions = {}): 
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid YAML: ${(e as Error).message}`, file, ...pos(c.range[0]) });
+      out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid ${lang}: ${(e as Error).message}`, file, ...pos(c.range[0]) });
       continue;
     }
     const root: Node = c;
@@ -78,10 +97,7 @@ export function parseText(text: string, file: string, opts: ParseOptions = {}): 
       value.items.forEach((item, i) => addDocument(out, item, ['items', i], root, file, ns, pos));
     } else addDocument(out, value, [], root, file, ns, pos);
   }
-  if (seen === 0 && !out.diagnostics.some((d) => d.severity === 'error')) {
-    out.diagnostics.push({ severity: 'error', code: 'WEFT-EMPTY', message: 'file contains no documents (only comments or empty documents)', file, line: 1, column: 1 });
-  }
-  return out;
+  return seen;
 }
 
 function isListKind(v: unknown): v is { items: unknown[] } {

@@ -132,8 +132,14 @@ export const gateway: Schema = obj({
   servers: list(server(), {
     minItems: 1,
     check: (v, path, ctx) => {
-      const names = v.map((s) => (isObj(s) && isObj(s.port) ? s.port : {}));
-      uniqueBy(names, 'name', path, ctx, 'server port name');
+      const seen = new Map<unknown, number>();
+      v.forEach((s, i) => {
+        const name = isObj(s) && isObj(s.port) ? s.port.name : undefined;
+        if (typeof name !== 'string') return;
+        const first = seen.get(name);
+        if (first === undefined) seen.set(name, i);
+        else ctx.error([...path, i, 'port', 'name'], 'WEFT-DUPLICATE', `duplicate server port name "${name}" (also at servers[${first}])`);
+      });
     },
   }),
   selector: labels(),
