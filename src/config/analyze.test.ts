@@ -30,7 +30,7 @@ metadata: {name: gw, namespace: edge}
 spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
 `;
 
-test('resolvable references produce no findings', () => {
+void test('resolvable references produce no findings', () => {
   const rs = load(`${BASE}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -47,7 +47,7 @@ spec:
   assert.deepEqual(analyze(rs), []);
 });
 
-test('IST0101: missing gateway, host and subset; IST0174: DestinationRule host without service', () => {
+void test('IST0101: missing gateway, host and subset; IST0174: DestinationRule host without service', () => {
   const rs = load(`${BASE}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -77,7 +77,7 @@ spec: {host: details}
   ]);
 });
 
-test('IST0109: two mesh VirtualServices for one host, but not gateway-only ones', () => {
+void test('IST0109: two mesh VirtualServices for one host, but not gateway-only ones', () => {
   const vs = (name: string, host: string, gateways = ''): string => `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { didYouMean, editDistance, suggest } from './didyoumean.js';
 
-test('editDistance counts insertions, deletions, substitutions and swaps as one edit each', () => {
+void test('editDistance counts insertions, deletions, substitutions and swaps as one edit each', () => {
   assert.equal(editDistance('hosts', 'hosts'), 0);
   assert.equal(editDistance('host', 'hosts'), 1);
   assert.equal(editDistance('hostz', 'hosts'), 1);
@@ -11,7 +11,7 @@ test('editDistance counts insertions, deletions, substitutions and swaps as one 
   assert.equal(editDistance('kitten', 'sitting'), 3);
 });
 
-test('suggest finds the plausible typo and nothing for unrelated words', () => {
+void test('suggest finds the plausible typo and nothing for unrelated words', () => {
   const fields = ['hosts', 'gateways', 'http', 'tls', 'tcp', 'exportTo'];
   assert.equal(suggest('hostz', fields), 'hosts');
   assert.equal(suggest('gateway', fields), 'gateways');
@@ -23,7 +23,7 @@ test('suggest finds the plausible typo and nothing for unrelated words', () => {
   assert.equal(suggest('destinaton', ['destination', 'weight', 'headers']), 'destination');
 });
 
-test('didYouMean formats the hint or returns an empty string', () => {
+void test('didYouMean formats the hint or returns an empty string', () => {
   assert.equal(didYouMean('specs', ['spec', 'metadata']), ' (did you mean "spec"?)');
   assert.equal(didYouMean('zzz', ['spec', 'metadata']), '');
 });

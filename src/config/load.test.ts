@@ -8,7 +8,7 @@ import { loadPaths } from './index.js';
 
 const ns = (name: string): string => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
 
-test('loadPaths reads files, directories recursively (yaml, yml, json only, sorted, hidden skipped) and stdin', async (t) => {
+void test('loadPaths reads files, directories recursively (yaml, yml, json only, sorted, hidden skipped) and stdin', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-config-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'sub', 'deeper'), { recursive: true });
@@ -30,7 +30,7 @@ test('loadPaths reads files, directories recursively (yaml, yml, json only, sort
   ]);
 });
 
-test('loadPaths reports missing paths, empty and binary files, empty directories and bad stdin with the file name', async (t) => {
+void test('loadPaths reports missing paths, empty and binary files, empty directories and bad stdin with the file name', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-config-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'empty.yaml'), '');
@@ -48,7 +48,7 @@ test('loadPaths reports missing paths, empty and binary files, empty directories
   assert.equal(r.documents.length, 0);
 });
 
-test('positions stay right for the second document of a file loaded from disk', async (t) => {
+void test('positions stay right for the second document of a file loaded from disk', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-config-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'gw.yaml');

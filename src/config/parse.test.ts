@@ -32,7 +32,7 @@ spec:
     timeout: 2x
 `;
 
-test('positions are exact across several documents, and each document records where it starts', () => {
+void test('positions are exact across several documents, and each document records where it starts', () => {
   const r = parseText(THREE_DOCS, 'vs.yaml');
   const es = errors(r.diagnostics);
   assert.equal(es.length, 1);
@@ -45,7 +45,7 @@ test('positions are exact across several documents, and each document records wh
   assert.deepEqual(r.documents.map((d) => [d.resource.kind, d.source?.line, d.source?.column]), [['Namespace', 1, 1], ['DestinationRule', 6, 1]]);
 });
 
-test('namespaces default to opts.defaultNamespace, Namespace has none, and the spec is kept exactly as written', () => {
+void test('namespaces default to opts.defaultNamespace, Namespace has none, and the spec is kept exactly as written', () => {
   const r = parseText(THREE_DOCS.replace('timeout: 2x', 'timeout: 2s'), 'x.yaml', { defaultNamespace: 'dev' });
   assert.equal(hasErrors(r.diagnostics), false);
   const [ns, dr, vs] = r.documents.map((d) => d.resource);
@@ -57,7 +57,7 @@ test('namespaces default to opts.defaultNamespace, Namespace has none, and the s
   assert.deepEqual(ns.spec, {});
 });
 
-test('JSON input is parsed with positions, and broken JSON says where', () => {
+void test('JSON input is parsed with positions, and broken JSON says where', () => {
   const json = '{\n  "apiVersion": "networking.istio.io/v1",\n  "kind": "DestinationRule",\n  "metadata": {"name": "r"},\n  "spec": {"host": "reviews", "subsets": [{"name": "v1", "labelz": {}}]}\n}\n';
   const r = parseText(json, 'dr.json');
   const [e] = errors(r.diagnostics);
@@ -70,7 +70,7 @@ test('JSON input is parsed with positions, and broken JSON says where', () => {
   assert.equal(broken.diagnostics[0].line, 3);
 });
 
-test('a Kubernetes List is expanded and item paths point into items[]', () => {
+void test('a Kubernetes List is expanded and item paths point into items[]', () => {
   const list = `apiVersion: v1
 kind: List
 items:
@@ -92,7 +92,7 @@ items:
   assert.deepEqual([e.line, e.column, e.name], [13, 32, 'ratings']);
 });
 
-test('deprecated fields Istio still serves are accepted with a warning', () => {
+void test('deprecated fields Istio still serves are accepted with a warning', () => {
   const vs = `apiVersion: networking.istio.io/v1alpha3
 kind: VirtualService
 metadata: {name: r}
@@ -130,7 +130,7 @@ spec:
   assert.equal((r.documents[0].resource.spec as { http: { mirror_percent?: number }[] }).http[0].mirror_percent, 10);
 });
 
-test('ServiceAccount is a warning without a document; Deployment is an error pointing at weft run', () => {
+void test('ServiceAccount is a warning without a document; Deployment is an error pointing at weft run', () => {
   const r = parseText('apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bookinfo-reviews}\n---\n'
     + 'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, labels: {app: db}}\nspec:\n  template:\n    spec:\n      containers: [{name: db, ports: [{containerPort: 5432}]}]\n', 'w.yaml');
   assert.equal(r.documents.length, 0);
@@ -140,7 +140,7 @@ test('ServiceAccount is a warning without a document; Deployment is an error poi
   assert.match(r.diagnostics[1].message, /`weft run --service db --port 5432 --version V -- COMMAND` \(or run Weft on Kubernetes\)/);
 });
 
-test('a 10 MB document is refused quickly with a clear message, and later documents still load', () => {
+void test('a 10 MB document is refused quickly with a clear message, and later documents still load', () => {
   let big = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: big\nspec:\n  hosts: [big]\n  http:\n';
   const route = '  - match:\n    - uri:\n        prefix: /p\n    route:\n    - destination:\n        host: big\n';
   big += route.repeat(Math.ceil((10 * 1024 * 1024) / route.length));
@@ -155,7 +155,7 @@ test('a 10 MB document is refused quickly with a clear message, and later docume
   assert.deepEqual(r.documents.map((d) => [d.resource.metadata.name, d.source?.line]), [['after', lines + 1]]);
 });
 
-test('YAML alias bombs and empty input give errors, not hangs', () => {
+void test('YAML alias bombs and empty input give errors, not hangs', () => {
   const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n';
   const r = parseText(bomb, 'bomb.yaml');
   assert.equal(r.diagnostics[0].code, 'WEFT-PARSE');
@@ -164,7 +164,7 @@ test('YAML alias bombs and empty input give errors, not hangs', () => {
   assert.equal(parseText('\n# just a comment\n---\n', 'e.yaml').diagnostics[0].code, 'WEFT-EMPTY');
 });
 
-test('validateResource checks REST bodies without positions', () => {
+void test('validateResource checks REST bodies without positions', () => {
   const ok = validateResource({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default' }, spec: { mtls: { mode: 'STRICT' } } });
   assert.deepEqual(ok, []);
   const bad = validateResource({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ext', namespace: 'shop' }, spec: { action: 'CUSTOM' } }, { file: 'body' });

@@ -12,7 +12,7 @@ import { formatDiagnostic, loadPaths, parseText } from '../../src/config/index.j
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const list = (dir: string): string[] => readdirSync(join(FIXTURES, dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
 
-test('every seed fixture loads without errors', () => {
+void test('every seed fixture loads without errors', () => {
   const files = list('seeds');
   assert.ok(files.length >= 50, `only ${files.length} seed fixtures`);
   let docs = 0;
@@ -26,7 +26,7 @@ test('every seed fixture loads without errors', () => {
   assert.ok(docs >= 70, `only ${docs} documents`);
 });
 
-test('every workload in the seeds gets the `weft run` message, one per document', () => {
+void test('every workload in the seeds gets the `weft run` message, one per document', () => {
   for (const f of list('seeds-workloads')) {
     const text = readFileSync(join(FIXTURES, 'seeds-workloads', f), 'utf8');
     const kinds = [...text.matchAll(/^kind: (\w+)$/gm)].length;
@@ -40,7 +40,7 @@ test('every workload in the seeds gets the `weft run` message, one per document'
   }
 });
 
-test('every invalid document fails with its expected message at its expected position', () => {
+void test('every invalid document fails with its expected message at its expected position', () => {
   const files = list('invalid');
   assert.ok(files.length >= 70, `only ${files.length} invalid documents`);
   for (const f of files) {
@@ -59,7 +59,7 @@ test('every invalid document fails with its expected message at its expected pos
   }
 });
 
-test('a zero-byte file and a generated 10 MB file give clear errors quickly', async (t) => {
+void test('a zero-byte file and a generated 10 MB file give clear errors quickly', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-invalid-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'empty.yaml'), '');
