@@ -27,7 +27,7 @@ const ratingsEnabled = process.env.ENABLE_RATINGS !== undefined ? process.env.EN
 const starColor = process.env.STAR_COLOR ?? (version === 'v3' ? 'red' : 'black');
 const ratingsTimeoutMs = envMs(process.env, 'RATINGS_TIMEOUT_MS', starColor === 'black' ? 10_000 : 2_500);
 const ratingsBase = serviceBaseUrl('ratings');
-const podName = process.env.HOSTNAME ?? os.hostname();
+const podName = process.env.WEFT_WORKLOAD_NAME ?? process.env.HOSTNAME ?? os.hostname();
 const clusterName = process.env.CLUSTER_NAME ?? 'null';
 
 const REVIEWS = [

@@ -7,7 +7,7 @@ import { echoServiceDefinition, type EchoReply, type EchoRequest } from './echo-
 
 const { host, port } = listenAddress('grpc-echo');
 const version = process.env.SERVICE_VERSION ?? 'v1';
-const hostname = process.env.HOSTNAME ?? os.hostname();
+const hostname = process.env.WEFT_WORKLOAD_NAME ?? process.env.HOSTNAME ?? os.hostname();
 const SHOWN = ['end-user', 'x-request-id', 'x-forwarded-client-cert', 'x-b3-traceid', 'traceparent', ':authority', 'user-agent'];
 
 const server = new grpc.Server();

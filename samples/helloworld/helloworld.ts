@@ -4,7 +4,7 @@ import os from 'node:os';
 import { sendText, startApp } from '../lib/app-server.js';
 
 const version = process.env.SERVICE_VERSION ?? 'v1';
-const instance = process.env.HOSTNAME ?? `${os.hostname()}-${process.pid}`;
+const instance = process.env.WEFT_WORKLOAD_NAME ?? process.env.HOSTNAME ?? `${os.hostname()}-${process.pid}`;
 
 await startApp({
   name: `helloworld-${version}`,
