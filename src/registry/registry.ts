@@ -94,23 +94,42 @@ export class Registry {
     const key = `${proxyNamespace}\u0000${serviceNamespace ?? ''}\u0000${hostname}`;
     const cached = this.drCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
-    const all = resourcesOfKind<DestinationRuleSpec>(this.snapshot, 'DestinationRule');
     const search = [proxyNamespace, serviceNamespace, this.snapshot.mesh.rootNamespace].filter((n): n is string => !!n);
     let found: Resource<DestinationRuleSpec> | undefined;
     for (const ns of search) {
-      const candidates = all.filter((dr) => {
-        const drNs = dr.metadata.namespace ?? 'default';
-        return drNs === ns && isExportedTo(dr.spec.exportTo, drNs, proxyNamespace) && !dr.spec.workloadSelector
-          && hostMatches(this.resolveHost(dr.spec.host, drNs), hostname);
-      });
-      if (candidates.length > 0) {
-        found = candidates.find((dr) => this.resolveHost(dr.spec.host, ns) === hostname)
-          ?? candidates.sort((a, b) => b.spec.host.length - a.spec.host.length)[0];
-        break;
-      }
+      const idx = this.drIndex().get(ns);
+      if (!idx) continue;
+      const visible = (dr: Resource<DestinationRuleSpec>): boolean => isExportedTo(dr.spec.exportTo, ns, proxyNamespace);
+      found = idx.exact.get(hostname)?.find(visible)
+        ?? idx.wildcard.find((w) => hostMatches(w.host, hostname) && visible(w.dr))?.dr;
+      if (found) break;
     }
     this.drCache.set(key, found ?? null);
     return found;
+  }
+
+  private drIndexCache?: Map<string, { exact: Map<string, Resource<DestinationRuleSpec>[]>; wildcard: { host: string; dr: Resource<DestinationRuleSpec> }[] }>;
+
+  /** DestinationRules (without workloadSelector) by namespace: exact hosts, then wildcards most specific first. */
+  private drIndex(): NonNullable<Registry['drIndexCache']> {
+    if (this.drIndexCache) return this.drIndexCache;
+    const idx: NonNullable<Registry['drIndexCache']> = new Map();
+    for (const dr of resourcesOfKind<DestinationRuleSpec>(this.snapshot, 'DestinationRule')) {
+      if (dr.spec.workloadSelector) continue;
+      const ns = dr.metadata.namespace ?? 'default';
+      let e = idx.get(ns);
+      if (!e) idx.set(ns, (e = { exact: new Map(), wildcard: [] }));
+      const host = this.resolveHost(dr.spec.host, ns);
+      if (host.includes('*')) e.wildcard.push({ host, dr });
+      else {
+        let list = e.exact.get(host);
+        if (!list) e.exact.set(host, (list = []));
+        list.push(dr);
+      }
+    }
+    for (const e of idx.values()) e.wildcard.sort((a, b) => b.host.length - a.host.length);
+    this.drIndexCache = idx;
+    return idx;
   }
 
   /** Gateways whose selector matches a gateway proxy's labels (an empty selector matches none). */

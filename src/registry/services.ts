@@ -71,7 +71,7 @@ function k8sEndpointPort(p: ServicePortInfo, src: EndpointSource): number | unde
   const tp = p.targetPort;
   if (typeof tp === 'string' && !/^\d+$/.test(tp)) return src.ports[tp];
   const num = tp === undefined ? p.port : Number(tp);
-  return src.ports[String(num)] ?? (p.name ? src.ports[p.name] : undefined) ?? num;
+  return src.ports[String(num)] ?? (p.name ? src.ports[p.name] : undefined) ?? src.ports[String(p.port)] ?? num;
 }
 
 /** ServiceEntry ports: the endpoint's ports map is keyed by port name. */

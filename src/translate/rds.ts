@@ -57,39 +57,66 @@ function byName(a: Obj, b: Obj): number {
   return String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0;
 }
 
+interface MeshVsIndex {
+  /** Service host -> the VirtualService that owns it on the mesh gateway (the first one wins). */
+  byService: Map<string, Resource<VirtualServiceSpec>>;
+  /** VirtualService hosts no visible service defines (external names): on every HTTP port. */
+  nonService: { host: string; vs: Resource<VirtualServiceSpec> }[];
+}
+
+/** Which mesh VirtualService applies to which host, for one proxy namespace; computed once per snapshot. */
+function meshVsIndex(registry: Registry, namespace: string): MeshVsIndex {
+  return registry.memo(`mesh-vs-index|${namespace}`, () => {
+    const services = registry.servicesVisibleTo(namespace);
+    const known = new Set(services.map((s) => s.hostname));
+    const idx: MeshVsIndex = { byService: new Map(), nonService: [] };
+    const seenNonService = new Set<string>();
+    for (const vs of registry.virtualServices(namespace, MESH_GATEWAY)) {
+      for (const host of registry.vsHosts(vs)) {
+        if (host.includes('*')) {
+          let any = false;
+          for (const s of services) {
+            if (!hostMatches(host, s.hostname)) continue;
+            any = true;
+            if (!idx.byService.has(s.hostname)) idx.byService.set(s.hostname, vs);
+          }
+          if (any) continue;
+        } else if (known.has(host)) {
+          if (!idx.byService.has(host)) idx.byService.set(host, vs);
+          continue;
+        }
+        if (!seenNonService.has(host)) {
+          seenNonService.add(host);
+          idx.nonService.push({ host, vs });
+        }
+      }
+    }
+    return idx;
+  });
+}
+
 /** The sidecar outbound RouteConfiguration for one port (RDS name `<port>`). */
 export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, port: number): Obj {
   const mesh = registry.snapshot.mesh;
   const services = registry.servicesVisibleTo(proxy.namespace)
     .filter((s) => s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
-  const byHost = new Map(services.map((s) => [s.hostname, s]));
-  const allHosts = new Set(registry.servicesVisibleTo(proxy.namespace).map((s) => s.hostname));
-  const claimed = new Set<string>();
+  const idx = meshVsIndex(registry, proxy.namespace);
+  const routesByVs = new Map<Resource<VirtualServiceSpec>, Obj[]>();
+  const routesOf = (vs: Resource<VirtualServiceSpec>): Obj[] => {
+    let r = routesByVs.get(vs);
+    if (!r) routesByVs.set(vs, (r = virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy')));
+    return r;
+  };
   const used = new Set<string>();
   const vhosts: Obj[] = [];
-  for (const vs of registry.virtualServices(proxy.namespace, MESH_GATEWAY)) {
-    let routes: Obj[] | undefined;
-    const routesOnce = (): Obj[] => (routes ??= virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy'));
-    for (const host of registry.vsHosts(vs)) {
-      const matched = host.includes('*') ? services.filter((s) => hostMatches(host, s.hostname)) : [byHost.get(host)].filter((s): s is MeshService => !!s);
-      if (matched.length === 0) {
-        // A host no service defines (e.g. an external name): Istio puts it on every HTTP port.
-        const known = host.includes('*') ? [...allHosts].some((h) => hostMatches(host, h)) : allHosts.has(host);
-        if (!known && !claimed.has(host)) {
-          claimed.add(host);
-          addVirtualHost(vhosts, used, virtualHostName(host, port), [host, `${host}:${port}`], routesOnce());
-        }
-        continue;
-      }
-      for (const svc of matched) {
-        if (claimed.has(svc.hostname)) continue; // the first VirtualService for a host wins on the mesh gateway
-        claimed.add(svc.hostname);
-        addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOnce());
-      }
-    }
+  // VirtualService hosts first, so they keep their domains if a plain service's forms collide.
+  for (const { host, vs } of idx.nonService) addVirtualHost(vhosts, used, virtualHostName(host, port), [host, `${host}:${port}`], routesOf(vs));
+  for (const svc of services) {
+    const vs = idx.byService.get(svc.hostname);
+    if (vs) addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOf(vs));
   }
   for (const svc of services) {
-    if (claimed.has(svc.hostname)) continue;
+    if (idx.byService.has(svc.hostname)) continue;
     addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix),
       [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy')]);
   }

@@ -46,20 +46,14 @@ function sidecarOutbound(registry: Registry, proxy: ProxyInfo): { listeners: Obj
   });
 }
 
-function emptyResources(): XdsResources {
-  return { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map() };
-}
-
 function put(m: Map<string, object>, o: Obj): void {
   m.set(String(o.name ?? o.cluster_name), o);
 }
 
 function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
-  const out = emptyResources();
-  const mesh = registry.snapshot.mesh;
   const { clusters, endpoints } = clustersAndEndpoints(registry, proxy.namespace);
-  for (const [n, c] of clusters) out.clusters.set(n, c);
-  for (const [n, e] of endpoints) out.endpoints.set(n, e);
+  const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
+  const mesh = registry.snapshot.mesh;
   put(out.clusters, passthroughCluster());
   put(out.clusters, blackholeCluster());
   const outbound = sidecarOutbound(registry, proxy);
@@ -77,10 +71,8 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
 }
 
 function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
-  const out = emptyResources();
   const { clusters, endpoints } = clustersAndEndpoints(registry, proxy.namespace);
-  for (const [n, c] of clusters) out.clusters.set(n, c);
-  for (const [n, e] of endpoints) out.endpoints.set(n, e);
+  const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
   put(out.clusters, blackholeCluster());
   const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;
   const built = registry.memo(key, () => {
