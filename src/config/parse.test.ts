@@ -107,6 +107,7 @@ spec:
   - route: [{destination: {host: r}}]
     mirror: {host: shadow}
     mirrorPercent: 20
+    corsPolicy: {allowOrigin: ["*"]}
 ---
 apiVersion: networking.istio.io/v1alpha3
 kind: DestinationRule
@@ -124,6 +125,7 @@ spec:
     ['WEFT-DEPRECATED', 'spec.http[0].mirror_percent'],
     ['WEFT-DEPRECATED', 'spec.http[0].fault.delay.percent'],
     ['WEFT-DEPRECATED', 'spec.http[1].mirrorPercent'],
+    ['WEFT-DEPRECATED', 'spec.http[1].corsPolicy.allowOrigin'],
     ['WEFT-DEPRECATED', 'spec.trafficPolicy.loadBalancer.simple'],
     ['WEFT-DEPRECATED', 'spec.trafficPolicy.outlierDetection.consecutiveErrors'],
   ]);

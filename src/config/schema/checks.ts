@@ -56,10 +56,11 @@ export function hostProblem(h: string, allowIp = false): string | undefined {
   else if (h.startsWith('*')) rest = h.slice(1); // `*foo.com` is a legal Istio wildcard prefix
   if (rest.includes('*')) return `invalid host "${h}": a wildcard "*" is only allowed at the start`;
   if (rest.length > 253) return `invalid host "${h}": longer than 253 characters`;
+  if (rest !== rest.toLowerCase()) return `invalid host "${h}": host names must be lowercase (use "${h.toLowerCase()}")`;
   const labels = rest.replace(/\.$/, '').split('.');
   for (const l of labels) {
-    if (!/^[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?$/.test(l) || l.length > 63) {
-      return `invalid host "${h}": "${l}" is not a valid DNS label`;
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(l) || l.length > 63) {
+      return `invalid host "${h}": "${l}" is not a valid DNS label (lowercase letters, digits and '-')`;
     }
   }
   return undefined;

@@ -139,6 +139,10 @@ export function walk(s: Schema, v: unknown, path: PathSeg[], ctx: Ctx): void {
       if (s.minMs !== undefined && ms < s.minMs) {
         return ctx.error(path, 'WEFT-DURATION', `duration ${JSON.stringify(v)} is too short (must be at least ${s.minMs}ms)`);
       }
+      // Istio keeps millisecond precision only where it bounds a duration (ValidateDuration).
+      if (s.minMs !== undefined && Math.abs(ms - Math.round(ms)) > 1e-6) {
+        return ctx.error(path, 'WEFT-DURATION', `duration ${JSON.stringify(v)} is finer than a millisecond; only millisecond precision is supported`);
+      }
       break;
     }
     case 'list':

@@ -31,7 +31,7 @@ const loadBalancer = (): Schema => obj({
     distribute: list(obj({ from: str(), to: map(int(0, 100)) })), failover: list(obj({ from: str(), to: str() })),
     failoverPriority: strList(), enabled: bool(),
   }),
-  warmupDurationSecs: dur(MS), warmup: obj({ duration: dur(MS), minimumPercent: num(0, 100), aggression: num(1) }),
+  zoneAwareLbSetting: map(any()), warmupDurationSecs: dur(MS), warmup: obj({ duration: dur(MS), minimumPercent: num(0, 100), aggression: num(1) }),
 }, {
   check: (v, path, ctx) => {
     if (v.simple !== undefined && v.consistentHash !== undefined) ctx.error(path, 'WEFT-ONEOF', 'loadBalancer cannot have both simple and consistentHash');

@@ -55,7 +55,7 @@ export const requestAuthentication: Schema = obj({
 
 const cidrs = (): Schema => list(str({ check: cidr }));
 const sourceFields: Record<string, Schema> = {};
-for (const f of ['principals', 'requestPrincipals', 'namespaces', 'serviceAccounts']) {
+for (const f of ['principals', 'requestPrincipals', 'namespaces', 'serviceAccounts', 'trustDomains']) {
   sourceFields[f] = strList();
   sourceFields[`not${f[0].toUpperCase()}${f.slice(1)}`] = strList();
 }

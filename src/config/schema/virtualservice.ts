@@ -89,6 +89,7 @@ const fault = (): Schema => obj({
 const cors = (): Schema => obj({
   allowOrigins: list(stringMatch()),
   allowOrigin: deprecated(strList(), 'corsPolicy.allowOrigin is deprecated; use allowOrigins'),
+  allow_origin: deprecated(strList(), 'corsPolicy.allow_origin is deprecated; use allowOrigins'),
   allowMethods: strList(), allowHeaders: strList(), exposeHeaders: strList(), maxAge: dur(), allowCredentials: bool(),
   unmatchedPreflights: enm(['UNSPECIFIED', 'FORWARD', 'IGNORE']),
 });
