@@ -87,6 +87,25 @@ void describe('weft load', () => {
     }
   });
 
+  void it('-uniform staggers the connections instead of firing them together', async () => {
+    let arrivals: number[] = [];
+    const s = await server((_req, res) => {
+      arrivals.push(performance.now());
+      res.end('ok');
+    });
+    try {
+      const gaps = (): number[] => arrivals.slice(1).map((t, i) => t - arrivals[i]);
+      await runLoad({ url: s.url, connections: 2, qps: 20, requests: 4, uniform: true, env: {} });
+      assert.equal(arrivals.length, 4);
+      assert.ok(Math.min(...gaps()) > 25, `uniform gaps ${gaps().map((g) => g.toFixed(1)).join(',')}`);
+      arrivals = [];
+      await runLoad({ url: s.url, connections: 2, qps: 20, requests: 4, env: {} });
+      assert.ok(gaps()[0] < 25, `bursty gaps ${gaps().map((g) => g.toFixed(1)).join(',')}`);
+    } finally {
+      await s.close();
+    }
+  });
+
   void it('reports transport errors by kind', async () => {
     const hang = await server(() => undefined);
     const dead = await server(() => undefined);
