@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Resource } from '../model/index.js';
-import { analyze, parseText } from './index.js';
+import { analyze, attachSources, parseText } from './index.js';
 
 function load(yaml: string): Resource[] {
   const r = parseText(yaml, 'a.yaml');
@@ -90,4 +90,37 @@ spec:
   const found = analyze(rs);
   assert.deepEqual(found.map((d) => [d.code, d.name]), [['IST0109', 'a'], ['IST0109', 'b']]);
   assert.match(found[0].message, /shop\/a, shop\/b associated with mesh gateway define the same host "reviews\.shop\.svc\.cluster\.local"/);
+});
+
+void test('IST0128: SIMPLE or MUTUAL client TLS without caCertificates', () => {
+  const rs = load(`${BASE}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ext, namespace: shop}
+spec:
+  host: api.example.com
+  trafficPolicy:
+    tls: {mode: SIMPLE}
+  subsets:
+  - name: verified
+    trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}}
+  - name: mutual
+    trafficPolicy: {tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}}
+`);
+  assert.deepEqual(analyze(rs).map((d) => [d.code, d.path]), [
+    ['IST0128', 'spec.trafficPolicy.tls'],
+    ['IST0128', 'spec.subsets[1].trafficPolicy.tls'],
+  ]);
+});
+
+void test('attachSources gives analyzer findings the position of their document', () => {
+  const r = parseText(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v, namespace: shop}
+spec:
+  hosts: [nowhere]
+  http: [{route: [{destination: {host: nowhere}}]}]
+`, 'vs.yaml');
+  const found = attachSources(analyze(r.documents.map((d) => d.resource)), r.documents);
+  assert.deepEqual(found.map((d) => [d.code, d.file, d.line, d.column]), [['IST0101', 'vs.yaml', 1, 1]]);
 });

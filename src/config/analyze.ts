@@ -62,6 +62,7 @@ export function analyze(resources: readonly Resource[]): Diagnostic[] {
     if (r.kind === 'DestinationRule' && typeof spec.host === 'string' && !known(fqdn(spec.host, ns))) {
       warn(r, 'IST0174', ['spec', 'host'], `host "${spec.host}" matches no Service or ServiceEntry`);
     }
+    if (r.kind === 'DestinationRule') checkServerVerification(r, spec, warn);
     if (r.kind !== 'VirtualService') continue;
     const gws = arr(spec.gateways).filter((g): g is string => typeof g === 'string');
     const checkGateway = (g: string, path: PathSeg[]): void => {
@@ -112,4 +113,20 @@ export function analyze(resources: readonly Resource[]): Diagnostic[] {
     }
   }
   return out;
+}
+
+type Warn = (r: Resource, code: string, path: PathSeg[], message: string) => void;
+
+/** IST0128: client TLS that does not verify the server (SIMPLE/MUTUAL without caCertificates or credentialName). */
+function checkServerVerification(r: Resource, spec: Obj, warn: Warn): void {
+  const check = (tp: unknown, path: PathSeg[]): void => {
+    const tls = obj(obj(tp).tls);
+    if ((tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL') && tls.caCertificates === undefined && tls.credentialName === undefined
+      && tls.insecureSkipVerify !== true) {
+      warn(r, 'IST0128', [...path, 'tls'], `DestinationRule ${r.metadata.name} uses ${tls.mode} TLS without caCertificates, so the server certificate is not verified`);
+    }
+  };
+  check(spec.trafficPolicy, ['spec', 'trafficPolicy']);
+  arr(obj(spec.trafficPolicy).portLevelSettings).forEach((p, i) => check(p, ['spec', 'trafficPolicy', 'portLevelSettings', i]));
+  arr(spec.subsets).forEach((s, i) => check(obj(s).trafficPolicy, ['spec', 'subsets', i, 'trafficPolicy']));
 }

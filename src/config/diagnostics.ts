@@ -19,7 +19,7 @@ export function hasErrors(ds: readonly Diagnostic[]): boolean {
   return ds.some((d) => d.severity === 'error');
 }
 
-/** One line: `file:line:col: severity: Kind ns/name: path: message [code]`. */
+/** One line: `file:line:col: severity: Kind ns/name: path: message` (the code stays in `d.code`). */
 export function formatDiagnostic(d: Diagnostic): string {
   let where = '';
   if (d.file !== undefined) {
@@ -33,7 +33,7 @@ export function formatDiagnostic(d: Diagnostic): string {
     subject = id ? `${d.kind} ${id}: ` : `${d.kind}: `;
   }
   const path = d.path ? `${d.path}: ` : '';
-  return `${where}${d.severity}: ${subject}${path}${d.message} [${d.code}]`;
+  return `${where}${d.severity}: ${subject}${path}${d.message}`;
 }
 
 export type PathSeg = string | number;

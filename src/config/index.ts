@@ -2,7 +2,7 @@
 
 import { checkDocument } from './validate.js';
 import type { Diagnostic } from './diagnostics.js';
-import { toDiagnostic } from './parse.js';
+import { toDiagnostic, type LoadedDocument } from './parse.js';
 
 export type { Diagnostic } from './diagnostics.js';
 export { formatDiagnostic, hasErrors, formatPath } from './diagnostics.js';
@@ -18,3 +18,17 @@ export function validateResource(obj: unknown, opts: { file?: string; defaultNam
   return checked.issues.map((i) => toDiagnostic(i, { file: opts.file, kind, namespace, name }));
 }
 
+
+/**
+ * Fills file:line:column into diagnostics that lack them (e.g. from `analyze`) from the loaded document with the
+ * same kind/namespace/name: the position of that document's start.
+ */
+export function attachSources(ds: readonly Diagnostic[], documents: readonly LoadedDocument[]): Diagnostic[] {
+  const where = new Map<string, LoadedDocument['source']>();
+  for (const d of documents) where.set(`${d.resource.kind}/${d.resource.metadata.namespace ?? ''}/${d.resource.metadata.name}`, d.source);
+  return ds.map((d) => {
+    if (d.file !== undefined) return d;
+    const src = where.get(`${d.kind}/${d.namespace ?? ''}/${d.name}`);
+    return src ? { ...d, file: src.file, line: src.line, column: src.column } : d;
+  });
+}

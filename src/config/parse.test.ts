@@ -41,7 +41,7 @@ void test('positions are exact across several documents, and each document recor
     path: 'spec.http[0].timeout', file: 'vs.yaml', line: 26, column: 14, kind: 'VirtualService', namespace: 'default', name: 'reviews',
   });
   assert.equal(formatDiagnostic(es[0]),
-    'vs.yaml:26:14: error: VirtualService default/reviews: spec.http[0].timeout: invalid duration "2x" (use e.g. 2s, 500ms, 1m) [WEFT-DURATION]');
+    'vs.yaml:26:14: error: VirtualService default/reviews: spec.http[0].timeout: invalid duration "2x" (use e.g. 2s, 500ms, 1m)');
   assert.deepEqual(r.documents.map((d) => [d.resource.kind, d.source?.line, d.source?.column]), [['Namespace', 1, 1], ['DestinationRule', 6, 1]]);
 });
 
@@ -174,7 +174,7 @@ void test('validateResource checks REST bodies without positions', () => {
     severity: 'error', code: 'WEFT-PROVIDER', message: 'action CUSTOM needs provider.name (an extension provider from the mesh config)',
     path: 'spec.provider', file: 'body', kind: 'AuthorizationPolicy', namespace: 'shop', name: 'ext',
   }]);
-  assert.equal(formatDiagnostic(bad[0]), 'body: error: AuthorizationPolicy shop/ext: spec.provider: action CUSTOM needs provider.name (an extension provider from the mesh config) [WEFT-PROVIDER]');
+  assert.equal(formatDiagnostic(bad[0]), 'body: error: AuthorizationPolicy shop/ext: spec.provider: action CUSTOM needs provider.name (an extension provider from the mesh config)');
   assert.equal(validateResource('nope')[0].code, 'WEFT-NOT-OBJECT');
   assert.equal(hasErrors([{ severity: 'warning', code: 'X', message: 'w' }]), false);
 });
