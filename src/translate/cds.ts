@@ -2,44 +2,24 @@
 // inbound STATIC clusters, PassthroughCluster and BlackHoleCluster. The DestinationRule's traffic
 // policy is applied by one builder per concern (load balancer, connection pool, outlier detection).
 import type { TrafficPolicy, LoadBalancerSettings, ConnectionPoolSettings, OutlierDetection } from '../model/index.js';
+import { effectivePolicy } from './policy.js';
 import type { MeshService, Registry, ServicePortInfo } from '../registry/index.js';
 import { outboundClusterName, inboundClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER } from './names.js';
 import { ADS_CONFIG_SOURCE, DEFAULT_CONNECT_TIMEOUT_MS, TYPES, duration, socketAddress, type Obj } from './envoy.js';
 import { msToDuration } from '../xds/protos.js';
 
 export type Flavor = 'envoy' | 'grpc';
-type PolicyFields = Omit<TrafficPolicy, 'portLevelSettings'>;
-
-/** A traffic policy with its portLevelSettings for `port` folded in (port-level fields win). */
-function policyForPort(tp: TrafficPolicy | undefined, port: number): PolicyFields {
-  if (!tp) return {};
-  const { portLevelSettings, ...base } = tp;
-  const pl = portLevelSettings?.find((p) => p.port?.number === port);
-  if (!pl) return base;
-  const { port: _p, ...fields } = pl;
-  return { ...base, ...fields };
-}
-
-/** Host-level policy overridden field by field by the subset's, as Istio merges them. */
-export function effectivePolicy(host: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): PolicyFields {
-  const h = policyForPort(host, port);
-  const s = policyForPort(subset, port);
-  const out: PolicyFields = { ...h };
-  for (const [k, v] of Object.entries(s)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
-
 function applyLoadBalancer(c: Obj, lb: LoadBalancerSettings | undefined, flavor: Flavor): void {
   if (lb?.consistentHash) {
     const ch = lb.consistentHash;
     if (ch.maglev && flavor === 'envoy') {
       c.lb_policy = 'MAGLEV';
-      if (ch.maglev.tableSize) c.maglev_lb_config = { table_size: { value: ch.maglev.tableSize } };
+      if (ch.maglev.tableSize) c.maglev_lb_config = { table_size: { value: String(ch.maglev.tableSize) } }; // UInt64Value: a string, as decoders give it
     } else {
       c.lb_policy = 'RING_HASH';
       const min = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
-      c.ring_hash_lb_config = flavor === 'grpc' ? { hash_function: 'XX_HASH', ...(min ? { minimum_ring_size: { value: min } } : {}) }
-        : (min ? { minimum_ring_size: { value: min } } : {});
+      c.ring_hash_lb_config = flavor === 'grpc' ? { hash_function: 'XX_HASH', ...(min ? { minimum_ring_size: { value: String(min) } } : {}) }
+        : (min ? { minimum_ring_size: { value: String(min) } } : {});
     }
     return;
   }

@@ -7,7 +7,7 @@ import { withWorkload, type ProxyInfo } from './proxy.js';
 import type { Obj } from './envoy.js';
 import { httpConnectionManager, httpFilters } from './filters.js';
 import { virtualServiceRoutes } from './rds.js';
-import { defaultRoute } from './route-action.js';
+import { defaultRoute, hashPolicy } from './route-action.js';
 import { outboundCluster } from './cds.js';
 import { outboundLoadAssignment } from './eds.js';
 import { outboundClusterName, parseClusterName, virtualHostName } from './names.js';
@@ -40,7 +40,9 @@ function grpcRouteConfig(registry: Registry, proxy: ProxyInfo, t: Target): Obj {
     routes = virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, t.port.port, 'grpc');
     break; // the first VirtualService for a host wins, as for sidecars
   }
-  if (routes.length === 0) routes = [defaultRoute(outboundClusterName(t.port.port, undefined, t.host), 'grpc')];
+  if (routes.length === 0) {
+    routes = [defaultRoute(outboundClusterName(t.port.port, undefined, t.host), 'grpc', hashPolicy(registry, t.host, undefined, t.port.port, proxy.namespace, 'grpc'))];
+  }
   const domains = [...new Set([t.name, virtualHostName(t.host, t.port.port)])];
   return { name: t.name, virtual_hosts: [{ name: virtualHostName(t.host, t.port.port), domains, routes }] };
 }

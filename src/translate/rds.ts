@@ -4,7 +4,7 @@ import type { Resource, VirtualServiceSpec, GatewaySpec, Server } from '../model
 import { hostMatches, intersectHosts, isHttpProtocol, parseProtocol, MESH_GATEWAY, type MeshService, type Registry } from '../registry/index.js';
 import type { ProxyInfo } from './proxy.js';
 import { buildRouteMatch, isCatchAllMatch, type MatchScope } from './route-match.js';
-import { buildHttpRoute, defaultRoute, type RouteContext } from './route-action.js';
+import { buildHttpRoute, defaultRoute, hashPolicy, type RouteContext } from './route-action.js';
 import { PASSTHROUGH_CLUSTER, gatewayRouteName, outboundClusterName, sidecarRouteName, virtualHostName } from './names.js';
 import type { Obj } from './envoy.js';
 
@@ -118,7 +118,7 @@ export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, port: n
   for (const svc of services) {
     if (idx.byService.has(svc.hostname)) continue;
     addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix),
-      [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy')]);
+      [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy', hashPolicy(registry, svc.hostname, undefined, port, proxy.namespace, 'envoy'))]);
   }
   vhosts.sort(byName);
   if (!used.has('*')) vhosts.push(fallbackVirtualHost(mesh.outboundTrafficPolicy));

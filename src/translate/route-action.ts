@@ -3,6 +3,7 @@
 import type { Destination, HTTPRoute, HTTPRouteDestination, Headers, HTTPRetry, HTTPFaultInjection, CorsPolicy } from '../model/index.js';
 import type { Registry } from '../registry/index.js';
 import { outboundClusterName } from './names.js';
+import { destinationPolicy } from './policy.js';
 import { duration, fractionalPercent, stringMatcher, TYPES, FILTER, ZERO_DURATION, type Obj } from './envoy.js';
 
 export interface RouteContext {
@@ -16,12 +17,46 @@ export interface RouteContext {
   flavor: 'envoy' | 'grpc';
 }
 
-/** Cluster for a VirtualService destination: explicit port, the service's only port, else the listener port. */
-export function destinationCluster(d: Destination, ctx: RouteContext): string {
+/** Host and port a VirtualService destination resolves to: explicit port, the service's only port, else the listener port. */
+function destinationTarget(d: Destination, ctx: RouteContext): { host: string; port: number } {
   const host = ctx.registry.resolveHost(d.host, ctx.vsNamespace);
   const svc = ctx.registry.service(host, ctx.proxyNamespace);
   const port = d.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].port : ctx.listenerPort);
-  return outboundClusterName(port, d.subset, host);
+  return { host, port };
+}
+
+export function destinationCluster(d: Destination, ctx: RouteContext): string {
+  const t = destinationTarget(d, ctx);
+  return outboundClusterName(t.port, d.subset, t.host);
+}
+
+/** Route hash policy for a DestinationRule consistentHash (RING_HASH/MAGLEV clusters need one to be sticky). */
+export function hashPolicy(registry: Registry, host: string, subset: string | undefined, port: number, proxyNamespace: string,
+  flavor: 'envoy' | 'grpc'): Obj[] | undefined {
+  const ch = destinationPolicy(registry, host, subset, port, proxyNamespace).loadBalancer?.consistentHash;
+  if (!ch) return undefined;
+  if (ch.httpHeaderName) return [{ header: { header_name: ch.httpHeaderName } }];
+  if (flavor === 'grpc') return undefined; // gRPC hashes on headers (and channel id) only
+  if (ch.httpCookie) {
+    const cookie: Obj = { name: ch.httpCookie.name };
+    const ttl = duration(ch.httpCookie.ttl);
+    if (ttl) cookie.ttl = ttl;
+    if (ch.httpCookie.path) cookie.path = ch.httpCookie.path;
+    return [{ cookie }];
+  }
+  if (ch.useSourceIp) return [{ connection_properties: { source_ip: true } }];
+  if (ch.httpQueryParameterName) return [{ query_parameter: { name: ch.httpQueryParameterName } }];
+  return undefined;
+}
+
+/** One hash policy when every destination agrees on it (Istio cannot hash across differing policies). */
+function applyHashPolicy(action: Obj, dests: HTTPRouteDestination[], ctx: RouteContext): void {
+  const policies = dests.map((d) => {
+    const t = destinationTarget(d.destination, ctx);
+    return hashPolicy(ctx.registry, t.host, d.destination.subset, t.port, ctx.proxyNamespace, ctx.flavor);
+  });
+  const first = policies[0];
+  if (first && policies.every((p) => JSON.stringify(p) === JSON.stringify(first))) action.hash_policy = first;
 }
 
 function headerOptions(values: Record<string, string> | undefined, append: boolean): Obj[] {
@@ -185,6 +220,7 @@ export function buildHttpRoute(http: HTTPRoute, match: Obj, name: string | undef
     if (!http.route || http.route.length === 0) return undefined;
     const action: Obj = {};
     applyDestinations(route, action, http.route, ctx);
+    applyHashPolicy(action, http.route, ctx);
     applyTimeout(action, http.timeout, ctx);
     applyRetries(action, http.retries, ctx);
     if (ctx.flavor === 'envoy') {
@@ -209,8 +245,9 @@ function reorder(route: Obj): Obj {
 }
 
 /** Istio's default route: everything to one cluster, no VirtualService involved. */
-export function defaultRoute(cluster: string, flavor: 'envoy' | 'grpc'): Obj {
+export function defaultRoute(cluster: string, flavor: 'envoy' | 'grpc', hash?: Obj[]): Obj {
   const action: Obj = { cluster };
+  if (hash) action.hash_policy = hash;
   if (flavor === 'envoy') {
     action.timeout = ZERO_DURATION;
     action.retry_policy = { retry_on: DEFAULT_RETRY_ON, num_retries: { value: 2 }, retriable_status_codes: [503] };

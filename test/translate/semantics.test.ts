@@ -257,3 +257,24 @@ spec: { selector: { app: greeter }, ports: [{ name: grpc, port: 50051 }] }
   assert.equal(translateForGrpc(s, client, TYPE.cluster, ['outbound|50051|v1|greeter.default.svc.cluster.local']).size, 0, 'no such subset');
   assert.throws(() => translate(s, client), /use translateForGrpc/);
 });
+
+void test('consistentHash: RING_HASH cluster and a matching route hash policy (VirtualService and default routes)', () => {
+  const s = snap(`
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews-sticky, namespace: other }
+spec:
+  host: reviews.default.svc.cluster.local
+  trafficPolicy:
+    loadBalancer: { consistentHash: { httpHeaderName: x-user, ringHash: { minimumRingSize: 1024 } } }
+  subsets:
+  - name: v1
+    labels: { version: v1 }
+    trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: session, ttl: 60s } } } }
+`);
+  const r = translate(s, sidecar('other')) as { clusters: Map<string, Record<string, unknown>>; routes: Map<string, { virtual_hosts: { name: string; routes: { route: Record<string, unknown> }[] }[] }> } & XdsResources;
+  assert.equal(r.clusters.get('outbound|9080||reviews.default.svc.cluster.local')?.lb_policy, 'RING_HASH');
+  const vh = r.routes.get('9080')?.virtual_hosts.find((v) => v.name === 'reviews.default.svc.cluster.local:9080');
+  assert.deepEqual(vh?.routes[0].route.hash_policy, [{ header: { header_name: 'x-user' } }]);
+  assert.deepEqual(roundTripMismatches(r).map((b) => b.name), []);
+});
