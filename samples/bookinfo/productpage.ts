@@ -3,15 +3,17 @@
 // and propagates tracing headers. Upstream calls time out after 3 s (UPSTREAM_TIMEOUT_MS) and the
 // reviews call is tried twice, as Istio's productpage does on purpose for the fault-injection task.
 import type http from 'node:http';
-import { readBody, sendJson, sendText, startApp } from '../lib/app-server.js';
+import { configOrExit, readBody, sendJson, sendText, startApp } from '../lib/app-server.js';
 import { closeMeshConnections, meshRequest, propagatedHeaders } from '../lib/mesh-http.js';
 import { renderIndex, renderProductPage, type PageData, type Product } from './productpage-view.js';
 import { envMs, serviceBaseUrl } from './upstreams.js';
 
-const detailsBase = serviceBaseUrl('details');
-const reviewsBase = serviceBaseUrl('reviews');
-const ratingsBase = serviceBaseUrl('ratings');
-const timeoutMs = envMs(process.env, 'UPSTREAM_TIMEOUT_MS', 3000);
+const { detailsBase, reviewsBase, ratingsBase, timeoutMs } = configOrExit('productpage', () => ({
+  detailsBase: serviceBaseUrl('details'),
+  reviewsBase: serviceBaseUrl('reviews'),
+  ratingsBase: serviceBaseUrl('ratings'),
+  timeoutMs: envMs(process.env, 'UPSTREAM_TIMEOUT_MS', 3000),
+}));
 
 // Forwarded as Istio's productpage does; `end-user` comes from the session, not from the client.
 const FORWARDED = [

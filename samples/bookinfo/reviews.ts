@@ -5,7 +5,7 @@
 // RATINGS_TIMEOUT_MS overrides.
 import os from 'node:os';
 import type http from 'node:http';
-import { sendJson, startApp } from '../lib/app-server.js';
+import { configOrExit, sendJson, startApp } from '../lib/app-server.js';
 import { closeMeshConnections, meshRequest, propagatedHeaders } from '../lib/mesh-http.js';
 import { envMs, serviceBaseUrl } from './upstreams.js';
 
@@ -25,8 +25,8 @@ if (!['v1', 'v2', 'v3'].includes(version)) {
 }
 const ratingsEnabled = process.env.ENABLE_RATINGS !== undefined ? process.env.ENABLE_RATINGS === 'true' : version !== 'v1';
 const starColor = process.env.STAR_COLOR ?? (version === 'v3' ? 'red' : 'black');
-const ratingsTimeoutMs = envMs(process.env, 'RATINGS_TIMEOUT_MS', starColor === 'black' ? 10_000 : 2_500);
-const ratingsBase = serviceBaseUrl('ratings');
+const ratingsTimeoutMs = configOrExit('reviews', () => envMs(process.env, 'RATINGS_TIMEOUT_MS', starColor === 'black' ? 10_000 : 2_500));
+const ratingsBase = configOrExit('reviews', () => serviceBaseUrl('ratings'));
 const podName = process.env.WEFT_WORKLOAD_NAME ?? process.env.HOSTNAME ?? os.hostname();
 const clusterName = process.env.CLUSTER_NAME ?? 'null';
 

@@ -108,3 +108,13 @@ export function startApp(opts: AppOptions): Promise<http.Server> {
     });
   });
 }
+
+/** Evaluates start-up configuration; a bad setting ends the process with its message, not a stack trace. */
+export function configOrExit<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    process.stderr.write(`${name}: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+}

@@ -1,7 +1,8 @@
 // Bookinfo apps as real processes on loopback, wired to each other (or to fakes) by env, no mesh.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { closedPort, fakeServer, get, startSample, type SampleProcess } from './processes.js';
+import { spawnSync } from 'node:child_process';
+import { closedPort, fakeServer, get, samplePath, startSample, type SampleProcess } from './processes.js';
 
 const started: SampleProcess[] = [];
 async function start(rel: string, env: Record<string, string> = {}, args: string[] = []): Promise<SampleProcess> {
@@ -143,5 +144,19 @@ void describe('bookinfo services', () => {
     assert.equal((await get(`${pp.url}/api/v1/products/0`)).status, 500);
     assert.match(pp.output(), /GET \/productpage 200/);
     assert.equal(await pp.stop(), 0);
+  });
+
+  void it('bad configuration ends the process with a message naming the setting', () => {
+    const run = (script: string, env: Record<string, string>) =>
+      spawnSync(process.execPath, [samplePath(script)], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 8000 });
+    const pp = run('bookinfo/productpage.js', { PORT: '0', UPSTREAM_TIMEOUT_MS: 'soon' });
+    assert.equal(pp.status, 2);
+    assert.match(pp.stderr, /UPSTREAM_TIMEOUT_MS: expected milliseconds, got "soon"/);
+    const noPort = run('bookinfo/details.js', {});
+    assert.equal(noPort.status, 2);
+    assert.match(noPort.stderr, /PORT must be a port number/);
+    const badVersion = run('bookinfo/reviews.js', { PORT: '0', SERVICE_VERSION: 'v9' });
+    assert.equal(badVersion.status, 2);
+    assert.match(badVersion.stderr, /--version must be v1, v2 or v3/);
   });
 });
