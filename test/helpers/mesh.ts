@@ -1,0 +1,102 @@
+// A real mesh for end-to-end tests: weftd in-process, sidecars and apps as real processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { request } from 'node:http';
+import { stopChild, waitFor, freePort } from '../../src/cli/processes.js';
+import type { Workload } from '../../src/model/index.js';
+import { startTestWeftd } from './weftd.js';
+import type { WeftdOptions } from '../../src/weftd/weftd.js';
+import { ApiClient } from '../../src/api/client.js';
+import { parseText, hasErrors, formatDiagnostic } from '../../src/config/index.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const WEFT = `${ROOT}bin/weft.js`;
+export const SAMPLES = `${ROOT}dist/samples`;
+
+export interface RunningWorkload { child: ChildProcess; name: string; namespace: string; output(): string; workload(): Promise<Workload> }
+
+export class TestMesh {
+  readonly children: ChildProcess[] = [];
+  client!: ApiClient;
+  weftd!: Awaited<ReturnType<typeof startTestWeftd>>;
+
+  static async start(opts: WeftdOptions = {}): Promise<TestMesh> {
+    const m = new TestMesh();
+    m.weftd = await startTestWeftd(opts);
+    m.client = new ApiClient(m.weftd.apiUrl);
+    return m;
+  }
+
+  /** Applies YAML text through the API (atomic), failing the test on validation errors. */
+  async apply(yaml: string, file = 'test.yaml'): Promise<void> {
+    const r = parseText(yaml, file);
+    if (hasErrors(r.diagnostics)) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+    await this.client.apply(r.documents.map((d) => d.resource), {});
+  }
+
+  async remove(yaml: string): Promise<void> {
+    const r = parseText(yaml, 'delete.yaml');
+    await this.client.apply(r.documents.map((d) => d.resource), { delete: true });
+  }
+
+  /** `weft run ARGS -- COMMAND`; resolves once the workload is registered and its sidecar ready. */
+  async run(args: string[], command: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningWorkload> {
+    const nameIdx = args.indexOf('--name');
+    const name = nameIdx >= 0 ? args[nameIdx + 1] : `w${Math.random().toString(36).slice(2, 8)}`;
+    const nsIdx = args.indexOf('--namespace');
+    const namespace = nsIdx >= 0 ? args[nsIdx + 1] : 'default';
+    const child = spawn(process.execPath, [WEFT, 'run', ...(nameIdx >= 0 ? [] : ['--name', name]), ...args, '--control-plane', this.weftd.apiUrl, '--', ...command], {
+      env: { ...process.env, ...env, WEFT_CONTROL_PLANE: this.weftd.apiUrl }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    this.children.push(child);
+    const wl = async () => {
+      const w = this.weftd.workloads.get(namespace, name);
+      if (!w) throw new Error(`workload ${namespace}/${name} not registered`);
+      return w;
+    };
+    await waitFor(`workload ${name}`, async () => {
+      const w = this.weftd.workloads.get(namespace, name);
+      return !!w && (args.includes('--port') ? w.ready === true : true) && (await adminReady(w.address));
+    }, 20_000, child).catch((e: Error) => { throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
+    return { child, name, namespace, output: () => out, workload: wl };
+  }
+
+  /** Runs a sample app (compiled under dist/samples) as a mesh workload. */
+  runSample(service: string, version: string, script: string, port: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningWorkload> {
+    return this.run(['--service', service, '--port', `${port}:http`, '--version', version, '--name', `${service}-${version}-${Math.random().toString(36).slice(2, 6)}`],
+      [process.execPath, `${SAMPLES}/${script}`, ...extra], env);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map((c) => stopChild(c, 5000)));
+    await this.weftd.cleanup();
+  }
+}
+
+async function adminReady(address: string): Promise<boolean> {
+  const res = await fetch(`http://${address}:15000/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+  if (!res) return false;
+  await res.arrayBuffer();
+  return res.ok;
+}
+
+/** Sends one request through a sidecar's outbound HTTP proxy (absolute-form), like an app with HTTP_PROXY. */
+export function viaSidecar(sidecarAddress: string, url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: sidecarAddress, port: 15001, method: opts.method ?? 'GET', path: url, headers: { ...(opts.headers ?? {}), host: new URL(url).host }, timeout: opts.timeoutMs ?? 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export { waitFor, freePort };
