@@ -126,11 +126,16 @@ export function outboundCluster(registry: Registry, svc: MeshService, port: Serv
   return c;
 }
 
+/** Wildcard hosts get a cluster only with resolution NONE (ORIGINAL_DST), as in Istio. */
+export function hasOwnCluster(svc: MeshService): boolean {
+  return !svc.hostname.includes('*') || svc.resolution === 'NONE';
+}
+
 /** Every outbound cluster a proxy in `proxyNamespace` sees: each visible service port, and each subset of its DestinationRule. */
 export function outboundClusters(registry: Registry, proxyNamespace: string, flavor: Flavor): Map<string, Obj> {
   const out = new Map<string, Obj>();
   for (const svc of registry.servicesVisibleTo(proxyNamespace)) {
-    if (svc.hostname.includes('*')) continue; // wildcard ServiceEntries have no cluster of their own
+    if (!hasOwnCluster(svc)) continue;
     const dr = registry.destinationRule(svc.hostname, proxyNamespace, svc.namespace);
     for (const port of svc.ports) {
       const c = outboundCluster(registry, svc, port, undefined, undefined, dr?.spec.trafficPolicy, flavor);

@@ -2,7 +2,7 @@
 // added only where a route needs them (per-route config present), Router always last.
 import { TYPES, FILTER, ADS_CONFIG_SOURCE, type Obj } from './envoy.js';
 
-export type ListenerKind = 'sidecar-outbound' | 'sidecar-inbound' | 'gateway' | 'grpc-client';
+export type ListenerKind = 'sidecar-outbound' | 'sidecar-inbound' | 'gateway' | 'grpc-client' | 'grpc-server';
 
 export interface FilterNeeds { fault: boolean; cors: boolean }
 
@@ -22,10 +22,10 @@ export function filterNeeds(routeConfigs: readonly Obj[]): FilterNeeds {
   return needs;
 }
 
-/** The HTTP filter chain for a listener kind. gRPC clients always get [fault, router], as Istio sends. */
+/** The HTTP filter chain for a listener kind. gRPC clients always get [fault, router], as Istio sends; servers [router] (RBAC later). */
 export function httpFilters(kind: ListenerKind, needs: FilterNeeds): Obj[] {
   const out: Obj[] = [];
-  if (needs.cors && kind !== 'grpc-client') out.push({ name: FILTER.cors, typed_config: { '@type': TYPES.cors } });
+  if (needs.cors && !kind.startsWith('grpc')) out.push({ name: FILTER.cors, typed_config: { '@type': TYPES.cors } });
   if (needs.fault || kind === 'grpc-client') out.push({ name: FILTER.fault, typed_config: { '@type': TYPES.fault } });
   out.push({ name: FILTER.router, typed_config: { '@type': TYPES.router } });
   return out;

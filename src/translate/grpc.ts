@@ -1,16 +1,19 @@
 // Proxyless gRPC (Istio's grpcgen): resources by requested name only. Listener `host:port` (as the
 // client wrote it, short names expanded) with an api_listener HCM whose RDS name is that same
-// `host:port`, so the RouteConfiguration's domains can cover it exactly. See notes xds-facts §2/§6.
+// `host:port`, so the RouteConfiguration's domains can cover it exactly. Servers (XdsServer) ask for
+// `xds.istio.io/grpc/lds/inbound/IP:port`. See notes xds-facts §2/§6.
 import { registryFor, MESH_GATEWAY, type ConfigSnapshot, type MeshService, type Registry, type ServicePortInfo } from '../registry/index.js';
 import { TYPE } from '../xds/protos.js';
 import { withWorkload, type ProxyInfo } from './proxy.js';
 import type { Obj } from './envoy.js';
-import { httpConnectionManager, httpFilters } from './filters.js';
+import { hcmFilter, httpConnectionManager, httpFilters } from './filters.js';
+import { socketAddress } from './envoy.js';
+import { isIP } from 'node:net';
 import { virtualServiceRoutes } from './rds.js';
 import { defaultRoute, hashPolicy } from './route-action.js';
 import { outboundCluster } from './cds.js';
 import { outboundLoadAssignment } from './eds.js';
-import { outboundClusterName, parseClusterName, virtualHostName } from './names.js';
+import { inboundClusterName, outboundClusterName, parseClusterName, virtualHostName } from './names.js';
 import { hostMatches } from '../registry/index.js';
 
 interface Target { name: string; host: string; port: ServicePortInfo; svc: MeshService }
@@ -30,6 +33,31 @@ function grpcListener(t: Target): Obj {
   return {
     name: t.name,
     api_listener: { api_listener: httpConnectionManager({ statPrefix: t.name, rds: t.name, httpFilters: httpFilters('grpc-client', { fault: false, cors: false }) }) },
+  };
+}
+
+/** Server listener names: Istio's `xds.istio.io/grpc/lds/inbound/IP:port`, or any template ending in `listening_address=IP:port`. */
+export const GRPC_SERVER_LISTENER_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
+
+function serverAddress(name: string): { ip: string; port: number } | undefined {
+  const rest = name.startsWith(GRPC_SERVER_LISTENER_PREFIX) ? name.slice(GRPC_SERVER_LISTENER_PREFIX.length)
+    : /[?&]xds\.resource\.listening_address=([^&]+)$/.exec(name)?.[1];
+  const m = rest !== undefined ? /^\[?([^\]]+?)\]?:(\d+)$/.exec(rest) : null;
+  if (!m || isIP(m[1]) === 0) return undefined;
+  return { ip: m[1], port: Number(m[2]) };
+}
+
+/** An XdsServer's listener: bound address, one HCM whose routes are non-forwarding (A36). */
+function grpcServerListener(name: string, ip: string, port: number): Obj {
+  const routeConfig = {
+    name: inboundClusterName(port),
+    virtual_hosts: [{ name: `inbound|grpc|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, non_forwarding_action: {} }] }],
+  };
+  return {
+    name,
+    address: socketAddress(ip, port),
+    filter_chains: [{ filters: [hcmFilter(httpConnectionManager({ statPrefix: `inbound_${ip}_${port}`, routeConfig, httpFilters: httpFilters('grpc-server', { fault: false, cors: false }) }))] }],
+    traffic_direction: 'INBOUND',
   };
 }
 
@@ -73,7 +101,10 @@ export function translateForGrpc(snapshot: ConfigSnapshot, proxy: ProxyInfo, typ
   const out = new Map<string, object>();
   for (const name of new Set(requestedNames)) {
     let res: Obj | undefined;
-    if (typeUrl === TYPE.listener || typeUrl === TYPE.route) {
+    const server = typeUrl === TYPE.listener ? serverAddress(name) : undefined;
+    if (server) {
+      res = grpcServerListener(name, server.ip, server.port);
+    } else if (typeUrl === TYPE.listener || typeUrl === TYPE.route) {
       const t = resolveGrpcTarget(registry, p, name);
       if (t) res = typeUrl === TYPE.listener ? grpcListener(t) : grpcRouteConfig(registry, p, t);
     } else if (typeUrl === TYPE.cluster) {

@@ -4,6 +4,7 @@
 import type { Workload } from '../model/index.js';
 import { isHttpProtocol, gatewayHostPort, type Registry, type Protocol } from '../registry/index.js';
 import { socketAddress, type Obj } from './envoy.js';
+import { hasOwnCluster } from './cds.js';
 import { filterNeeds, hcmFilter, httpConnectionManager, httpFilters, tcpProxyFilter } from './filters.js';
 import { BLACKHOLE_CLUSTER, DEFAULT_ROUTE_NAME, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT,
   gatewayRouteName, inboundClusterName, inboundListenerName, outboundClusterName, outboundListenerName, sidecarRouteName } from './names.js';
@@ -14,7 +15,7 @@ export interface OutboundPort { port: number; http: boolean; tcpCluster?: string
 export function outboundPorts(registry: Registry, proxyNamespace: string): OutboundPort[] {
   const byPort = new Map<number, { http: boolean; tcp: string[] }>();
   for (const svc of registry.servicesVisibleTo(proxyNamespace)) {
-    if (svc.hostname.includes('*')) continue;
+    if (!hasOwnCluster(svc)) continue;
     for (const p of svc.ports) {
       let e = byPort.get(p.port);
       if (!e) byPort.set(p.port, (e = { http: false, tcp: [] }));

@@ -7,6 +7,7 @@ import { buildRouteMatch, isCatchAllMatch, type MatchScope } from './route-match
 import { buildHttpRoute, defaultRoute, hashPolicy, type RouteContext } from './route-action.js';
 import { PASSTHROUGH_CLUSTER, gatewayRouteName, outboundClusterName, sidecarRouteName, virtualHostName } from './names.js';
 import type { Obj } from './envoy.js';
+import { hasOwnCluster } from './cds.js';
 
 /** Envoy routes for one VirtualService on one listener; stops after a catch-all route, as Istio does. */
 export function virtualServiceRoutes(vs: Resource<VirtualServiceSpec>, registry: Registry, proxy: ProxyInfo,
@@ -99,7 +100,7 @@ function meshVsIndex(registry: Registry, namespace: string): MeshVsIndex {
 export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, port: number): Obj {
   const mesh = registry.snapshot.mesh;
   const services = registry.servicesVisibleTo(proxy.namespace)
-    .filter((s) => s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
+    .filter((s) => hasOwnCluster(s) && s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
   const idx = meshVsIndex(registry, proxy.namespace);
   const routesByVs = new Map<Resource<VirtualServiceSpec>, Obj[]>();
   const routesOf = (vs: Resource<VirtualServiceSpec>): Obj[] => {

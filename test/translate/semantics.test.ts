@@ -278,3 +278,69 @@ spec:
   assert.deepEqual(vh?.routes[0].route.hash_policy, [{ header: { header_name: 'x-user' } }]);
   assert.deepEqual(roundTripMismatches(r).map((b) => b.name), []);
 });
+
+void test('a wildcard ServiceEntry (resolution NONE) gets an ORIGINAL_DST cluster and a virtual host for its wildcard', () => {
+  const s = snap(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: wiki }
+spec: { hosts: ["*.wikipedia.org"], resolution: NONE, ports: [{ number: 80, name: http, protocol: HTTP }] }
+`, { outboundTrafficPolicy: 'REGISTRY_ONLY' });
+  const r = translate(s, sidecar('tester'));
+  assert.equal(clusterFor(r, 80, 'en.wikipedia.org'), 'outbound|80||*.wikipedia.org');
+  assert.equal((r.clusters.get('outbound|80||*.wikipedia.org') as { type: string }).type, 'ORIGINAL_DST');
+  assert.equal(simulate(r, { port: 80, host: 'example.com' }).direct, 502);
+  assert.deepEqual(checkConsistency(r), []);
+});
+
+void test('odd but valid input (empty specs, no ports, no servers) translates without throwing', () => {
+  const s = snap(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: empty }
+spec: {}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: no-route }
+spec: { hosts: [reviews], http: [{ match: [{ uri: { prefix: /x } }] }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: bare }
+spec: { host: nothing-here }
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw }
+spec: { selector: { app: tester }, servers: [] }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: portless }
+spec: { hosts: [a.example], resolution: DNS }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: headless }
+spec: {}
+`);
+  const r = translate(s, sidecar('tester'));
+  assert.deepEqual(checkConsistency(r), []);
+  const gw = translate(s, { ...sidecar('tester'), kind: 'gateway' });
+  assert.deepEqual([...gw.listeners.keys()], []);
+  assert.deepEqual(roundTripMismatches(r).map((b) => b.name), []);
+});
+
+void test('gRPC XdsServer listeners: bound address, inline non-forwarding route, both name templates', () => {
+  const s = snap('');
+  const server: ProxyInfo = { id: 's', kind: 'grpc', name: 's', namespace: 'default', labels: {}, address: '127.0.1.3', serviceAccount: 'r' };
+  const names = ['xds.istio.io/grpc/lds/inbound/127.0.1.3:9080', 'grpc/server?xds.resource.listening_address=127.0.1.3:40897', 'xds.istio.io/grpc/lds/inbound/not-an-ip:1'];
+  const lds = translateForGrpc(s, server, TYPE.listener, names) as Map<string, { address: { socket_address: { port_value: number } } } & Record<string, unknown>>;
+  assert.deepEqual([...lds.keys()], names.slice(0, 2));
+  assert.equal(lds.get(names[1])?.address.socket_address.port_value, 40897);
+  const rt = (lds.get(names[0]) as unknown as { filter_chains: { filters: { typed_config: { route_config: { virtual_hosts: { routes: Record<string, unknown>[] }[] } } }[] }[] })
+    .filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0];
+  assert.deepEqual(rt.non_forwarding_action, {});
+  assert.deepEqual(roundTripMismatches({ listeners: lds, routes: new Map(), clusters: new Map(), endpoints: new Map() }).map((b) => b.name), []);
+});
