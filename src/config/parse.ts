@@ -1,7 +1,7 @@
 // YAML/JSON text -> validated resources, keeping each node's source position so every diagnostic can
 // name file:line:column. Uses yaml's CST parser so an oversized document is skipped before it is composed.
 
-import { Composer, LineCounter, Parser, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
+import { Composer, LineCounter, Parser, isMap, isPair, isScalar, isSeq, visit, type Document, type Node, type Pair } from 'yaml';
 import type { Resource, SourcePosition } from '../model/index.js';
 import { type Diagnostic, type PathSeg, formatPath } from './diagnostics.js';
 import type { Issue } from './schema/dsl.js';
@@ -66,7 +66,7 @@ function parseChunk(text: string, lineBase: number, file: string, ns: string, ou
     return p.line === 0 ? { line: lineBase + 1, column: offset + 1 } : { line: lineBase + p.line, column: p.col };
   };
   const docs: Document.Parsed[] = [];
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   for (const t of new Parser(lc.addNewLine).parse(text)) for (const d of composer.next(t)) docs.push(d);
   for (const d of composer.end()) docs.push(d);
 
@@ -84,6 +84,22 @@ function parseChunk(text: string, lineBase: number, file: string, ns: string, ou
     const c = doc.contents;
     if (c === null || (isScalar(c) && c.value === null && c.range[0] === c.range[1])) continue;
     seen++;
+    for (const w of doc.warnings) {
+      out.diagnostics.push({ severity: 'warning', code: 'WEFT-PARSE', message: `${lang}: ${w.message.replace(/\s+at line \d+, column \d+.*$/s, '')}`, file, ...pos(w.pos[0]) });
+    }
+    // Kubernetes objects only have string keys; `? [a]: b` or `{a: 1}: b` would be silently stringified.
+    let badKey: Node | undefined;
+    visit(doc, { Pair: (_k, pair) => {
+      if (pair.key !== null && !isScalar(pair.key)) {
+        badKey = pair.key as Node;
+        return visit.BREAK;
+      }
+      return undefined;
+    } });
+    if (badKey) {
+      out.diagnostics.push({ severity: 'error', code: 'WEFT-PARSE', message: `invalid ${lang}: map keys must be plain strings, not lists or maps`, file, ...pos(badKey.range?.[0] ?? 0) });
+      continue;
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });

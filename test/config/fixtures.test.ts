@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatDiagnostic, loadPaths, parseText } from '../../src/config/index.js';
+import { analyze, formatDiagnostic, loadPaths, parseText, validateResource } from '../../src/config/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const list = (dir: string): string[] => readdirSync(join(FIXTURES, dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
@@ -75,4 +75,39 @@ void test('a zero-byte file and a generated 10 MB file give clear errors quickly
     ['WEFT-TOO-LARGE', join(dir, 'huge.yaml'), 1],
   ]);
   assert.match(r.diagnostics[1].message, /larger than the 1\.5 MiB limit for one document/);
+});
+
+void test('mutated seed documents (wrong types, misspelt keys, broken YAML) never throw', () => {
+  let state = 42;
+  const rnd = (n: number): number => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state % n;
+  };
+  const junk: unknown[] = [null, 0, -1, 1.5, 'x', '', true, [], {}, [null], [1, 'a'], { a: null }, 'A'.repeat(300), 1e12];
+  const mutate = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map((x) => (rnd(7) === 0 ? junk[rnd(junk.length)] : mutate(x)));
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [rnd(30) === 0 ? `${k}x` : k, rnd(7) === 0 ? junk[rnd(junk.length)] : mutate(x)]));
+    }
+    return v;
+  };
+  const inserts = ['', ':', '-', '[', '{', '"', '\t', '\n  ', '*', '&a', '*a', '!!binary', '? [a]\n: '];
+  let runs = 0;
+  for (const f of list('seeds')) {
+    const text = readFileSync(join(FIXTURES, 'seeds', f), 'utf8');
+    const docs = parseText(text, f).documents.map((d) => d.resource);
+    for (let i = 0; i < 25; i++) {
+      for (const d of docs) {
+        for (const diag of validateResource(mutate(d))) assert.notEqual(diag.code, 'WEFT-INTERNAL', `${f}: ${diag.message}`);
+        runs++;
+      }
+      const at = rnd(text.length);
+      const broken = text.slice(0, at) + inserts[rnd(inserts.length)] + text.slice(at + rnd(2));
+      const r = parseText(broken, f);
+      r.diagnostics.forEach(formatDiagnostic);
+      analyze(r.documents.map((d) => d.resource));
+      runs++;
+    }
+  }
+  assert.ok(runs > 1500, `only ${runs} runs`);
 });

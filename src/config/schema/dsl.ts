@@ -167,7 +167,14 @@ export function walk(s: Schema, v: unknown, path: PathSeg[], ctx: Ctx): void {
       break;
   }
   // Reached only when `v` has the schema's type; checks must tolerate malformed children (already reported).
-  if (s.check) (s.check as Check<unknown>)(v, path, ctx);
+  // A check that still throws is a bug in Weft: report it on the document instead of crashing the caller.
+  if (s.check) {
+    try {
+      (s.check as Check<unknown>)(v, path, ctx);
+    } catch (e) {
+      ctx.error(path, 'WEFT-INTERNAL', `internal validation error (please report): ${(e as Error).message}`);
+    }
+  }
 }
 
 function walkObject(s: Of<'object'>, v: unknown, path: PathSeg[], ctx: Ctx): void {

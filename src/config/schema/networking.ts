@@ -120,8 +120,8 @@ const server = (): Schema => obj({
   required: ['port', 'hosts'],
   check: (v, path, ctx) => {
     const proto = String(isObj(v.port) ? v.port.protocol : '').toUpperCase();
-    const tls = v.tls as Obj | undefined;
-    if ((proto === 'HTTPS' || proto === 'TLS') && tls === undefined) ctx.error([...path, 'tls'], 'WEFT-TLS', `a ${proto} server needs tls settings`, 'value', path);
+    const tls = isObj(v.tls) ? v.tls : undefined;
+    if ((proto === 'HTTPS' || proto === 'TLS') && (v.tls === undefined || v.tls === null)) ctx.error([...path, 'tls'], 'WEFT-TLS', `a ${proto} server needs tls settings`, 'value', path);
     if (tls !== undefined && tls.mode !== undefined && (proto === 'HTTP' || proto === 'TCP')) {
       ctx.error([...path, 'tls', 'mode'], 'WEFT-TLS', `tls.mode is not allowed on a plain ${proto} server (only httpsRedirect)`);
     }
@@ -203,7 +203,7 @@ export const envoyFilter: Schema = obj({
     patch: obj({ operation: enm(OPERATIONS), value: map(any()), filterClass: enm(['UNSPECIFIED', 'AUTHN', 'AUTHZ', 'STATS']) }),
   }, {
     check: (v, path, ctx) => {
-      const m = v.match as Obj | undefined;
+      const m = isObj(v.match) ? v.match : undefined;
       if (m) {
         const set = ['listener', 'routeConfiguration', 'cluster'].filter((k) => m[k] !== undefined);
         if (set.length > 1) ctx.error([...path, 'match'], 'WEFT-ONEOF', `match can have only one of listener, routeConfiguration, cluster, not ${set.join(' and ')}`);

@@ -137,9 +137,9 @@ function checkHttpRoute(v: Obj, path: PathSeg[], ctx: Ctx): void {
   if (Array.isArray(v.route) && v.route.length === 0 && !has('redirect') && !has('directResponse')) {
     ctx.error([...path, 'route'], 'WEFT-REQUIRED', 'route must have at least one destination');
   }
-  const rw = v.rewrite as Obj | undefined;
+  const rw = isObj(v.rewrite) ? v.rewrite : undefined;
   if (rw && rw.uri !== undefined && rw.uriRegexRewrite !== undefined) ctx.error([...path, 'rewrite'], 'WEFT-ONEOF', 'rewrite cannot have both uri and uriRegexRewrite');
-  const rd = v.redirect as Obj | undefined;
+  const rd = isObj(v.redirect) ? v.redirect : undefined;
   if (rd && rd.port !== undefined && rd.derivePort !== undefined) ctx.error([...path, 'redirect'], 'WEFT-ONEOF', 'redirect cannot have both port and derivePort');
   checkWeights(v.route, [...path, 'route'], ctx);
 }
