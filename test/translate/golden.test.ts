@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { checkConsistency } from '../../src/translate/index.js';
 import { TESTDATA, caseNames, loadCase } from './harness.js';
 import { caseResources, goldenJson, roundTripMismatches } from './resources.js';
-import { simulate } from './simulate.js';
+import { simulate, simulateWithSidecar, compileWithSidecar } from './simulate.js';
 
 function diff(expected: string, actual: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'weft-golden-'));
@@ -41,8 +41,15 @@ for (const name of caseNames()) {
     const bad = roundTripMismatches(res);
     assert.deepEqual(bad.map((b) => b.name), [], `${name}: fields lost in proto encoding:\n${bad.slice(0, 2).map((b) => JSON.stringify(b, null, 1)).join('\n')}`);
 
+    if (tc.proxy.kind !== 'grpc') for (const rc of res.routes.values()) compileWithSidecar(rc as Record<string, unknown>);
+
     for (const s of tc.simulate) {
       const got = simulate(res, s);
+      if (tc.proxy.kind !== 'grpc') {
+        const side = simulateWithSidecar(res, s);
+        assert.deepEqual({ cluster: side.cluster, weighted: side.weighted, direct: side.direct, error: side.error },
+          { cluster: got.cluster, weighted: got.weighted, direct: got.direct, error: got.error }, `${name}: the sidecar's router disagrees for ${JSON.stringify(s)}`);
+      }
       const what = `${name}: ${s.listener ?? s.port} ${s.host}${s.path ?? '/'} ${JSON.stringify(s.headers ?? {})} -> ${JSON.stringify(got)}`;
       if (s.none) { assert.equal(got.error, 'no route matches', what); continue; }
       assert.equal(got.error, undefined, what);

@@ -6,7 +6,7 @@ import { createSnapshot, type ConfigSnapshot } from '../../src/registry/index.js
 import { translate, translateForGrpc, checkConsistency, type ProxyInfo, type XdsResources } from '../../src/translate/index.js';
 import { TYPE } from '../../src/xds/protos.js';
 import { parseResources } from './harness.js';
-import { simulate } from './simulate.js';
+import { simulate, simulateWithSidecar } from './simulate.js';
 import { roundTripMismatches } from './resources.js';
 
 const SERVICES = `
@@ -41,6 +41,8 @@ function sidecar(name: string, labels?: Record<string, string>): ProxyInfo {
 
 function clusterFor(r: XdsResources, port: number, host: string, path = '/', headers: Record<string, string> = {}, method?: string): string | undefined {
   const res = simulate(r, { port, host, path, headers, method });
+  const side = simulateWithSidecar(r, { port, host, path, headers, method });
+  assert.equal(side.cluster ?? side.error, res.cluster ?? res.error, `the sidecar's router disagrees for ${host}${path}`);
   return res.cluster ?? res.error;
 }
 

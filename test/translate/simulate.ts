@@ -1,9 +1,10 @@
 // Traffic simulation over generated xDS (like Istio's pilot/pkg/simulation): pushes a synthetic
 // request through listener -> route config -> virtual host -> route with Envoy's matching rules,
 // and reports where it lands. A minimal, independent re-implementation for tests.
-// TODO: once src/proxy exposes its router matcher, run the requests through it as well so the
-// control plane and the sidecar cannot drift apart.
+// simulateWithSidecar (below) runs the same request through the sidecar's compiled router; the
+// golden tests require both to agree.
 import type { XdsResources } from '../../src/translate/index.js';
+import { compileRouteConfig, type CompiledRouteConfig } from '../../src/proxy/router/compile.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walks untyped Envoy JSON
 type Obj = Record<string, any>;
@@ -125,5 +126,36 @@ export function simulate(r: XdsResources, req: SimRequest): SimResult {
   }
   if (route.direct_response) res.direct = route.direct_response.status;
   if (route.redirect) res.redirect = route.redirect;
+  return res;
+}
+
+// ---- The same request through the sidecar's own route matcher (src/proxy/router), so translation
+// and the data plane cannot drift apart unnoticed.
+
+/** Compiles a RouteConfiguration with the sidecar's compiler; throws its ConfigError when it refuses it. */
+export function compileWithSidecar(rc: Obj): CompiledRouteConfig {
+  return compileRouteConfig(rc, { clusterSlot: (name: string) => ({ name, current: null }), parsePerRoute: (_n: string, c: Obj) => c }, `RouteConfiguration ${rc.name}`);
+}
+
+export function simulateWithSidecar(r: XdsResources, req: SimRequest): SimResult {
+  const listenerName = req.listener ?? `0.0.0.0_${req.port}`;
+  const listener = r.listeners.get(listenerName) as Obj | undefined;
+  const hcm = listener && hcmOf(listener);
+  if (!hcm) return { error: `no HTTP listener ${listenerName}` };
+  const rc = (hcm.rds ? r.routes.get(hcm.rds.route_config_name) : hcm.route_config) as Obj | undefined;
+  if (!rc) return { error: 'no route config' };
+  const path = req.path ?? '/';
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+  const route = compileWithSidecar(rc).route({
+    method: req.method ?? 'GET', authority: req.host.toLowerCase(), path, pathOnly: path.split('?')[0], scheme: 'http', headers,
+  });
+  if (!route) return { listener: listenerName, routeConfig: rc.name, error: 'no route matches' };
+  const res: SimResult = { listener: listenerName, routeConfig: rc.name, virtualHost: route.virtualHost, route: route.name || undefined };
+  const a = route.action;
+  if (a.kind === 'cluster') res.cluster = a.cluster.name;
+  else if (a.kind === 'weighted') res.weighted = Object.fromEntries(a.targets.map((t) => [t.cluster.name, t.weight]));
+  else if (a.kind === 'direct') res.direct = a.status;
+  else res.redirect = { status: a.status };
   return res;
 }
