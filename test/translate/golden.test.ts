@@ -41,7 +41,7 @@ for (const name of caseNames()) {
     const bad = roundTripMismatches(res);
     assert.deepEqual(bad.map((b) => b.name), [], `${name}: fields lost in proto encoding:\n${bad.slice(0, 2).map((b) => JSON.stringify(b, null, 1)).join('\n')}`);
 
-    if (tc.proxy.kind !== 'grpc') for (const rc of res.routes.values()) compileWithSidecar(rc as Record<string, unknown>);
+    if (tc.proxy.kind !== 'grpc') for (const rc of res.routes.values()) compileWithSidecar(rc);
 
     for (const s of tc.simulate) {
       const got = simulate(res, s);
