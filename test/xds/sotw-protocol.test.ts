@@ -315,3 +315,61 @@ void describe('status and bad resources', () => {
     }
   });
 });
+
+void describe('failures and timing', () => {
+  void test('a throwing source is reported in status and does not break the stream; it recovers on the next notify', async () => {
+    const source = new MemorySource();
+    source.set(TYPE.cluster, 'c1', edsCluster('c1'));
+    let fail = true;
+    const server = createXdsServer({
+      resources: (node, typeUrl, names) => {
+        if (fail && typeUrl === TYPE.cluster) throw new Error('translation exploded');
+        return source.resources(node, typeUrl, names);
+      },
+    }, { debounceMs: 5 });
+    const { port } = await server.listen('127.0.0.1:0');
+    const ads = new RawAds(port);
+    try {
+      ads.send({ type_url: TYPE.cluster, resource_names: ['*'], node: { ...NODE, id: 'node-throw' } });
+      const st = () => server.status().find((p) => p.node.id === 'node-throw')?.types[0];
+      await until('source error', () => st()?.sourceError === 'translation exploded');
+      assert.equal(st()!.status, 'NOT SENT');
+      fail = false;
+      server.notify();
+      const r = await ads.next();
+      assert.deepEqual(r.names, ['c1']);
+      assert.equal(st()!.sourceError, undefined);
+    } finally {
+      ads.close();
+      await server.close();
+    }
+  });
+
+  void test('notify() keeps being called: pushes still happen within maxDelayMs', async () => {
+    const source = new MemorySource();
+    source.set(TYPE.cluster, 'c1', edsCluster('c1'));
+    const server = createXdsServer(source, { debounceMs: 50, maxDelayMs: 100 });
+    const { port } = await server.listen('127.0.0.1:0');
+    const ads = new RawAds(port);
+    try {
+      ads.send({ type_url: TYPE.cluster, resource_names: ['*'], node: { ...NODE, id: 'node-maxdelay' } });
+      ads.ack(await ads.next(), ['*']);
+      const started = Date.now();
+      let i = 0;
+      // A notification every 10 ms never leaves 50 ms of quiet; only the max delay lets a push out.
+      const timer = setInterval(() => {
+        source.set(TYPE.cluster, 'c1', { ...edsCluster('c1'), connect_timeout: { seconds: ++i } });
+        server.notify();
+      }, 10);
+      try {
+        await ads.next(2000);
+        assert.ok(Date.now() - started < 1000, 'pushed long before the notifications stopped');
+      } finally {
+        clearInterval(timer);
+      }
+    } finally {
+      ads.close();
+      await server.close();
+    }
+  });
+});

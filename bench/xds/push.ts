@@ -1,0 +1,120 @@
+// Push benchmark: N simulated ADS clients (our client library, one connection each) subscribe to
+// R synthetic clusters and R listeners (wildcard, full state). One cluster changes, notify() is
+// called, and we time until every client has ACKed the new CDS version.
+// Usage: node dist/bench/xds/push.js [N,N,...] [R] [rounds]     e.g. 100,1000 1000 5
+// Server and clients share this process (and its CPU), so the latencies are upper bounds.
+import { createXdsServer, type AckEvent } from '../../src/xds/server.js';
+import { createAdsClient, type AdsClient } from '../../src/xds/client.js';
+import { TYPE } from '../../src/xds/protos.js';
+import type { NodeInfo, ResourceSource } from '../../src/xds/types.js';
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+function cluster(i: number, gen: number): object {
+  return { name: `outbound|8080||svc-${i}.ns.svc.cluster.local`, type: 'EDS', lb_policy: 'ROUND_ROBIN',
+    connect_timeout: { seconds: 10 + gen, nanos: 0 }, eds_cluster_config: { eds_config: { ads: {} }, service_name: `outbound|8080||svc-${i}.ns.svc.cluster.local` } };
+}
+
+function listener(i: number): object {
+  return { name: `svc-${i}.ns.svc.cluster.local:8080`, api_listener: { api_listener: { '@type': HCM, stat_prefix: `l${i}`,
+    rds: { route_config_name: `r${i}`, config_source: { ads: {} } }, http_filters: [{ name: 'router', typed_config: { '@type': ROUTER } }] } } };
+}
+
+class SyntheticSource implements ResourceSource {
+  readonly clusters = new Map<string, object>();
+  readonly listeners = new Map<string, object>();
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      const c = cluster(i, 0);
+      this.clusters.set((c as { name: string }).name, c);
+      const l = listener(i);
+      this.listeners.set((l as { name: string }).name, l);
+    }
+  }
+  resources(_node: NodeInfo, typeUrl: string): ReadonlyMap<string, object> {
+    return typeUrl === TYPE.cluster ? this.clusters : typeUrl === TYPE.listener ? this.listeners : new Map();
+  }
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function waitFor(what: string, f: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+interface Row { n: number; resources: number; connectS: number; p50: number; p99: number; all: number; cpuS: number; rssPerStreamKB: number }
+
+async function runOne(n: number, count: number, rounds: number): Promise<Row> {
+  const source = new SyntheticSource(count);
+  const server = createXdsServer(source, { debounceMs: 10 });
+  const { port } = await server.listen('127.0.0.1:0');
+  const lastAck = new Map<string, AckEvent & { at: number }>();
+  server.on('ack', (a) => {
+    if (a.typeUrl === TYPE.cluster) lastAck.set(a.nodeId, { ...a, at: performance.now() });
+  });
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const clients: AdsClient[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = createAdsClient({ address: `127.0.0.1:${port}`, node: { id: `proxy-${i}`, metadata: {} },
+      channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+    c.subscribe(TYPE.cluster, '*', () => undefined);
+    c.subscribe(TYPE.listener, '*', () => undefined);
+    c.start();
+    clients.push(c);
+  }
+  await waitFor('initial sync', () => server.status().length === n && server.status().every((p) => p.types.every((t) => t.status === 'SYNCED')), 600_000);
+  const connectS = (performance.now() - t0) / 1000;
+  global.gc?.();
+  const rssPerStreamKB = (process.memoryUsage().rss - rss0) / n / 1024;
+
+  const lat: number[] = [];
+  let all = 0;
+  const cpu0 = process.cpuUsage();
+  for (let r = 1; r <= rounds; r++) {
+    const c = cluster(r % count, r);
+    source.clusters.set((c as { name: string }).name, c);
+    const before = new Map([...lastAck].map(([k, v]) => [k, v.version]));
+    const start = performance.now();
+    server.notify();
+    await waitFor(`round ${r}`, () => [...lastAck].every(([k, v]) => v.version !== before.get(k)), 600_000);
+    for (const v of lastAck.values()) lat.push(v.at - start);
+    all += Math.max(...[...lastAck.values()].map((v) => v.at - start));
+  }
+  const cpu = process.cpuUsage(cpu0);
+  lat.sort((a, b) => a - b);
+  for (const c of clients) c.close();
+  await server.close();
+  return { n, resources: count, connectS, p50: pct(lat, 50), p99: pct(lat, 99), all: all / rounds,
+    cpuS: (cpu.user + cpu.system) / 1e6 / rounds, rssPerStreamKB };
+}
+
+async function main(): Promise<void> {
+  const ns = (process.argv[2] ?? '100').split(',').map(Number);
+  const count = Number(process.argv[3] ?? 1000);
+  const rounds = Number(process.argv[4] ?? 5);
+  const rows: Row[] = [];
+  for (const n of ns) {
+    rows.push(await runOne(n, count, rounds));
+    console.error(`done N=${n}`);
+  }
+  console.log(`xDS push: one cluster changes among ${count} clusters + ${count} listeners (wildcard, full-state CDS); ${rounds} rounds`);
+  console.log('N      initial sync s   ack p50 ms   ack p99 ms   all acked ms   CPU s/push   RSS/stream KB');
+  for (const r of rows) {
+    console.log(`${String(r.n).padEnd(7)}${r.connectS.toFixed(1).padStart(14)}${r.p50.toFixed(0).padStart(13)}${r.p99.toFixed(0).padStart(13)}` +
+      `${r.all.toFixed(0).padStart(15)}${r.cpuS.toFixed(2).padStart(13)}${r.rssPerStreamKB.toFixed(0).padStart(16)}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
