@@ -31,7 +31,9 @@ async function adminReady(address: string): Promise<boolean> {
 
 async function startSidecar(weftd: Weftd, name: string, address: string, core: number | undefined): Promise<WeftSidecar> {
   const t0 = performance.now();
-  const args = [WEFT_BIN, 'proxy', '--xds', weftd.xdsAddress, '--address', address, '--name', name, '--namespace', NS];
+  // e.g. WEFT_BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sidecars under load.
+  const nodeArgs = (process.env.WEFT_BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, WEFT_BIN, 'proxy', '--xds', weftd.xdsAddress, '--address', address, '--name', name, '--namespace', NS];
   const s = startProcess(`weft sidecar ${name}`, process.execPath, args, core);
   try {
     const readyMs = await pollUntil(`weft sidecar ${name} /ready`, () => adminReady(address), t0, 15_000, s);
