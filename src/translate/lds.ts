@@ -2,29 +2,32 @@
 // per outbound service port (not bound, handed connections by port), one `<ADDRESS>_<port>` inbound
 // listener per workload port. Gateway: `0.0.0.0_<port>` on the mapped host port.
 import type { Workload } from '../model/index.js';
-import { isHttpProtocol, gatewayHostPort, type Registry, type Protocol } from '../registry/index.js';
-import { socketAddress, type Obj } from './envoy.js';
+import { isHttpProtocol, gatewayHostPort, type MeshService, type Registry, type Protocol } from '../registry/index.js';
+import type { ProxyInfo } from './proxy.js';
+import { tcpProxyConfig } from './tcp.js';
+import { FILTER, socketAddress, type Obj } from './envoy.js';
 import { hasOwnCluster } from './cds.js';
 import { filterNeeds, hcmFilter, httpConnectionManager, httpFilters, tcpProxyFilter } from './filters.js';
 import { BLACKHOLE_CLUSTER, DEFAULT_ROUTE_NAME, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT,
-  gatewayRouteName, inboundClusterName, inboundListenerName, outboundClusterName, outboundListenerName, sidecarRouteName } from './names.js';
+  gatewayRouteName, inboundClusterName, inboundListenerName, outboundListenerName, sidecarRouteName } from './names.js';
 
-export interface OutboundPort { port: number; http: boolean; tcpCluster?: string }
+/** An outbound port: HTTP, or TCP owned by one service (several TCP services on a port cannot be told apart). */
+export interface OutboundPort { port: number; http: boolean; tcpService?: MeshService }
 
 /** Outbound ports seen by a namespace: HTTP when any service speaks HTTP there; TCP ports go to their only service. */
 export function outboundPorts(registry: Registry, proxyNamespace: string): OutboundPort[] {
-  const byPort = new Map<number, { http: boolean; tcp: string[] }>();
+  const byPort = new Map<number, { http: boolean; tcp: MeshService[] }>();
   for (const svc of registry.servicesVisibleTo(proxyNamespace)) {
     if (!hasOwnCluster(svc)) continue;
     for (const p of svc.ports) {
       let e = byPort.get(p.port);
       if (!e) byPort.set(p.port, (e = { http: false, tcp: [] }));
       if (isHttpProtocol(p.protocol)) e.http = true;
-      else e.tcp.push(outboundClusterName(p.port, undefined, svc.hostname));
+      else e.tcp.push(svc);
     }
   }
   return [...byPort.entries()].sort((a, b) => a[0] - b[0]).map(([port, e]) => ({
-    port, http: e.http, tcpCluster: e.http ? undefined : e.tcp.length === 1 ? e.tcp[0] : PASSTHROUGH_CLUSTER,
+    port, http: e.http, tcpService: !e.http && e.tcp.length === 1 ? e.tcp[0] : undefined,
   }));
 }
 
@@ -40,12 +43,13 @@ export function virtualOutboundListener(address: string, policy: 'ALLOW_ANY' | '
 }
 
 /** `0.0.0.0_<port>`: HCM with RDS `<port>` (HTTP) or tcp_proxy (TCP); never bound itself. */
-export function outboundPortListener(p: OutboundPort, routeConfig: Obj | undefined): Obj {
+export function outboundPortListener(registry: Registry, proxy: ProxyInfo, p: OutboundPort, routeConfig: Obj | undefined): Obj {
   const name = outboundListenerName(p.port);
   const statPrefix = `outbound_${name}`;
   const filter = p.http
     ? hcmFilter(httpConnectionManager({ statPrefix, rds: sidecarRouteName(p.port), httpFilters: httpFilters('sidecar-outbound', filterNeeds(routeConfig ? [routeConfig] : [])) }))
-    : tcpProxyFilter(statPrefix, p.tcpCluster ?? PASSTHROUGH_CLUSTER);
+    : p.tcpService ? { name: FILTER.tcpProxy, typed_config: tcpProxyConfig(registry, proxy, p.tcpService, p.port, statPrefix) }
+      : tcpProxyFilter(statPrefix, PASSTHROUGH_CLUSTER);
   return {
     name,
     address: socketAddress('0.0.0.0', p.port),

@@ -15,7 +15,7 @@ import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPo
 /** Cache key part for route-dependent results: labels matter only when a VirtualService matches on sourceLabels. */
 function labelsKey(registry: Registry, labels: Readonly<Record<string, string>>): string {
   const used = registry.memo('vs-uses-sourceLabels', () => resourcesOfKind<VirtualServiceSpec>(registry.snapshot, 'VirtualService')
-    .some((vs) => (vs.spec.http ?? []).some((h) => (h.match ?? []).some((m) => m.sourceLabels && Object.keys(m.sourceLabels).length > 0))));
+    .some((vs) => [...(vs.spec.http ?? []), ...(vs.spec.tcp ?? [])].some((h) => (h.match ?? []).some((m) => m.sourceLabels && Object.keys(m.sourceLabels).length > 0))));
   return used ? JSON.stringify(Object.entries(labels).sort()) : '';
 }
 
@@ -40,7 +40,7 @@ function sidecarOutbound(registry: Registry, proxy: ProxyInfo): { listeners: Obj
     for (const p of outboundPorts(registry, proxy.namespace)) {
       const rc = p.http ? sidecarRouteConfig(registry, proxy, p.port) : undefined;
       if (rc) routes.push(rc);
-      listeners.push(outboundPortListener(p, rc));
+      listeners.push(outboundPortListener(registry, proxy, p, rc));
     }
     return { listeners, routes };
   });

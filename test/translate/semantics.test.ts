@@ -346,3 +346,36 @@ void test('gRPC XdsServer listeners: bound address, inline non-forwarding route,
   assert.deepEqual(rt.non_forwarding_action, {});
   assert.deepEqual(roundTripMismatches({ listeners: lds, routes: new Map(), clusters: new Map(), endpoints: new Map() }).map((b) => b.name), []);
 });
+
+void test('TCP traffic shifting: a tcp route splits a TCP port between subsets in tcp_proxy', () => {
+  const s = createSnapshot('1', parseResources(`
+apiVersion: v1
+kind: Service
+metadata: { name: tcp-echo }
+spec: { selector: { app: tcp-echo }, ports: [{ name: tcp, port: 9000 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: tcp-echo }
+spec: { host: tcp-echo, subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: tcp-echo }
+spec:
+  hosts: [tcp-echo]
+  tcp:
+  - match: [{ port: 9000 }]
+    route:
+    - { destination: { host: tcp-echo, port: { number: 9000 }, subset: v1 }, weight: 80 }
+    - { destination: { host: tcp-echo, port: { number: 9000 }, subset: v2 }, weight: 20 }
+`, 'tcp'), WORKLOADS);
+  const r = translate(s, sidecar('tester'));
+  const tp = (r.listeners.get('0.0.0.0_9000') as { filter_chains: { filters: { typed_config: Record<string, unknown> }[] }[] }).filter_chains[0].filters[0].typed_config;
+  assert.deepEqual(tp.weighted_clusters, { clusters: [
+    { name: 'outbound|9000|v1|tcp-echo.default.svc.cluster.local', weight: 80 },
+    { name: 'outbound|9000|v2|tcp-echo.default.svc.cluster.local', weight: 20 },
+  ] });
+  assert.deepEqual(checkConsistency(r), []);
+  assert.deepEqual(roundTripMismatches(r).map((b) => b.name), []);
+});

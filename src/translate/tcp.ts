@@ -1,0 +1,36 @@
+// VirtualService `tcp` routes for a sidecar's TCP port: the first route whose match holds picks the
+// destination(s) for tcp_proxy (one cluster, or weighted clusters for TCP traffic shifting).
+import type { L4MatchAttributes, TCPRoute } from '../model/index.js';
+import { hostMatches, labelsMatch, MESH_GATEWAY, type MeshService, type Registry } from '../registry/index.js';
+import type { ProxyInfo } from './proxy.js';
+import { destinationCluster } from './route-action.js';
+import { outboundClusterName } from './names.js';
+import { TYPES, type Obj } from './envoy.js';
+
+function l4MatchApplies(m: L4MatchAttributes, proxy: ProxyInfo, port: number): boolean {
+  if (m.port !== undefined && m.port !== port) return false;
+  if (m.sourceLabels && !labelsMatch(m.sourceLabels, proxy.labels)) return false;
+  if (m.sourceNamespace && m.sourceNamespace !== proxy.namespace) return false;
+  if (m.gateways && m.gateways.length > 0) return m.gateways.includes(MESH_GATEWAY);
+  return true; // destinationSubnets: every service here is reached by name, not by address
+}
+
+function firstApplicable(routes: readonly TCPRoute[], proxy: ProxyInfo, port: number): TCPRoute | undefined {
+  return routes.find((r) => !r.match || r.match.length === 0 || r.match.some((m) => l4MatchApplies(m, proxy, port)));
+}
+
+/** tcp_proxy typed_config for a service's TCP port as a proxy sees it. */
+export function tcpProxyConfig(registry: Registry, proxy: ProxyInfo, svc: MeshService, port: number, statPrefix: string): Obj {
+  const base: Obj = { '@type': TYPES.tcpProxy, stat_prefix: statPrefix };
+  for (const vs of registry.virtualServices(proxy.namespace, MESH_GATEWAY)) {
+    if (!vs.spec.tcp?.length || !registry.vsHosts(vs).some((h) => hostMatches(h, svc.hostname))) continue;
+    const vsNamespace = vs.metadata.namespace ?? 'default';
+    const route = firstApplicable(vs.spec.tcp, proxy, port);
+    const dests = (route?.route ?? []).filter((d, _i, all) => all.length === 1 || (d.weight ?? 0) > 0);
+    if (dests.length === 0) break;
+    const ctx = { registry, proxyNamespace: proxy.namespace, vsNamespace, listenerPort: port, flavor: 'envoy' as const };
+    if (dests.length === 1) return { ...base, cluster: destinationCluster(dests[0].destination, ctx) };
+    return { ...base, weighted_clusters: { clusters: dests.map((d) => ({ name: destinationCluster(d.destination, ctx), weight: d.weight ?? 0 })) } };
+  }
+  return { ...base, cluster: outboundClusterName(port, undefined, svc.hostname) };
+}
