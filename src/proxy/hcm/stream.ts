@@ -126,7 +126,7 @@ export class Stream implements HttpFilterContext {
   }
 
   /** Response filters (reverse order), route response header ops, then the status line and headers. */
-  encodeHeaders(status: number, headers: Headers): void {
+  encodeHeaders(status: number, headers: Headers, endStream = false): void {
     if (this.headersSent) return;
     this.headersSent = true;
     this.responseStatus = status;
@@ -138,6 +138,11 @@ export class Stream implements HttpFilterContext {
     const res = this.res;
     if (res) {
       if (this.env.draining && this.req.httpVersionMajor === 1) headers.connection = 'close';
+      if (endStream && this.req.httpVersionMajor === 2) {
+        // A headers-only h2 response (gRPC trailers-only) must be one HEADERS frame with END_STREAM.
+        (res as http2.Http2ServerResponse).stream.respond({ ...headers, ':status': status } as http2.OutgoingHttpHeaders, { endStream: true });
+        return;
+      }
       res.writeHead(status, headers as http.OutgoingHttpHeaders);
     } else if (this.socket) {
       this.socket.write(rawHead(status, headers));

@@ -140,9 +140,9 @@ class Attempt {
     }
     this.upstream = stream;
     let gotResponse = false;
-    stream.on('response', (rh) => {
+    stream.on('response', (rh, flags) => {
       gotResponse = true;
-      this.onH2Response(stream, rh);
+      this.onH2Response(stream, rh, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
     });
     stream.on('trailers', (t) => {
       const out: Headers = {};
@@ -157,13 +157,18 @@ class Attempt {
     if (s.hasBody) s.req.pipe(stream);
   }
 
-  private onH2Response(stream: http2.ClientHttp2Stream, rh: http2.IncomingHttpHeaders): void {
+  private onH2Response(stream: http2.ClientHttp2Stream, rh: http2.IncomingHttpHeaders, endStream: boolean): void {
     const s = this.s;
     if (this.done) return;
     const status = Number(rh[':status'] ?? 502);
     this.cluster.stats.recordStatus(status);
     const h = responseHeaders(rh);
     this.serviceTime(h);
+    if (endStream && s.req.httpVersionMajor === 2) {
+      s.encodeHeaders(status, h, true);
+      stream.resume();
+      return;
+    }
     s.encodeHeaders(status, h);
     stream.pipe(s.res as NodeJS.WritableStream);
   }
