@@ -114,10 +114,10 @@ export function resourceName(typeUrl: string, resource: Record<string, unknown>)
   return typeof n === 'string' ? n : '';
 }
 
-export interface EncodedResource { any: AnyMessage; hash: string }
+export interface EncodedResource { name: string; any: AnyMessage; hash: string }
 
 // Identity cache: a source that returns the same object for an unchanged resource pays for its
-// encoding once, across all streams.
+// encoding once, across all streams. Resources must therefore not be mutated once returned.
 const encodeCache = new WeakMap<object, { typeUrl: string; enc: EncodedResource }>();
 
 /** Packs a resource as Any and hashes the bytes; throws (with the reason) when it cannot be encoded. */
@@ -126,14 +126,14 @@ export function encodeResource(typeUrl: string, resource: object): EncodedResour
   if (hit && hit.typeUrl === typeUrl) return hit.enc;
   const any = packAny(typeUrl, resource);
   const hash = createHash('sha1').update(any.value).digest('base64url').slice(0, 16);
-  const enc = { any, hash };
+  const enc = { name: resourceName(typeUrl, resource as Record<string, unknown>), any, hash };
   encodeCache.set(resource, { typeUrl, enc });
   return enc;
 }
 
-/** Version string of a set of resources: a hash over their sorted names and content hashes. */
+/** Version string of a set of resources: a hash over their names and content hashes, in order. */
 export function versionOf(resources: ReadonlyMap<string, EncodedResource>): string {
-  const h = createHash('sha1');
-  for (const name of [...resources.keys()].sort()) h.update(name).update('\0').update(resources.get(name)!.hash).update('\n');
-  return h.digest('hex').slice(0, 12);
+  const parts: string[] = [];
+  for (const e of resources.values()) parts.push(e.name, e.hash);
+  return createHash('sha1').update(parts.join('\n')).digest('hex').slice(0, 12);
 }

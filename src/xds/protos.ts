@@ -75,8 +75,16 @@ export function envoyRoot(): protobuf.Root {
   return root;
 }
 
+const typeCache = new Map<string, protobuf.Type>();
+
+/** The message type of a full name; cached, because Root.lookupType walks the namespace tree every time. */
 export function messageType(fullName: string): protobuf.Type {
-  return envoyRoot().lookupType(fullName);
+  let t = typeCache.get(fullName);
+  if (!t) {
+    t = envoyRoot().lookupType(fullName);
+    typeCache.set(fullName, t);
+  }
+  return t;
 }
 
 export function typeNameOfUrl(url: string): string {

@@ -2,7 +2,7 @@
 // sent (per-resource hash), version, nonce and ACK/NACK, and pushes what differs, in push order.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { PUSH_ORDER, TYPE } from './protos.js';
-import { encodeResource, nodeInfoFromProto, resourceName, versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
+import { encodeResource, nodeInfoFromProto, versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
 import type { NodeInfo, ResourceSource, TypeSyncStatus, XdsLogger, XdsServerEvents } from './types.js';
 
 /** Types whose every response must carry the full subscribed set, and which accept wildcards. */
@@ -242,7 +242,7 @@ export class SotwStream {
     }
     if (this.closed) return undefined;
     const current = this.encodeAll(t, found);
-    const toSend: (EncodedResource & { name: string })[] = [];
+    const toSend: EncodedResource[] = [];
     let changed = current.size !== t.sent.size;
     for (const [name, enc] of current) {
       const prev = t.sent.get(name);
@@ -272,21 +272,21 @@ export class SotwStream {
   }
 
   /** Encodes the subscribed resources; one that cannot be encoded keeps its last good version. */
-  private encodeAll(t: TypeState, found: ReadonlyMap<string, object>): Map<string, EncodedResource & { name: string }> {
-    const out = new Map<string, EncodedResource & { name: string }>();
+  private encodeAll(t: TypeState, found: ReadonlyMap<string, object>): Map<string, EncodedResource> {
+    const out = new Map<string, EncodedResource>();
     t.encodeErrors = [];
     for (const [name, obj] of found) {
       if (!t.wildcard && !t.names.has(name)) continue;
       try {
-        const own = resourceName(t.typeUrl, obj as Record<string, unknown>);
-        if (own !== name) throw new Error(`resource is named "${own}" but was returned as "${name}"`);
-        out.set(name, { ...encodeResource(t.typeUrl, obj), name });
+        const enc = encodeResource(t.typeUrl, obj);
+        if (enc.name !== name) throw new Error(`resource is named "${enc.name}" but was returned as "${name}"`);
+        out.set(name, enc);
       } catch (e) {
         const error = errorText(e);
         t.encodeErrors.push({ name, error });
         this.ctx.logger.error(`xds: cannot encode ${t.typeUrl} "${name}" for ${this.nodeId}: ${error}`);
         const prev = t.sent.get(name);
-        if (prev) out.set(name, { ...prev, name });
+        if (prev) out.set(name, prev);
       }
     }
     return out;
