@@ -1,13 +1,26 @@
 // The service registry derived from one snapshot, plus the Istio lookups translation needs:
 // visibility (exportTo), VirtualServices per gateway, DestinationRule per host, Gateways per proxy.
 // Built once per snapshot (registryFor memoizes it), read-only afterwards.
-import type { Resource, VirtualServiceSpec, DestinationRuleSpec, GatewaySpec } from '../model/index.js';
+import type { Resource, VirtualServiceSpec, DestinationRuleSpec, GatewaySpec, SidecarSpec } from '../model/index.js';
 import type { ConfigSnapshot } from './snapshot.js';
 import { resourcesOfKind } from './snapshot.js';
 import { hostMatches, isExportedTo, labelsMatch, resolveHostname } from './hosts.js';
 import { buildServices, type MeshService, type ServiceEndpoint, type ServiceWithEndpoints } from './services.js';
 
 export const MESH_GATEWAY = 'mesh';
+
+/**
+ * What a proxy's outbound side sees: the services visible from its namespace, narrowed by the
+ * Sidecar resource in force (egress hosts), and the outbound traffic policy.
+ */
+export interface OutboundScope {
+  /** Cache key: namespace and the Sidecar in force. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly services: readonly MeshService[];
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  readonly sidecar?: Resource<SidecarSpec>;
+}
 
 export class Registry {
   private readonly byHost = new Map<string, ServiceWithEndpoints[]>();
@@ -136,6 +149,38 @@ export class Registry {
   gatewaysFor(labels: Readonly<Record<string, string>>): Resource<GatewaySpec>[] {
     return resourcesOfKind<GatewaySpec>(this.snapshot, 'Gateway').filter((g) =>
       !!g.spec.selector && Object.keys(g.spec.selector).length > 0 && labelsMatch(g.spec.selector, labels));
+  }
+
+  /**
+   * The Sidecar resource for a workload, as Istio picks it: one in its namespace whose
+   * workloadSelector matches, else the namespace's selector-less one, else the root namespace's.
+   */
+  sidecarFor(namespace: string, labels: Readonly<Record<string, string>>): Resource<SidecarSpec> | undefined {
+    const all = resourcesOfKind<SidecarSpec>(this.snapshot, 'Sidecar');
+    const hasSelector = (sc: Resource<SidecarSpec>): boolean => Object.keys(sc.spec.workloadSelector?.labels ?? {}).length > 0;
+    return all.find((sc) => sc.metadata.namespace === namespace && hasSelector(sc) && labelsMatch(sc.spec.workloadSelector?.labels, labels))
+      ?? all.find((sc) => sc.metadata.namespace === namespace && !hasSelector(sc))
+      ?? all.find((sc) => sc.metadata.namespace === this.snapshot.mesh.rootNamespace && !hasSelector(sc));
+  }
+
+  /** The outbound scope of a proxy (see OutboundScope); shared by every proxy with the same namespace and Sidecar. */
+  outboundScope(namespace: string, labels: Readonly<Record<string, string>>, applySidecar = true): OutboundScope {
+    const sidecar = applySidecar ? this.sidecarFor(namespace, labels) : undefined;
+    const key = sidecar ? `${namespace}|${sidecar.metadata.namespace}/${sidecar.metadata.name}` : namespace;
+    return this.memo(`scope|${key}`, () => {
+      let services = this.servicesVisibleTo(namespace);
+      const egress = sidecar?.spec.egress;
+      if (egress && egress.length > 0) {
+        const hosts = egress.flatMap((e) => e.hosts ?? []).map((h) => {
+          const i = h.indexOf('/');
+          return i < 0 ? { ns: '*', host: h } : { ns: h.slice(0, i), host: h.slice(i + 1) };
+        });
+        services = services.filter((svc) => hosts.some(({ ns, host }) =>
+          (ns === '*' || (ns === '.' ? svc.namespace === namespace : ns === svc.namespace)) && hostMatches(host, svc.hostname)));
+      }
+      const policy = sidecar?.spec.outboundTrafficPolicy?.mode ?? this.snapshot.mesh.outboundTrafficPolicy;
+      return { key, namespace, services, outboundTrafficPolicy: policy, sidecar };
+    });
   }
 
   /** Per-snapshot memoization of proxy-independent results: computed once per key per snapshot. */

@@ -3,7 +3,7 @@
 // policy is applied by one builder per concern (load balancer, connection pool, outlier detection).
 import type { TrafficPolicy, LoadBalancerSettings, ConnectionPoolSettings, OutlierDetection } from '../model/index.js';
 import { effectivePolicy } from './policy.js';
-import type { MeshService, Registry, ServicePortInfo } from '../registry/index.js';
+import type { MeshService, OutboundScope, Registry, ServicePortInfo } from '../registry/index.js';
 import { outboundClusterName, inboundClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER } from './names.js';
 import { ADS_CONFIG_SOURCE, DEFAULT_CONNECT_TIMEOUT_MS, TYPES, duration, socketAddress, type Obj } from './envoy.js';
 import { msToDuration } from '../xds/protos.js';
@@ -131,10 +131,11 @@ export function hasOwnCluster(svc: MeshService): boolean {
   return !svc.hostname.includes('*') || svc.resolution === 'NONE';
 }
 
-/** Every outbound cluster a proxy in `proxyNamespace` sees: each visible service port, and each subset of its DestinationRule. */
-export function outboundClusters(registry: Registry, proxyNamespace: string, flavor: Flavor): Map<string, Obj> {
+/** Every outbound cluster a proxy with this scope sees: each visible service port, and each subset of its DestinationRule. */
+export function outboundClusters(registry: Registry, scope: OutboundScope, flavor: Flavor): Map<string, Obj> {
   const out = new Map<string, Obj>();
-  for (const svc of registry.servicesVisibleTo(proxyNamespace)) {
+  const proxyNamespace = scope.namespace;
+  for (const svc of scope.services) {
     if (!hasOwnCluster(svc)) continue;
     const dr = registry.destinationRule(svc.hostname, proxyNamespace, svc.namespace);
     for (const port of svc.ports) {

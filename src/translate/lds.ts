@@ -2,7 +2,7 @@
 // per outbound service port (not bound, handed connections by port), one `<ADDRESS>_<port>` inbound
 // listener per workload port. Gateway: `0.0.0.0_<port>` on the mapped host port.
 import type { Workload } from '../model/index.js';
-import { isHttpProtocol, gatewayHostPort, type MeshService, type Registry, type Protocol } from '../registry/index.js';
+import { isHttpProtocol, gatewayHostPort, type MeshService, type OutboundScope, type Registry, type Protocol } from '../registry/index.js';
 import type { ProxyInfo } from './proxy.js';
 import { tcpProxyConfig } from './tcp.js';
 import { FILTER, socketAddress, type Obj } from './envoy.js';
@@ -15,9 +15,9 @@ import { BLACKHOLE_CLUSTER, DEFAULT_ROUTE_NAME, PASSTHROUGH_CLUSTER, VIRTUAL_OUT
 export interface OutboundPort { port: number; http: boolean; tcpService?: MeshService }
 
 /** Outbound ports seen by a namespace: HTTP when any service speaks HTTP there; TCP ports go to their only service. */
-export function outboundPorts(registry: Registry, proxyNamespace: string): OutboundPort[] {
+export function outboundPorts(scope: OutboundScope): OutboundPort[] {
   const byPort = new Map<number, { http: boolean; tcp: MeshService[] }>();
-  for (const svc of registry.servicesVisibleTo(proxyNamespace)) {
+  for (const svc of scope.services) {
     if (!hasOwnCluster(svc)) continue;
     for (const p of svc.ports) {
       let e = byPort.get(p.port);

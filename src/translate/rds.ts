@@ -1,7 +1,7 @@
 // RouteConfigurations: sidecar outbound (`<port>`), gateway (`http.<port>`), built from
 // VirtualServices with Istio's virtual-host domains, plus the default route for plain services.
 import type { Resource, VirtualServiceSpec, GatewaySpec, Server } from '../model/index.js';
-import { hostMatches, intersectHosts, isHttpProtocol, parseProtocol, MESH_GATEWAY, type MeshService, type Registry } from '../registry/index.js';
+import { hostMatches, intersectHosts, isHttpProtocol, parseProtocol, MESH_GATEWAY, type MeshService, type OutboundScope, type Registry } from '../registry/index.js';
 import type { ProxyInfo } from './proxy.js';
 import { buildRouteMatch, isCatchAllMatch, type MatchScope } from './route-match.js';
 import { buildHttpRoute, defaultRoute, hashPolicy, type RouteContext } from './route-action.js';
@@ -66,9 +66,10 @@ interface MeshVsIndex {
 }
 
 /** Which mesh VirtualService applies to which host, for one proxy namespace; computed once per snapshot. */
-function meshVsIndex(registry: Registry, namespace: string): MeshVsIndex {
-  return registry.memo(`mesh-vs-index|${namespace}`, () => {
-    const services = registry.servicesVisibleTo(namespace);
+function meshVsIndex(registry: Registry, scope: OutboundScope): MeshVsIndex {
+  const namespace = scope.namespace;
+  return registry.memo(`mesh-vs-index|${scope.key}`, () => {
+    const services = scope.services;
     const known = new Set(services.map((s) => s.hostname));
     const idx: MeshVsIndex = { byService: new Map(), nonService: [] };
     const seenNonService = new Set<string>();
@@ -97,11 +98,11 @@ function meshVsIndex(registry: Registry, namespace: string): MeshVsIndex {
 }
 
 /** The sidecar outbound RouteConfiguration for one port (RDS name `<port>`). */
-export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, port: number): Obj {
+export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, port: number): Obj {
   const mesh = registry.snapshot.mesh;
-  const services = registry.servicesVisibleTo(proxy.namespace)
+  const services = scope.services
     .filter((s) => hasOwnCluster(s) && s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
-  const idx = meshVsIndex(registry, proxy.namespace);
+  const idx = meshVsIndex(registry, scope);
   const routesByVs = new Map<Resource<VirtualServiceSpec>, Obj[]>();
   const routesOf = (vs: Resource<VirtualServiceSpec>): Obj[] => {
     let r = routesByVs.get(vs);
@@ -122,7 +123,7 @@ export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, port: n
       [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy', hashPolicy(registry, svc.hostname, undefined, port, proxy.namespace, 'envoy'))]);
   }
   vhosts.sort(byName);
-  if (!used.has('*')) vhosts.push(fallbackVirtualHost(mesh.outboundTrafficPolicy));
+  if (!used.has('*')) vhosts.push(fallbackVirtualHost(scope.outboundTrafficPolicy));
   return { name: sidecarRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
 }
 

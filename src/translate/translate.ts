@@ -2,7 +2,7 @@
 // proxy's namespace (and labels, when some VirtualService uses sourceLabels) is memoized per
 // snapshot, so proxies alike share the same objects and the xDS server need not re-encode them.
 import type { VirtualServiceSpec } from '../model/index.js';
-import { registryFor, resourcesOfKind, type ConfigSnapshot, type Registry } from '../registry/index.js';
+import { registryFor, resourcesOfKind, type ConfigSnapshot, type OutboundScope, type Registry } from '../registry/index.js';
 import { withWorkload, type ProxyInfo } from './proxy.js';
 import type { XdsResources } from './types.js';
 import type { Obj } from './envoy.js';
@@ -19,9 +19,10 @@ function labelsKey(registry: Registry, labels: Readonly<Record<string, string>>)
   return used ? JSON.stringify(Object.entries(labels).sort()) : '';
 }
 
-function clustersAndEndpoints(registry: Registry, namespace: string): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
-  return registry.memo(`cds+eds|envoy|${namespace}`, () => {
-    const clusters = outboundClusters(registry, namespace, 'envoy');
+function clustersAndEndpoints(registry: Registry, scope: OutboundScope): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
+  const namespace = scope.namespace;
+  return registry.memo(`cds+eds|envoy|${scope.key}`, () => {
+    const clusters = outboundClusters(registry, scope, 'envoy');
     const endpoints = new Map<string, Obj>();
     for (const [name, c] of clusters) {
       if (c.type !== 'EDS') continue;
@@ -32,13 +33,13 @@ function clustersAndEndpoints(registry: Registry, namespace: string): { clusters
   });
 }
 
-function sidecarOutbound(registry: Registry, proxy: ProxyInfo): { listeners: Obj[]; routes: Obj[] } {
-  const key = `sidecar-outbound|${proxy.namespace}|${labelsKey(registry, proxy.labels)}`;
+function sidecarOutbound(registry: Registry, proxy: ProxyInfo, scope: OutboundScope): { listeners: Obj[]; routes: Obj[] } {
+  const key = `sidecar-outbound|${scope.key}|${labelsKey(registry, proxy.labels)}`;
   return registry.memo(key, () => {
     const listeners: Obj[] = [];
     const routes: Obj[] = [];
-    for (const p of outboundPorts(registry, proxy.namespace)) {
-      const rc = p.http ? sidecarRouteConfig(registry, proxy, p.port) : undefined;
+    for (const p of outboundPorts(scope)) {
+      const rc = p.http ? sidecarRouteConfig(registry, proxy, scope, p.port) : undefined;
       if (rc) routes.push(rc);
       listeners.push(outboundPortListener(registry, proxy, p, rc));
     }
@@ -51,13 +52,13 @@ function put(m: Map<string, object>, o: Obj): void {
 }
 
 function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
-  const { clusters, endpoints } = clustersAndEndpoints(registry, proxy.namespace);
+  const scope = registry.outboundScope(proxy.namespace, proxy.labels);
+  const { clusters, endpoints } = clustersAndEndpoints(registry, scope);
   const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
-  const mesh = registry.snapshot.mesh;
   put(out.clusters, passthroughCluster());
   put(out.clusters, blackholeCluster());
-  const outbound = sidecarOutbound(registry, proxy);
-  if (proxy.address) put(out.listeners, virtualOutboundListener(proxy.address, mesh.outboundTrafficPolicy));
+  const outbound = sidecarOutbound(registry, proxy, scope);
+  if (proxy.address) put(out.listeners, virtualOutboundListener(proxy.address, scope.outboundTrafficPolicy));
   for (const l of outbound.listeners) put(out.listeners, l);
   for (const rc of outbound.routes) put(out.routes, rc);
   const w = proxy.workload;
@@ -71,7 +72,7 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
 }
 
 function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
-  const { clusters, endpoints } = clustersAndEndpoints(registry, proxy.namespace);
+  const { clusters, endpoints } = clustersAndEndpoints(registry, registry.outboundScope(proxy.namespace, proxy.labels, false));
   const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
   put(out.clusters, blackholeCluster());
   const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;

@@ -379,3 +379,36 @@ spec:
   assert.deepEqual(checkConsistency(r), []);
   assert.deepEqual(roundTripMismatches(r).map((b) => b.name), []);
 });
+
+void test('Sidecar egress hosts narrow what a proxy sees; a selector Sidecar beats the namespace default', () => {
+  const s = snap(`
+apiVersion: v1
+kind: Service
+metadata: { name: far, namespace: other }
+spec: { selector: { app: far }, ports: [{ name: http, port: 7070 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: default }
+spec:
+  egress: [{ hosts: ["./*"] }]
+  outboundTrafficPolicy: { mode: REGISTRY_ONLY }
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: tester-wide }
+spec:
+  workloadSelector: { labels: { app: tester } }
+  egress: [{ hosts: ["*/*"] }]
+`);
+  const narrow = translate(s, sidecar('reviews-v1'));
+  assert.equal(narrow.clusters.has('outbound|7070||far.other.svc.cluster.local'), false);
+  assert.equal(narrow.listeners.has('0.0.0.0_7070'), false);
+  assert.equal(narrow.clusters.has(V1), true);
+  assert.equal(simulate(narrow, { port: 9080, host: 'example.com' }).direct, 502, 'REGISTRY_ONLY from the Sidecar');
+  const wide = translate(s, sidecar('tester'));
+  assert.equal(clusterFor(wide, 7070, 'far.other:7070'), 'outbound|7070||far.other.svc.cluster.local');
+  assert.equal(clusterFor(wide, 9080, 'example.com'), 'PassthroughCluster');
+  assert.deepEqual(checkConsistency(narrow), []);
+  assert.deepEqual(checkConsistency(wide), []);
+});
