@@ -1,0 +1,240 @@
+// What every ADS stream (SotW and Delta) shares: the cached node, per-type state, the push loop
+// that runs due types in make-before-break order (optionally waiting for the Cluster ACK before
+// Listeners/Routes), ACK/NACK bookkeeping, status, and encoding with keep-last-good.
+import { PUSH_ORDER, TYPE } from './protos.js';
+import { encodeResource, nodeInfoFromProto, type EncodedResource } from './codec.js';
+import type { NodeInfo, ResourceSource, TypeSyncStatus, XdsLogger, XdsServerEvents } from './types.js';
+
+/** Types whose every SotW response must carry the full subscribed set, and which accept wildcards. */
+export const FULL_STATE = new Set<string>([TYPE.listener, TYPE.cluster]);
+
+export interface TypeState {
+  typeUrl: string;
+  wildcard: boolean;
+  names: Set<string>;
+  /** The stream named resources for this type at least once: an empty list then means "none". */
+  everNamed: boolean;
+  /** What the proxy holds, as far as we know: what we last sent it. */
+  sent: Map<string, EncodedResource>;
+  sentVersion: string;
+  nonce: string;
+  ackedVersion: string;
+  ackedNonce: string;
+  nackedNonce: string;
+  lastNack?: TypeSyncStatus['lastNack'];
+  encodeErrors: { name: string; error: string }[];
+  sourceError?: string;
+  pending: boolean;
+  /** Names to send even when unchanged (newly subscribed), or 'all' after a fresh subscription. */
+  forced: Set<string> | 'all';
+}
+
+export interface StreamContext {
+  source: ResourceSource;
+  logger: XdsLogger;
+  clusterAckWaitMs: number;
+  controlPlaneId?: string;
+  emit<E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]): void;
+}
+
+/** The part of a gRPC server stream the ADS streams use. */
+export interface WritableCall<T> {
+  write(msg: T): boolean;
+  end(): void;
+  on(event: 'drain', f: () => void): unknown;
+  off(event: 'drain', f: () => void): unknown;
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export abstract class AdsStreamBase<Resp> {
+  node: NodeInfo | undefined;
+  readonly connectedAt = new Date().toISOString();
+  readonly types = new Map<string, TypeState>();
+  protected nonceCounter = 0;
+  private running = false;
+  protected closed = false;
+  private readonly ackWaiters = new Map<string, () => void>();
+  private readonly closeWaiters = new Set<() => void>();
+
+  constructor(readonly id: number, readonly peer: string, protected readonly call: WritableCall<Resp>, protected readonly ctx: StreamContext) {}
+
+  get nodeId(): string {
+    return this.node?.id ?? '';
+  }
+
+  /** Computes and sends one response for t if anything is due; returns its nonce. */
+  protected abstract pushType(t: TypeState): Promise<string | undefined>;
+
+  /** Caches the node from the first request of the stream. */
+  protected ensureNode(node: Record<string, unknown> | undefined): void {
+    if (this.node) return;
+    this.node = nodeInfoFromProto(node);
+    if (!node) this.ctx.logger.warn(`xds stream ${this.id} (${this.peer}): first request carries no node`);
+    this.ctx.emit('connect', { streamId: this.id, node: this.node, peer: this.peer });
+  }
+
+  protected typeState(typeUrl: string): TypeState {
+    let t = this.types.get(typeUrl);
+    if (!t) {
+      t = { typeUrl, wildcard: false, names: new Set(), everNamed: false, sent: new Map(), sentVersion: '', nonce: '', ackedVersion: '',
+        ackedNonce: '', nackedNonce: '', encodeErrors: [], pending: false, forced: new Set() };
+      this.types.set(typeUrl, t);
+    }
+    return t;
+  }
+
+  protected recordAck(t: TypeState, nonce: string, version: string): void {
+    t.ackedVersion = version;
+    t.ackedNonce = nonce;
+    this.ackWaiters.get(nonce)?.();
+    this.ctx.emit('ack', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce });
+  }
+
+  protected recordNack(t: TypeState, nonce: string, clientVersion: string, error: { code: number; message: string }): void {
+    const { code, message } = error;
+    t.nackedNonce = nonce;
+    t.lastNack = { nonce, version: t.sentVersion, code, message, at: new Date().toISOString() };
+    this.ackWaiters.get(nonce)?.();
+    this.ctx.logger.warn(`xds NACK from ${this.nodeId} for ${t.typeUrl} version ${t.sentVersion}: ${message}`);
+    this.ctx.emit('nack', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version: clientVersion, nonce, code, message });
+  }
+
+  /** Asks the source for t's subscribed resources and encodes them; undefined when the source failed. */
+  protected async fetch(t: TypeState): Promise<Map<string, EncodedResource> | undefined> {
+    let found: ReadonlyMap<string, object>;
+    try {
+      found = await this.ctx.source.resources(this.node!, t.typeUrl, t.wildcard ? '*' : [...t.names]);
+      t.sourceError = undefined;
+    } catch (e) {
+      t.sourceError = errorText(e);
+      this.ctx.logger.error(`xds source failed for ${this.nodeId} ${t.typeUrl}: ${t.sourceError}`);
+      return undefined;
+    }
+    if (this.closed) return undefined;
+    return this.encodeAll(t, found);
+  }
+
+  markAllDirty(): void {
+    for (const t of this.types.values()) t.pending = true;
+    this.kick();
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.ackWaiters.values()) w();
+    for (const w of this.closeWaiters) w();
+    this.ackWaiters.clear();
+    if (this.node) this.ctx.emit('disconnect', { streamId: this.id, node: this.node, peer: this.peer, reason });
+  }
+
+  end(): void {
+    try {
+      this.call.end();
+    } catch {
+      // already gone
+    }
+  }
+
+  typeStatus(t: TypeState): TypeSyncStatus {
+    const status = t.nonce === '' ? 'NOT SENT' : t.nackedNonce === t.nonce ? 'NACKED' : t.ackedNonce === t.nonce ? 'SYNCED' : 'STALE';
+    const s: TypeSyncStatus = {
+      typeUrl: t.typeUrl, subscription: { wildcard: t.wildcard, names: [...t.names].sort() },
+      sentVersion: t.sentVersion, ackedVersion: t.ackedVersion, nonce: t.nonce, resourceCount: t.sent.size,
+      encodeErrors: [...t.encodeErrors], status,
+    };
+    if (t.lastNack) s.lastNack = { ...t.lastNack };
+    if (t.sourceError) s.sourceError = t.sourceError;
+    return s;
+  }
+
+  protected kick(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    setImmediate(() => void this.runLoop());
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.closed) return;
+        const due = this.dueTypes();
+        if (due.length === 0) return;
+        let clusterNonce = '';
+        for (const t of due) {
+          if (this.closed) return;
+          if (clusterNonce && (t.typeUrl === TYPE.listener || t.typeUrl === TYPE.route)) {
+            await this.waitForAck(clusterNonce);
+            clusterNonce = '';
+          }
+          if (!t.pending) continue;
+          const nonce = await this.pushType(t);
+          if (nonce && t.typeUrl === TYPE.cluster && this.ctx.clusterAckWaitMs > 0) clusterNonce = nonce;
+        }
+      }
+    } catch (e) {
+      this.ctx.logger.error(`xds stream ${this.id} (${this.nodeId}): push failed: ${errorText(e)}`);
+    } finally {
+      this.running = false;
+      if (!this.closed && [...this.types.values()].some((t) => t.pending)) this.kick();
+    }
+  }
+
+  private dueTypes(): TypeState[] {
+    const rank = (u: string): number => {
+      const i = PUSH_ORDER.indexOf(u);
+      return i < 0 ? PUSH_ORDER.length : i;
+    };
+    return [...this.types.values()].filter((t) => t.pending).sort((a, b) => rank(a.typeUrl) - rank(b.typeUrl));
+  }
+
+  private waitForAck(nonce: string): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.ackWaiters.delete(nonce);
+        resolve();
+      };
+      const timer = setTimeout(done, this.ctx.clusterAckWaitMs);
+      this.ackWaiters.set(nonce, done);
+      if (this.closed) done();
+    });
+  }
+
+  /** Computes and sends one response for t if anything is due; returns its nonce. */
+  protected encodeAll(t: TypeState, found: ReadonlyMap<string, object>): Map<string, EncodedResource> {
+    const out = new Map<string, EncodedResource>();
+    t.encodeErrors = [];
+    for (const [name, obj] of found) {
+      if (!t.wildcard && !t.names.has(name)) continue;
+      try {
+        const enc = encodeResource(t.typeUrl, obj);
+        if (enc.name !== name) throw new Error(`resource is named "${enc.name}" but was returned as "${name}"`);
+        out.set(name, enc);
+      } catch (e) {
+        const error = errorText(e);
+        t.encodeErrors.push({ name, error });
+        this.ctx.logger.error(`xds: cannot encode ${t.typeUrl} "${name}" for ${this.nodeId}: ${error}`);
+        const prev = t.sent.get(name);
+        if (prev) out.set(name, prev);
+      }
+    }
+    return out;
+  }
+
+  protected waitDrain(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.call.off('drain', done);
+        this.closeWaiters.delete(done);
+        resolve();
+      };
+      this.call.on('drain', done);
+      this.closeWaiters.add(done);
+      if (this.closed) done();
+    });
+  }
+}
