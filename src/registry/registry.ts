@@ -74,6 +74,22 @@ export class Registry {
     return (this.endpointsOf.get(service) ?? []).filter((e) => e.servicePort === servicePort && labelsMatch(subsetLabels, e.labels));
   }
 
+  /** Every (service, endpoint) whose endpoint address is `address`: what a workload serves. */
+  endpointsAt(address: string): readonly { service: MeshService; endpoint: ServiceEndpoint }[] {
+    const idx = this.memo('endpoints-by-address', () => {
+      const m = new Map<string, { service: MeshService; endpoint: ServiceEndpoint }[]>();
+      for (const s of this.all) {
+        for (const endpoint of s.endpoints) {
+          let list = m.get(endpoint.address);
+          if (!list) m.set(endpoint.address, (list = []));
+          list.push({ service: s.service, endpoint });
+        }
+      }
+      return m;
+    });
+    return idx.get(address) ?? [];
+  }
+
   /** The gateways a VirtualService binds to, as `namespace/name` or `mesh` (none given means mesh). */
   vsGateways(vs: Resource<VirtualServiceSpec>): string[] {
     const gws = vs.spec.gateways;

@@ -67,11 +67,10 @@ export function inboundPorts(registry: Registry, workload: Workload): InboundPor
   return ports.map((port) => {
     // HTTP unless every service port served here says otherwise (then the first one's protocol).
     const served: Protocol[] = [];
-    for (const svc of registry.servicesVisibleTo(workload.namespace)) {
-      if (svc.namespace !== workload.namespace) continue;
-      for (const sp of svc.ports) {
-        if (registry.endpoints(svc, sp.port).some((e) => e.address === workload.address && e.port === port)) served.push(sp.protocol);
-      }
+    for (const { service, endpoint } of registry.endpointsAt(workload.address)) {
+      if (service.namespace !== workload.namespace || endpoint.port !== port) continue;
+      const sp = service.ports.find((p) => p.port === endpoint.servicePort);
+      if (sp) served.push(sp.protocol);
     }
     const protocol: Protocol = served.find((x) => isHttpProtocol(x)) ?? served[0] ?? 'UNSUPPORTED';
     return { port, appPort: workload.appPort ?? port, protocol };
