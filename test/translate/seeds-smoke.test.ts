@@ -36,7 +36,7 @@ for (const file of files) {
       const problems = checkConsistency(r).filter((p) => !/^route config .* references cluster outbound\|/.test(p));
       assert.deepEqual(problems, [], `${file} (${proxy.kind})`);
       assert.deepEqual(roundTripMismatches(r).map((b) => b.name), [], `${file} (${proxy.kind})`);
-      for (const rc of r.routes.values()) compileWithSidecar(rc as Record<string, unknown>);
+      for (const rc of r.routes.values()) compileWithSidecar(rc);
     }
     const names = registryFor(snap).allServices().flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.port}`));
     const lds = translateForGrpc(snap, grpcClient, TYPE.listener, names);
