@@ -8,6 +8,7 @@ import type { NodeInfo } from './types.js';
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const ADS_SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
+export const ADS_DELTA_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
 
 /** google.rpc.Status as carried in DiscoveryRequest.error_detail. */
 export interface RpcStatus { code: number; message: string }
@@ -68,6 +69,65 @@ export function decodeResponse(buf: Buffer): DiscoveryResponse {
   };
 }
 
+export interface DeltaDiscoveryRequest {
+  node?: Record<string, unknown>;
+  type_url: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail?: RpcStatus;
+}
+
+export interface DeltaResource { name: string; version: string; resource: AnyMessage }
+
+export interface DeltaDiscoveryResponse {
+  system_version_info: string;
+  resources: DeltaResource[];
+  type_url: string;
+  removed_resources: string[];
+  nonce: string;
+  control_plane?: { identifier: string };
+}
+
+const DREQ = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
+const DRESP = 'envoy.service.discovery.v3.DeltaDiscoveryResponse';
+
+export function encodeDeltaRequest(req: DeltaDiscoveryRequest): Buffer {
+  const t = messageType(DREQ);
+  return Buffer.from(t.encode(t.fromObject(req as unknown as Record<string, unknown>)).finish());
+}
+
+export function decodeDeltaRequest(buf: Buffer): DeltaDiscoveryRequest {
+  const t = messageType(DREQ);
+  const o = t.toObject(t.decode(buf), TO_OBJ) as Partial<DeltaDiscoveryRequest> & { error_detail?: { code?: number; message?: string } };
+  return {
+    node: o.node,
+    type_url: o.type_url ?? '',
+    resource_names_subscribe: o.resource_names_subscribe ?? [],
+    resource_names_unsubscribe: o.resource_names_unsubscribe ?? [],
+    initial_resource_versions: o.initial_resource_versions ?? {},
+    response_nonce: o.response_nonce ?? '',
+    error_detail: o.error_detail ? { code: o.error_detail.code ?? 0, message: o.error_detail.message ?? '' } : undefined,
+  };
+}
+
+export function encodeDeltaResponse(resp: DeltaDiscoveryResponse): Buffer {
+  return Buffer.from(messageType(DRESP).encode(resp as unknown as Record<string, unknown>).finish());
+}
+
+export function decodeDeltaResponse(buf: Buffer): DeltaDiscoveryResponse {
+  const m = messageType(DRESP).decode(buf) as unknown as Partial<DeltaDiscoveryResponse>;
+  return {
+    system_version_info: m.system_version_info ?? '',
+    resources: (m.resources ?? []).map((r) => ({ name: r.name ?? '', version: r.version ?? '',
+      resource: { type_url: r.resource?.type_url ?? '', value: r.resource?.value ?? new Uint8Array() } })),
+    type_url: m.type_url ?? '',
+    removed_resources: m.removed_resources ?? [],
+    nonce: m.nonce ?? '',
+  };
+}
+
 export function adsServiceDefinition(): ServiceDefinition {
   return {
     StreamAggregatedResources: {
@@ -79,6 +139,16 @@ export function adsServiceDefinition(): ServiceDefinition {
       responseSerialize: encodeResponse,
       responseDeserialize: decodeResponse,
       originalName: 'streamAggregatedResources',
+    },
+    DeltaAggregatedResources: {
+      path: ADS_DELTA_PATH,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: encodeDeltaRequest,
+      requestDeserialize: decodeDeltaRequest,
+      responseSerialize: encodeDeltaResponse,
+      responseDeserialize: decodeDeltaResponse,
+      originalName: 'deltaAggregatedResources',
     },
   };
 }

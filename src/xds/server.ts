@@ -3,7 +3,8 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { PUSH_ORDER } from './protos.js';
-import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
+import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
+import { DeltaStream } from './delta-stream.js';
 import { SotwStream } from './sotw-stream.js';
 import { noopLogger, type ProxyStatus, type ResourceSource, type XdsServer, type XdsServerEvents, type XdsServerOptions } from './types.js';
 
@@ -12,7 +13,7 @@ export type { NodeInfo, ResourceSource, XdsServer, XdsServerOptions, ProxyStatus
 
 class AdsServer extends EventEmitter implements XdsServer {
   private readonly grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  private readonly streams = new Map<number, SotwStream>();
+  private readonly streams = new Map<number, SotwStream | DeltaStream>();
   private nextStreamId = 1;
   private pendingAll = false;
   private readonly pendingNodes = new Set<string>();
@@ -29,7 +30,8 @@ class AdsServer extends EventEmitter implements XdsServer {
     this.maxDelayMs = Math.max(opts.maxDelayMs ?? 500, this.debounceMs);
     this.logger = opts.logger ?? noopLogger;
     this.grpcServer.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call, 'sotw'),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.onStream(call, 'delta'),
     });
   }
 
@@ -43,24 +45,31 @@ class AdsServer extends EventEmitter implements XdsServer {
     }
   }
 
-  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+  private onStream<Req, Resp>(call: grpc.ServerDuplexStream<Req, Resp>, kind: 'sotw' | 'delta'): void {
     if (this.closed) {
       call.destroy();
       return;
     }
     const id = this.nextStreamId++;
-    const stream = new SotwStream(id, call.getPeer(), call, {
+    const ctx = {
       source: this.source, logger: this.logger, controlPlaneId: this.opts.controlPlaneId,
       clusterAckWaitMs: this.opts.clusterAckWaitMs ?? 2000,
-      emit: (event, ...args) => this.emit(event, ...args),
-    });
+      emit: <E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]) => void this.emit(event, ...args),
+    };
+    const peer = call.getPeer();
+    const stream = kind === 'sotw'
+      ? new SotwStream(id, peer, call as unknown as grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, ctx)
+      : new DeltaStream(id, peer, call as unknown as grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, ctx);
     this.streams.set(id, stream);
     const finish = (reason: string): void => {
       if (!this.streams.has(id)) return;
       this.streams.delete(id);
       stream.close(reason);
     };
-    call.on('data', (req: DiscoveryRequest) => stream.onRequest(req));
+    call.on('data', (req: unknown) => {
+      if (stream instanceof SotwStream) stream.onRequest(req as DiscoveryRequest);
+      else stream.onRequest(req as DeltaDiscoveryRequest);
+    });
     call.on('end', () => {
       finish('client closed the stream');
       stream.end();
