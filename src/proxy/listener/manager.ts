@@ -16,6 +16,11 @@ interface Bound {
   error?: string;
 }
 
+/** Listeners on the same address:port share a socket; port 0 (any free port) is per listener. */
+function bindKey(l: CompiledListener): string {
+  return l.port === 0 ? `${l.address}:0#${l.name}` : `${l.address}:${l.port}`;
+}
+
 export class ListenerManager implements OutboundTable {
   listeners = new Map<string, CompiledListener>();
   private byPort = new Map<number, CompiledListener>();
@@ -44,7 +49,7 @@ export class ListenerManager implements OutboundTable {
       for (const [name, r] of resources) {
         const l = compileListener(name, obj(r, `Listener ${name}`), { routes: this.routes, clusters: this.env.clusters, stats: this.env.stats }, `Listener ${name}`);
         if (l.bindToPort) {
-          const key = `${l.address}:${l.port}`;
+          const key = bindKey(l);
           const other = addrs.get(key);
           if (other !== undefined) return `Listener ${name}: address ${key} is already used by listener ${other}`;
           addrs.set(key, name);
@@ -77,20 +82,20 @@ export class ListenerManager implements OutboundTable {
   allBound(): boolean {
     for (const l of this.listeners.values()) {
       if (!l.bindToPort) continue;
-      const b = this.bound.get(`${l.address}:${l.port}`);
+      const b = this.bound.get(bindKey(l));
       if (!b || b.state !== 'listening') return false;
     }
     return true;
   }
 
   bindState(l: CompiledListener): { state: string; error?: string } {
-    const b = this.bound.get(`${l.address}:${l.port}`);
+    const b = this.bound.get(bindKey(l));
     return b ? { state: b.state, error: b.error } : { state: l.bindToPort ? 'unbound' : 'not bound (bind_to_port: false)' };
   }
 
   private reconcile(): void {
     const want = new Map<string, CompiledListener>();
-    for (const l of this.listeners.values()) if (l.bindToPort) want.set(`${l.address}:${l.port}`, l);
+    for (const l of this.listeners.values()) if (l.bindToPort) want.set(bindKey(l), l);
     for (const [key, b] of this.bound) {
       const l = want.get(key);
       if (l && b.state !== 'failed') b.dispatch.current = l;
@@ -133,7 +138,7 @@ export class ListenerManager implements OutboundTable {
   boundPort(name: string): number | undefined {
     const l = this.listeners.get(name);
     if (!l) return undefined;
-    const addr = this.bound.get(`${l.address}:${l.port}`)?.server.address();
+    const addr = this.bound.get(bindKey(l))?.server.address();
     return addr && typeof addr === 'object' ? addr.port : undefined;
   }
 
