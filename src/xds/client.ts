@@ -54,8 +54,6 @@ interface Subscription {
   /** Nonce of the last response received on the current stream. */
   nonce: string;
   lastNack?: string;
-  /** Named resources on this stream before: a wildcard must then be spelled "*". */
-  namedOnStream: boolean;
 }
 
 type AdsStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
@@ -111,7 +109,7 @@ export class AdsClient extends EventEmitter {
       if (!same) this.sendRequest(prev);
       return;
     }
-    const sub: Subscription = { typeUrl, names: list, handler, ackedVersion: '', nonce: '', namedOnStream: false };
+    const sub: Subscription = { typeUrl, names: list, handler, ackedVersion: '', nonce: '' };
     this.subs.set(typeUrl, sub);
     this.sendRequest(sub);
   }
@@ -164,10 +162,7 @@ export class AdsClient extends EventEmitter {
     }
     this.stream = stream;
     this.sentNode = false;
-    for (const s of this.subs.values()) {
-      s.nonce = '';
-      s.namedOnStream = false;
-    }
+    for (const s of this.subs.values()) s.nonce = '';
     stream.on('data', (resp: DiscoveryResponse) => {
       if (this.stream !== stream) return;
       if (!this.connected) {
@@ -214,12 +209,8 @@ export class AdsClient extends EventEmitter {
   private sendRequest(sub: Subscription, extra?: { nonce: string; error?: string; version?: string }): void {
     const stream = this.stream;
     if (!stream || this.closed) return;
-    let names: string[];
-    if (sub.names === '*') names = sub.namedOnStream ? ['*'] : [];
-    else {
-      names = sub.names;
-      if (names.length > 0) sub.namedOnStream = true;
-    }
+    // Wildcard is spelled "*" (not the legacy empty list) so that a later empty list unsubscribes.
+    const names = sub.names === '*' ? ['*'] : sub.names;
     const req: DiscoveryRequest = {
       version_info: extra?.version ?? sub.ackedVersion,
       resource_names: names,

@@ -44,7 +44,8 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     }
     // Legacy wildcard: an empty list before the stream ever named anything (LDS/CDS only).
     if (requested.length === 0 && FULL_STATE.has(t.typeUrl) && !t.everNamed) wildcard = true;
-    if (names.size > 0) t.everNamed = true;
+    // An explicit "*" counts as naming: after it, an empty list unsubscribes.
+    if (requested.length > 0) t.everNamed = true;
     const added: string[] = [];
     if (wildcard && !t.wildcard) added.push('*');
     // Names the previous wildcard already covered are not new to the proxy.

@@ -70,6 +70,11 @@ void test('client: wildcard CDS and named EDS are ACKed; a handler error NACKs w
   server.notify();
   await until('second NACK', () => nacks.length > 1);
   assert.equal(nacks[1].message, 'boom');
+
+  // Unsubscribing (an explicit "*" was sent, so an empty list now means none).
+  client.unsubscribe(TYPE.endpoint);
+  await until('EDS unsubscribed', () => status().types.find((t) => t.typeUrl === TYPE.endpoint)?.subscription.names.length === 0);
+  assert.equal(status().types.find((t) => t.typeUrl === TYPE.cluster)?.subscription.wildcard, true);
 });
 
 /** A bare ADS endpoint that records requests and answers each new subscription with one resource. */
