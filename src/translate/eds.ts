@@ -2,7 +2,10 @@
 // Every locality carries a load_balancing_weight (grpc-js skips unweighted localities) and
 // addresses are IP literals (grpc-js NACKs host names).
 import { isIP } from 'node:net';
-import { parseLocality, type Registry, type ServiceEndpoint } from '../registry/index.js';
+import type { DestinationRuleSpec } from '../model/index.js';
+import { parseLocality, resourcesOfKind, type Registry, type ServiceEndpoint } from '../registry/index.js';
+import { destinationPolicy } from './policy.js';
+import { withLocalityPriorities } from './locality.js';
 import { parseClusterName } from './names.js';
 import { socketAddress, type Obj } from './envoy.js';
 
@@ -44,7 +47,7 @@ export function subsetLabels(registry: Registry, host: string, subset: string, p
  * subset labels (proxies that see the same DestinationRule share the object). Undefined when the
  * cluster names no known service or subset.
  */
-export function outboundLoadAssignment(registry: Registry, clusterName: string, proxyNamespace: string): Obj | undefined {
+export function outboundLoadAssignment(registry: Registry, clusterName: string, proxyNamespace: string, proxyLocality?: string): Obj | undefined {
   const parsed = parseClusterName(clusterName);
   if (!parsed || parsed.direction !== 'outbound') return undefined;
   const svc = registry.service(parsed.host, proxyNamespace);
@@ -52,5 +55,16 @@ export function outboundLoadAssignment(registry: Registry, clusterName: string, 
   const labels = subsetLabels(registry, parsed.host, parsed.subset, proxyNamespace);
   if (labels === null) return undefined;
   const key = `cla|${clusterName}|${svc.namespace}|${labels ? JSON.stringify(Object.entries(labels).sort()) : ''}`;
-  return registry.memo(key, () => Object.freeze(loadAssignment(clusterName, registry.endpoints(svc, parsed.port, labels))));
+  const cla = registry.memo(key, () => Object.freeze(loadAssignment(clusterName, registry.endpoints(svc, parsed.port, labels))));
+  if (!proxyLocality) return cla;
+  const policy = destinationPolicy(registry, parsed.host, parsed.subset || undefined, parsed.port, proxyNamespace);
+  const lls = policy.loadBalancer?.localityLbSetting;
+  if (!policy.outlierDetection || lls?.enabled === false) return cla;
+  return registry.memo(`${key}|locality|${proxyLocality}|${proxyNamespace}`, () => Object.freeze(withLocalityPriorities(cla, proxyLocality, lls)));
+}
+
+/** Whether any DestinationRule could turn on locality failover (then CLAs depend on the proxy's locality). */
+export function localityMatters(registry: Registry): boolean {
+  return registry.memo('locality-matters', () => resourcesOfKind<DestinationRuleSpec>(registry.snapshot, 'DestinationRule').some((dr) =>
+    JSON.stringify(dr.spec).includes('"outlierDetection"')));
 }

@@ -110,7 +110,7 @@ export function translateForGrpc(snapshot: ConfigSnapshot, proxy: ProxyInfo, typ
     } else if (typeUrl === TYPE.cluster) {
       res = grpcCluster(registry, p, name);
     } else if (typeUrl === TYPE.endpoint) {
-      res = grpcCluster(registry, p, name) ? outboundLoadAssignment(registry, name, p.namespace) : undefined;
+      res = grpcCluster(registry, p, name) ? outboundLoadAssignment(registry, name, p.namespace, p.locality) : undefined;
     }
     if (res) out.set(name, res);
   }

@@ -12,6 +12,8 @@ export interface ProxyInfo {
   address: string;
   serviceAccount: string;
   workload?: Workload;
+  /** `region/zone/subzone` (from node.locality or the workload): drives locality failover. */
+  locality?: string;
 }
 
 function metaString(meta: Record<string, unknown>, key: string): string | undefined {
@@ -75,5 +77,6 @@ export function withWorkload(proxy: ProxyInfo, snapshot: ConfigSnapshot): ProxyI
     address: proxy.address || w.address,
     labels: Object.keys(proxy.labels).length > 0 ? proxy.labels : { ...w.labels },
     serviceAccount: proxy.serviceAccount !== 'default' ? proxy.serviceAccount : w.serviceAccount,
+    locality: proxy.locality ?? w.locality,
   };
 }

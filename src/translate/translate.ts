@@ -7,7 +7,7 @@ import { withWorkload, type ProxyInfo } from './proxy.js';
 import type { XdsResources } from './types.js';
 import type { Obj } from './envoy.js';
 import { outboundClusters, inboundCluster, passthroughCluster, blackholeCluster } from './cds.js';
-import { outboundLoadAssignment } from './eds.js';
+import { localityMatters, outboundLoadAssignment } from './eds.js';
 import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './rds.js';
 import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
 
@@ -19,14 +19,15 @@ function labelsKey(registry: Registry, labels: Readonly<Record<string, string>>)
   return used ? JSON.stringify(Object.entries(labels).sort()) : '';
 }
 
-function clustersAndEndpoints(registry: Registry, scope: OutboundScope): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
+function clustersAndEndpoints(registry: Registry, scope: OutboundScope, proxyLocality: string | undefined): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
   const namespace = scope.namespace;
-  return registry.memo(`cds+eds|envoy|${scope.key}`, () => {
+  const locality = localityMatters(registry) ? proxyLocality : undefined;
+  return registry.memo(`cds+eds|envoy|${scope.key}|${locality ?? ''}`, () => {
     const clusters = outboundClusters(registry, scope, 'envoy');
     const endpoints = new Map<string, Obj>();
     for (const [name, c] of clusters) {
       if (c.type !== 'EDS') continue;
-      const cla = outboundLoadAssignment(registry, name, namespace);
+      const cla = outboundLoadAssignment(registry, name, namespace, locality);
       if (cla) endpoints.set(name, cla);
     }
     return { clusters, endpoints };
@@ -53,7 +54,7 @@ function put(m: Map<string, object>, o: Obj): void {
 
 function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   const scope = registry.outboundScope(proxy.namespace, proxy.labels);
-  const { clusters, endpoints } = clustersAndEndpoints(registry, scope);
+  const { clusters, endpoints } = clustersAndEndpoints(registry, scope, proxy.locality);
   const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
   put(out.clusters, passthroughCluster());
   put(out.clusters, blackholeCluster());
@@ -72,7 +73,7 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
 }
 
 function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
-  const { clusters, endpoints } = clustersAndEndpoints(registry, registry.outboundScope(proxy.namespace, proxy.labels, false));
+  const { clusters, endpoints } = clustersAndEndpoints(registry, registry.outboundScope(proxy.namespace, proxy.labels, false), proxy.locality);
   const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
   put(out.clusters, blackholeCluster());
   const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;

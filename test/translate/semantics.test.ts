@@ -412,3 +412,37 @@ spec:
   assert.deepEqual(checkConsistency(narrow), []);
   assert.deepEqual(checkConsistency(wide), []);
 });
+
+void test('locality failover: with outlierDetection, localities get contiguous priorities by closeness to the proxy', () => {
+  const s = createSnapshot('1', parseResources(`
+apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec: { selector: { app: web }, ports: [{ name: http, port: 80 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web }
+spec:
+  host: web
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 3, interval: 5s }
+    loadBalancer: { localityLbSetting: { failover: [{ from: us-east, to: eu-west }] } }
+`, 'loc'), [
+    { name: 'a', namespace: 'default', address: '127.0.8.1', labels: { app: 'web' }, serviceAccount: 'w', ports: { http: 80 }, locality: 'us-east/zone-a' },
+    { name: 'b', namespace: 'default', address: '127.0.8.2', labels: { app: 'web' }, serviceAccount: 'w', ports: { http: 80 }, locality: 'us-east/zone-b' },
+    { name: 'c', namespace: 'default', address: '127.0.8.3', labels: { app: 'web' }, serviceAccount: 'w', ports: { http: 80 }, locality: 'eu-west/zone-1' },
+    { name: 'd', namespace: 'default', address: '127.0.8.4', labels: { app: 'web' }, serviceAccount: 'w', ports: { http: 80 }, locality: 'ap-south/zone-1' },
+    { name: 'client', namespace: 'default', address: '127.0.8.9', labels: { app: 'client' }, serviceAccount: 'c', ports: {}, locality: 'us-east/zone-a' },
+  ]);
+  const client: ProxyInfo = { id: 'sidecar~127.0.8.9~client.default~default.svc.cluster.local', kind: 'sidecar', name: 'client', namespace: 'default',
+    labels: { app: 'client' }, address: '127.0.8.9', serviceAccount: 'c' };
+  const r = translate(s, client);
+  const cla = r.endpoints.get('outbound|80||web.default.svc.cluster.local') as { endpoints: { locality: { region: string; zone: string }; priority?: number }[] };
+  assert.deepEqual(cla.endpoints.map((e) => [`${e.locality.region}/${e.locality.zone}`, e.priority ?? 0]),
+    [['ap-south/zone-1', 3], ['eu-west/zone-1', 2], ['us-east/zone-a', 0], ['us-east/zone-b', 1]]);
+  assert.deepEqual(roundTripMismatches(r).map((b) => b.name), []);
+  const far = translate(s, { ...client, id: 'x', locality: 'ap-south/zone-9' });
+  const farCla = far.endpoints.get('outbound|80||web.default.svc.cluster.local') as typeof cla;
+  assert.deepEqual(farCla.endpoints.map((e) => e.priority ?? 0), [0, 1, 1, 1], 'same region first, then everything else (no gaps)');
+});
