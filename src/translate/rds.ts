@@ -8,15 +8,15 @@ import { buildHttpRoute, defaultRoute, hashPolicy, type RouteContext } from './r
 import { PASSTHROUGH_CLUSTER, gatewayRouteName, outboundClusterName, sidecarRouteName, virtualHostName } from './names.js';
 import type { Obj } from './envoy.js';
 import { hasOwnCluster } from './cds.js';
+import { flattenHttpRoutes } from './delegate.js';
 
-/** Envoy routes for one VirtualService on one listener; stops after a catch-all route, as Istio does. */
+/** Envoy routes for one VirtualService (delegates expanded) on one listener; stops after a catch-all route, as Istio does. */
 export function virtualServiceRoutes(vs: Resource<VirtualServiceSpec>, registry: Registry, proxy: ProxyInfo,
   gateway: string, port: number, flavor: 'envoy' | 'grpc'): Obj[] {
-  const vsNamespace = vs.metadata.namespace ?? 'default';
-  const scope: MatchScope = { port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, gateway, vsNamespace };
-  const ctx: RouteContext = { registry, proxyNamespace: proxy.namespace, vsNamespace, listenerPort: port, flavor };
   const out: Obj[] = [];
-  for (const http of vs.spec.http ?? []) {
+  for (const { http, namespace: vsNamespace } of flattenHttpRoutes(registry, vs)) {
+    const scope: MatchScope = { port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, gateway, vsNamespace };
+    const ctx: RouteContext = { registry, proxyNamespace: proxy.namespace, vsNamespace, listenerPort: port, flavor };
     const blocks = http.match && http.match.length > 0 ? http.match : [undefined];
     for (const m of blocks) {
       const match = buildRouteMatch(m, scope);

@@ -446,3 +446,32 @@ spec:
   const farCla = far.endpoints.get('outbound|80||web.default.svc.cluster.local') as typeof cla;
   assert.deepEqual(farCla.endpoints.map((e) => e.priority ?? 0), [0, 1, 1, 1], 'same region first, then everything else (no gaps)');
 });
+
+void test('delegate: the delegate VirtualService routes replace the root route, matches AND-ed', () => {
+  const s = snap(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: root }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ uri: { prefix: /api }, headers: { x-team: { exact: a } } }]
+    delegate: { name: reviews-api, namespace: team-a }
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews-api, namespace: team-a }
+spec:
+  http:
+  - name: beta
+    match: [{ uri: { prefix: /api/beta } }]
+    route: [{ destination: { host: reviews.default.svc.cluster.local, subset: v2 } }]
+  - route: [{ destination: { host: reviews.default.svc.cluster.local, subset: v1 } }]
+`);
+  const r = translate(s, sidecar('tester'));
+  assert.equal(clusterFor(r, 9080, 'reviews', '/api/beta/x', { 'x-team': 'a' }), V2);
+  assert.equal(clusterFor(r, 9080, 'reviews', '/api/beta/x'), V1, 'root header condition still applies');
+  assert.equal(clusterFor(r, 9080, 'reviews', '/api/other', { 'x-team': 'a' }), V1);
+  assert.deepEqual(checkConsistency(r), []);
+});
