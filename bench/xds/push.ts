@@ -25,7 +25,7 @@ function listener(i: number): object {
 }
 
 class SyntheticSource implements ResourceSource {
-  readonly clusters = new Map<string, object>();
+  clusters = new Map<string, object>();
   readonly listeners = new Map<string, object>();
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
@@ -70,7 +70,7 @@ async function runOne(n: number, count: number, rounds: number): Promise<Row> {
   for (let p = 0; p < procs; p++) {
     const from = Math.floor((p * n) / procs);
     const to = Math.floor(((p + 1) * n) / procs);
-    children.push(fork(process.argv[1], ['--clients', String(port), String(from), String(to)], { stdio: 'inherit' }));
+    children.push(fork(process.argv[1], ['--clients', String(port), String(from), String(to)], { stdio: 'inherit', execArgv: [] }));
   }
   await waitFor('initial sync', () => server.status().length === n && server.status().every((p) => p.types.every((t) => t.status === 'SYNCED')), 600_000);
   const connectS = (performance.now() - t0) / 1000;
@@ -82,7 +82,8 @@ async function runOne(n: number, count: number, rounds: number): Promise<Row> {
   const cpu0 = process.cpuUsage();
   for (let r = 1; r <= rounds; r++) {
     const c = cluster(r % count, r);
-    source.clusters.set((c as { name: string }).name, c);
+    // A change is a new Map (the ResourceSource contract); unchanged clusters keep their objects.
+    source.clusters = new Map(source.clusters).set((c as { name: string }).name, c);
     const before = new Map([...lastAck].map(([k, v]) => [k, v.version]));
     const start = performance.now();
     server.notify();

@@ -28,6 +28,8 @@ export interface DiscoveryResponse {
   type_url: string;
   nonce: string;
   control_plane?: { identifier: string };
+  /** Internal: the encoding of every field but `nonce`, shared between streams. */
+  encodedPrefix?: Buffer;
 }
 
 const REQ = 'envoy.service.discovery.v3.DiscoveryRequest';
@@ -55,7 +57,22 @@ export function decodeRequest(buf: Buffer): DiscoveryRequest {
 
 /** Encodes with the static encoder directly: Any values are already bytes. */
 export function encodeResponse(resp: DiscoveryResponse): Buffer {
-  return Buffer.from(messageType(RESP).encode(resp as unknown as Record<string, unknown>).finish());
+  const t = messageType(RESP);
+  // Protobuf fields may come in any order: the shared prefix plus this stream's nonce is a valid message.
+  if (resp.encodedPrefix) return Buffer.concat([resp.encodedPrefix, t.encode({ nonce: resp.nonce }).finish()]);
+  return Buffer.from(t.encode(resp as unknown as Record<string, unknown>).finish());
+}
+
+const prefixCache = new WeakMap<ReadonlyMap<string, EncodedResource>, { version: string; bytes: Buffer }>();
+
+/** Encoding of a response carrying all of `resources`, without its nonce; cached per resource set. */
+export function responsePrefix(resources: ReadonlyMap<string, EncodedResource>, resp: DiscoveryResponse): Buffer {
+  const hit = prefixCache.get(resources);
+  if (hit && hit.version === resp.version_info && !resp.control_plane) return hit.bytes;
+  const { nonce: _nonce, encodedPrefix: _prefix, ...rest } = resp;
+  const bytes = Buffer.from(messageType(RESP).encode(rest as unknown as Record<string, unknown>).finish());
+  if (!resp.control_plane) prefixCache.set(resources, { version: resp.version_info, bytes });
+  return bytes;
 }
 
 /** Decodes a response, keeping resources as raw Any (type_url + bytes). */
@@ -201,9 +218,15 @@ export function encodeResource(typeUrl: string, resource: object): EncodedResour
   return enc;
 }
 
+const versionCache = new WeakMap<ReadonlyMap<string, EncodedResource>, string>();
+
 /** Version string of a set of resources: a hash over their names and content hashes, in order. */
 export function versionOf(resources: ReadonlyMap<string, EncodedResource>): string {
+  const hit = versionCache.get(resources);
+  if (hit) return hit;
   const parts: string[] = [];
   for (const e of resources.values()) parts.push(e.name, e.hash);
-  return createHash('sha1').update(parts.join('\n')).digest('hex').slice(0, 12);
+  const v = createHash('sha1').update(parts.join('\n')).digest('hex').slice(0, 12);
+  versionCache.set(resources, v);
+  return v;
 }

@@ -54,7 +54,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
       else t.names.delete(n);
     }
     // The client drops what it unsubscribes: forget it so a re-subscription sends it again.
-    if (req.resource_names_unsubscribe.length > 0) for (const n of [...t.sent.keys()]) if (!t.wildcard && !t.names.has(n)) t.sent.delete(n);
+    if (req.resource_names_unsubscribe.length > 0) this.dropUnsubscribed(t);
     return added;
   }
 

@@ -1,6 +1,6 @@
 // One State-of-the-World ADS stream: per type URL it tracks the subscription, what the proxy was
 // sent (per-resource hash), version, nonce and ACK/NACK, and pushes what differs, in push order.
-import { versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
+import { responsePrefix, versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
 import { AdsStreamBase, FULL_STATE, type TypeState } from './stream-base.js';
 
 export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
@@ -50,10 +50,10 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     if (wildcard && !t.wildcard) added.push('*');
     // Names the previous wildcard already covered are not new to the proxy.
     if (!wildcard && !t.wildcard) for (const n of names) if (!t.names.has(n)) added.push(n);
-    // The proxy forgets what it unsubscribes: drop it so a later re-subscription resends it.
-    for (const n of t.sent.keys()) if (!wildcard && !names.has(n)) t.sent.delete(n);
     t.wildcard = wildcard;
     t.names = names;
+    // The proxy forgets what it unsubscribes: drop it so a later re-subscription resends it.
+    this.dropUnsubscribed(t);
     return added;
   }
 
@@ -65,6 +65,8 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     if (!t.wildcard && t.names.size === 0) return undefined;
     const current = await this.fetch(t);
     if (!current) return undefined;
+    // The same shared result as last time: nothing changed.
+    if (current === t.sent && forced !== 'all' && forced.size === 0) return undefined;
     const toSend: EncodedResource[] = [];
     let changed = current.size !== t.sent.size;
     for (const [name, enc] of current) {
@@ -84,6 +86,8 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     const nonce = String(++this.nonceCounter);
     const resp: DiscoveryResponse = { version_info: version, resources: toSend.map((e) => e.any), type_url: t.typeUrl, nonce };
     if (this.ctx.controlPlaneId) resp.control_plane = { identifier: this.ctx.controlPlaneId };
+    // Everything in `current` goes out (always for LDS/CDS): the bytes are the same for every stream but the nonce.
+    if (toSend.length === current.size) resp.encodedPrefix = responsePrefix(current, resp);
     t.sent = current;
     t.sentVersion = version;
     t.nonce = nonce;

@@ -45,6 +45,12 @@ export interface WritableCall<T> {
   off(event: 'drain', f: () => void): unknown;
 }
 
+/**
+ * Encoded results per source Map. Contract (see ResourceSource): a returned Map and its resources
+ * are never mutated afterwards; a change returns a new Map. Results are shared, never mutated.
+ */
+const sharedResults = new WeakMap<ReadonlyMap<string, object>, Map<string, Map<string, EncodedResource>>>();
+
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -114,7 +120,31 @@ export abstract class AdsStreamBase<Resp> {
       return undefined;
     }
     if (this.closed) return undefined;
-    return this.encodeAll(t, found);
+    // Identical proxies usually get the very same Map from the source: encode and hash it once.
+    const shared = sharedResults.get(found)?.get(t.typeUrl);
+    if (shared && (t.wildcard || [...found.keys()].every((n) => t.names.has(n)))) {
+      t.encodeErrors = [];
+      return shared;
+    }
+    const current = this.encodeAll(t, found);
+    if (t.encodeErrors.length === 0 && current.size === found.size) {
+      let byType = sharedResults.get(found);
+      if (!byType) sharedResults.set(found, (byType = new Map()));
+      byType.set(t.typeUrl, current);
+    }
+    return current;
+  }
+
+  /** Forgets sent resources the proxy no longer subscribes to (copy on write: `sent` may be shared). */
+  protected dropUnsubscribed(t: TypeState): void {
+    if (t.wildcard) return;
+    let kept: Map<string, EncodedResource> | undefined;
+    for (const n of t.sent.keys()) {
+      if (t.names.has(n)) continue;
+      kept ??= new Map(t.sent);
+      kept.delete(n);
+    }
+    if (kept) t.sent = kept;
   }
 
   markAllDirty(): void {

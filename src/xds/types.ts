@@ -20,7 +20,12 @@ export interface ResourceSource {
   /**
    * Resources of typeUrl for this node, by name. names = the subscribed names, or '*' for a
    * wildcard subscription. Return only resources that exist (extra names are ignored when not
-   * subscribed). Returning the same object instance for unchanged resources saves re-encoding.
+   * subscribed).
+   *
+   * IMMUTABILITY CONTRACT: never mutate a returned Map or resource object afterwards; a change
+   * must come as a new object (and a new Map). The server caches encodings by object identity:
+   * the same resource object is encoded once for all streams, and the same Map returned to many
+   * proxies (e.g. one per class of identical proxies) is encoded, hashed and serialized once.
    */
   resources(node: NodeInfo, typeUrl: string, names: readonly string[] | '*'): ReadonlyMap<string, object> | Promise<ReadonlyMap<string, object>>;
 }

@@ -10,11 +10,12 @@ export class MemorySource implements ResourceSource {
   calls = 0;
   readonly nodesSeen: NodeInfo[] = [];
 
+  /** Copy on write: a Map handed to the server is never mutated (the ResourceSource contract). */
   set(typeUrl: string, name: string, resource: object | undefined): void {
-    let m = this.byType.get(typeUrl);
-    if (!m) this.byType.set(typeUrl, (m = new Map()));
+    const m = new Map(this.byType.get(typeUrl));
     if (resource === undefined) m.delete(name);
     else m.set(name, resource);
+    this.byType.set(typeUrl, m);
   }
 
   resources(node: NodeInfo, typeUrl: string, names: readonly string[] | '*'): ReadonlyMap<string, object> {
