@@ -5,7 +5,7 @@
  * `reviews.default.svc.cluster.local`. Names containing a dot, and wildcards, are taken as given.
  */
 export function resolveHostname(host: string, namespace: string, domainSuffix: string): string {
-  if (host === '*' || host.includes('.')) return host;
+  if (!host || host === '*' || host.includes('.')) return host ?? '';
   return `${host}.${namespace}.${domainSuffix}`;
 }
 

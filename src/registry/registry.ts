@@ -144,7 +144,7 @@ export class Registry {
     if (this.drIndexCache) return this.drIndexCache;
     const idx: NonNullable<Registry['drIndexCache']> = new Map();
     for (const dr of resourcesOfKind<DestinationRuleSpec>(this.snapshot, 'DestinationRule')) {
-      if (dr.spec.workloadSelector) continue;
+      if (dr.spec.workloadSelector || !dr.spec.host) continue;
       const ns = dr.metadata.namespace ?? 'default';
       let e = idx.get(ns);
       if (!e) idx.set(ns, (e = { exact: new Map(), wildcard: [] }));

@@ -134,7 +134,7 @@ function serviceEntryServices(r: Resource<ServiceEntrySpec>, sources: readonly E
   if (spec.workloadSelector) {
     for (const s of sources) if (s.namespace === ns && labelsMatch(spec.workloadSelector.labels, s.labels)) srcs.push(s);
   }
-  return spec.hosts.map((hostname) => {
+  return (spec.hosts ?? []).filter((h) => !!h).map((hostname) => {
     const endpoints: ServiceEndpoint[] = [];
     for (const src of srcs) for (const p of ports) endpoints.push(endpoint(src, seEndpointPort(p, src), p.port));
     if (endpoints.length === 0 && (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && !hostname.startsWith('*')) {

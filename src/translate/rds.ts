@@ -153,7 +153,7 @@ export function gatewayServersByPort(registry: Registry, proxy: ProxyInfo): Map<
   const out = new Map<number, GatewayServerRef[]>();
   for (const gateway of registry.gatewaysFor(proxy.labels)) {
     for (const server of gateway.spec.servers ?? []) {
-      if (!isHttpProtocol(parseProtocol(server.port.protocol))) continue;
+      if (!server?.port || !isHttpProtocol(parseProtocol(server.port.protocol))) continue;
       let list = out.get(server.port.number);
       if (!list) out.set(server.port.number, (list = []));
       list.push({ gateway, server });

@@ -144,11 +144,11 @@ function applyRewrite(action: Obj, http: HTTPRoute): void {
 
 function applyMirrors(action: Obj, http: HTTPRoute, ctx: RouteContext): void {
   const policies: Obj[] = [];
-  if (http.mirror) {
+  if (http.mirror?.host) {
     const pct = http.mirrorPercentage?.value ?? http.mirrorPercent ?? http.mirror_percent ?? 100;
     policies.push({ cluster: destinationCluster(http.mirror, ctx), runtime_fraction: { default_value: fractionalPercent(pct) } });
   }
-  for (const m of http.mirrors ?? []) {
+  for (const m of (http.mirrors ?? []).filter((x) => !!x.destination?.host)) {
     policies.push({ cluster: destinationCluster(m.destination, ctx), runtime_fraction: { default_value: fractionalPercent(m.percentage?.value ?? 100) } });
   }
   if (policies.length > 0) action.request_mirror_policies = policies;
@@ -217,10 +217,11 @@ export function buildHttpRoute(http: HTTPRoute, match: Obj, name: string | undef
       route.direct_response = body !== undefined ? { status: http.directResponse.status, body: { inline_string: body } } : { status: http.directResponse.status };
     }
   } else {
-    if (!http.route || http.route.length === 0) return undefined;
+    const dests = (http.route ?? []).filter((d) => !!d.destination?.host);
+    if (dests.length === 0) return undefined;
     const action: Obj = {};
-    applyDestinations(route, action, http.route, ctx);
-    applyHashPolicy(action, http.route, ctx);
+    applyDestinations(route, action, dests, ctx);
+    applyHashPolicy(action, dests, ctx);
     applyTimeout(action, http.timeout, ctx);
     applyRetries(action, http.retries, ctx);
     if (ctx.flavor === 'envoy') {

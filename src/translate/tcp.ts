@@ -26,7 +26,7 @@ export function tcpProxyConfig(registry: Registry, proxy: ProxyInfo, svc: MeshSe
     if (!vs.spec.tcp?.length || !registry.vsHosts(vs).some((h) => hostMatches(h, svc.hostname))) continue;
     const vsNamespace = vs.metadata.namespace ?? 'default';
     const route = firstApplicable(vs.spec.tcp, proxy, port);
-    const dests = (route?.route ?? []).filter((d, _i, all) => all.length === 1 || (d.weight ?? 0) > 0);
+    const dests = (route?.route ?? []).filter((d, _i, all) => !!d.destination?.host && (all.length === 1 || (d.weight ?? 0) > 0));
     if (dests.length === 0) break;
     const ctx = { registry, proxyNamespace: proxy.namespace, vsNamespace, listenerPort: port, flavor: 'envoy' as const };
     if (dests.length === 1) return { ...base, cluster: destinationCluster(dests[0].destination, ctx) };
