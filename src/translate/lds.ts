@@ -43,13 +43,13 @@ export function virtualOutboundListener(address: string, policy: 'ALLOW_ANY' | '
 }
 
 /** `0.0.0.0_<port>`: HCM with RDS `<port>` (HTTP) or tcp_proxy (TCP); never bound itself. */
-export function outboundPortListener(registry: Registry, proxy: ProxyInfo, p: OutboundPort, routeConfig: Obj | undefined): Obj {
+export function outboundPortListener(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, p: OutboundPort, routeConfig: Obj | undefined): Obj {
   const name = outboundListenerName(p.port);
   const statPrefix = `outbound_${name}`;
   const filter = p.http
     ? hcmFilter(httpConnectionManager({ statPrefix, rds: sidecarRouteName(p.port), httpFilters: httpFilters('sidecar-outbound', filterNeeds(routeConfig ? [routeConfig] : [])) }))
     : p.tcpService ? { name: FILTER.tcpProxy, typed_config: tcpProxyConfig(registry, proxy, p.tcpService, p.port, statPrefix) }
-      : tcpProxyFilter(statPrefix, PASSTHROUGH_CLUSTER);
+      : tcpProxyFilter(statPrefix, scope.outboundTrafficPolicy === 'ALLOW_ANY' ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER);
   return {
     name,
     address: socketAddress('0.0.0.0', p.port),

@@ -42,7 +42,7 @@ function sidecarOutbound(registry: Registry, proxy: ProxyInfo, scope: OutboundSc
     for (const p of outboundPorts(scope)) {
       const rc = p.http ? sidecarRouteConfig(registry, proxy, scope, p.port) : undefined;
       if (rc) routes.push(rc);
-      listeners.push(outboundPortListener(registry, proxy, p, rc));
+      listeners.push(outboundPortListener(registry, proxy, scope, p, rc));
     }
     return { listeners, routes };
   });
