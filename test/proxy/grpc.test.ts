@@ -15,7 +15,7 @@ const method = (name: string, requestStream: boolean, responseStream: boolean): 
 const service = { sayHello: method('SayHello', false, false), fail: method('Fail', false, false), chat: method('Chat', true, true) };
 const Client = grpc.makeGenericClientConstructor(service, 'Greeter');
 
-describe('proxy gRPC', () => {
+void describe('proxy gRPC', () => {
   let proxy: Proxy;
   let server: grpc.Server;
   let client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
@@ -50,7 +50,7 @@ describe('proxy gRPC', () => {
     server.forceShutdown();
   });
 
-  it('makes unary calls with trailing metadata', async () => {
+  void it('makes unary calls with trailing metadata', async () => {
     const { res, trailers } = await new Promise<{ res: Msg; trailers: grpc.Metadata }>((resolve, reject) => {
       let trailers = new grpc.Metadata();
       const call = client.sayHello({ text: 'weft' }, (err: grpc.ServiceError | null, res: Msg) => (err ? reject(err) : setImmediate(() => resolve({ res, trailers })))) as grpc.ClientUnaryCall;
@@ -60,13 +60,13 @@ describe('proxy gRPC', () => {
     assert.equal(trailers.get('x-trailer')[0], 'bye');
   });
 
-  it('carries gRPC error status in trailers', async () => {
+  void it('carries gRPC error status in trailers', async () => {
     const err = await new Promise<grpc.ServiceError>((resolve) => client.fail({ text: '' }, (e: grpc.ServiceError) => resolve(e)));
     assert.equal(err.code, grpc.status.NOT_FOUND);
     assert.equal(err.details, 'nothing here');
   });
 
-  it('streams both ways', async () => {
+  void it('streams both ways', async () => {
     const call = client.chat() as grpc.ClientDuplexStream<Msg, Msg>;
     const got: string[] = [];
     const done = new Promise<void>((resolve, reject) => {

@@ -8,7 +8,7 @@ import { close, echoServer, hcm, listener, map, mustUpdate, raw, request, startP
 
 const ADDR = '127.0.10.2';
 
-describe('proxy hostile input', () => {
+void describe('proxy hostile input', () => {
   let proxy: Proxy;
   let upstream: http.Server;
   let port = 0;
@@ -50,25 +50,25 @@ describe('proxy hostile input', () => {
   ];
 
   for (const [name, bytes, want] of corpus) {
-    it(`rejects ${name}, and good requests still succeed`, async () => {
+    void it(`rejects ${name}, and good requests still succeed`, async () => {
       const out = await raw(ADDR, port, bytes);
       assert.match(out, want, `got ${JSON.stringify(out.slice(0, 80))}`);
       await good();
     });
   }
 
-  it('accepts HTTP/1.0 without Host and closes after the response', async () => {
+  void it('accepts HTTP/1.0 without Host and closes after the response', async () => {
     const out = await raw(ADDR, port, 'GET /ten HTTP/1.0\r\n\r\n');
     assert.match(out, /^HTTP\/1\.1 200/);
     assert.match(out, /"httpVersion":"1.1"/);
   });
 
-  it('serves pipelined keep-alive requests on one connection', async () => {
+  void it('serves pipelined keep-alive requests on one connection', async () => {
     const out = await raw(ADDR, port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     assert.equal(out.match(/HTTP\/1\.1 200/g)?.length, 2);
   });
 
-  it('keeps serving while slowloris connections dribble partial requests and others send random bytes', async () => {
+  void it('keeps serving while slowloris connections dribble partial requests and others send random bytes', async () => {
     const slow: net.Socket[] = [];
     for (let i = 0; i < 20; i++) {
       const s = net.connect(port, ADDR);
@@ -88,7 +88,7 @@ describe('proxy hostile input', () => {
     await good();
   });
 
-  it('drops connections reset mid-request without affecting others', async () => {
+  void it('drops connections reset mid-request without affecting others', async () => {
     for (let i = 0; i < 10; i++) {
       const s = net.connect(port, ADDR);
       s.on('error', () => {});

@@ -7,7 +7,7 @@ import { cla, close, echoServer, edsCluster, listen, map, mustUpdate, outboundLi
 
 const ADDR = '127.0.10.6';
 
-describe('proxy traffic distribution', () => {
+void describe('proxy traffic distribution', () => {
   let proxy: Proxy;
   const servers: http.Server[] = [];
   const eps: { port: number; hits: () => number }[] = [];
@@ -59,7 +59,7 @@ describe('proxy traffic distribution', () => {
     return c;
   }
 
-  it('splits weighted clusters 80/20 over 1000 requests (within 5%) with per-cluster headers', async () => {
+  void it('splits weighted clusters 80/20 over 1000 requests (within 5%) with per-cluster headers', async () => {
     const c = await tally('/split', 1000);
     assert.ok(Math.abs(c.ep0 - 800) <= 50, JSON.stringify(c));
     assert.ok(Math.abs(c.ep1 - 200) <= 50, JSON.stringify(c));
@@ -67,18 +67,18 @@ describe('proxy traffic distribution', () => {
     if (v2.json().name === 'ep1') assert.equal(v2.json<{ headers: Record<string, string> }>().headers['x-subset'], 'v2');
   });
 
-  it('round robin spreads evenly; weighted round robin follows weights', async () => {
+  void it('round robin spreads evenly; weighted round robin follows weights', async () => {
     assert.deepEqual(await tally('/rr', 300), { ep0: 100, ep1: 100, ep2: 100 });
     const w = await tally('/wrr', 400);
     assert.deepEqual(w, { ep0: 100, ep1: 300 });
   });
 
-  it('random spreads roughly evenly', async () => {
+  void it('random spreads roughly evenly', async () => {
     const c = await tally('/random', 600);
     for (const k of ['ep0', 'ep1', 'ep2']) assert.ok(Math.abs(c[k] - 200) < 70, JSON.stringify(c));
   });
 
-  it('least request avoids the endpoint holding a request', async () => {
+  void it('least request avoids the endpoint holding a request', async () => {
     // Park one request on the slow endpoint; sequential requests then always go to the idle one.
     const parked: Promise<unknown>[] = [];
     const deadline = Date.now() + 5000;

@@ -13,7 +13,7 @@ function rc(cluster: string, tag: string): Obj {
   return { name: 'inbound|80||', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }], response_headers_to_add: [{ header: { key: 'x-config', value: tag } }] }] };
 }
 
-describe('proxy lifecycle', () => {
+void describe('proxy lifecycle', () => {
   let proxy: Proxy;
   let upstream: http.Server;
   let upPort = 0;
@@ -34,7 +34,7 @@ describe('proxy lifecycle', () => {
 
   const admin = (path: string): Promise<Awaited<ReturnType<typeof request>>> => request({ host: ADDR, port: proxy.adminPort!, path });
 
-  it('reports not ready until listeners and clusters are applied', async () => {
+  void it('reports not ready until listeners and clusters are applied', async () => {
     assert.equal((await admin('/ready')).status, 503);
     mustUpdate(proxy, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]])]));
     assert.equal((await admin('/ready')).status, 503);
@@ -46,7 +46,7 @@ describe('proxy lifecycle', () => {
     assert.equal(r.headers['x-config'], 'v1');
   });
 
-  it('rejects invalid pushes with a message naming the field, and keeps serving the old config', async () => {
+  void it('rejects invalid pushes with a message naming the field, and keeps serving the old config', async () => {
     const bad: [string, Map<string, object>, RegExp][] = [
       [TYPE.listener, map([listener('in_80', ADDR, 0, { ...hcm('inbound_80', { inline: rc('inbound|80||', 'bad') }), http_filters: [{ name: 'x.unknown', typed_config: { '@type': 'type.googleapis.com/x.Unknown' } }, { name: 'r', typed_config: { '@type': ROUTER } }] })]), /unsupported HTTP filter x.unknown/],
       [TYPE.listener, map([listener('in_80', ADDR, 0, { ...hcm('inbound_80', { inline: rc('inbound|80||', 'bad') }), http_filters: [] })]), /router/],
@@ -67,12 +67,12 @@ describe('proxy lifecycle', () => {
     assert.equal(r.headers['x-config'], 'v1');
   });
 
-  it('accepts an unknown filter marked is_optional', () => {
+  void it('accepts an unknown filter marked is_optional', () => {
     const cfg = { ...hcm('inbound_80', { inline: rc('inbound|80||', 'v1') }), http_filters: [{ name: 'x.unknown', is_optional: true, typed_config: { '@type': 'type.googleapis.com/x.Unknown' } }, { name: 'r', typed_config: { '@type': ROUTER } }] };
     assert.deepEqual(proxy.update(TYPE.listener, map([listener('in_80', ADDR, 0, cfg)])), { ok: true });
   });
 
-  it('updates a listener in place: an open connection keeps working and sees the new config', async () => {
+  void it('updates a listener in place: an open connection keeps working and sees the new config', async () => {
     const sock = net.connect(port, ADDR);
     let got = '';
     sock.on('data', (c: Buffer) => (got += c.toString('latin1')));
@@ -86,7 +86,7 @@ describe('proxy lifecycle', () => {
     sock.destroy();
   });
 
-  it('drains a removed listener: in-flight requests finish, new connections are refused', async () => {
+  void it('drains a removed listener: in-flight requests finish, new connections are refused', async () => {
     const slow = http.createServer((_req, res) => setTimeout(() => res.end('slow done'), 300));
     const slowPort = await listen(slow);
     mustUpdate(proxy, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]]), staticCluster('slow', [['127.0.0.1', slowPort]])]));
@@ -102,7 +102,7 @@ describe('proxy lifecycle', () => {
     await close(slow);
   });
 
-  it('survives the keep-alive race: upstream closing idle and reused connections never shows as 503', async () => {
+  void it('survives the keep-alive race: upstream closing idle and reused connections never shows as 503', async () => {
     // A bare upstream that closes each connection after 3 responses (no Connection: close) or after
     // 1 s idle: exactly what races a proxy reusing pooled connections.
     let served = 0;
@@ -138,7 +138,7 @@ describe('proxy lifecycle', () => {
     mustUpdate(proxy, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]])]));
   });
 
-  it('serves admin /stats, /stats?format=json, /clusters, /config_dump, /server_info', async () => {
+  void it('serves admin /stats, /stats?format=json, /clusters, /config_dump, /server_info', async () => {
     await request({ host: ADDR, port, path: '/' });
     const stats = (await admin('/stats')).body;
     assert.match(stats, /^cluster\.inbound\|80\|\|\.upstream_rq_total: \d+$/m);

@@ -11,7 +11,7 @@ import { cla, close, echoServer, edsCluster, hcm, listen, listener, map, mustUpd
 const A = '127.0.10.3';
 const B = '127.0.10.4';
 
-describe('proxy protocols', () => {
+void describe('proxy protocols', () => {
   let a: Proxy;
   let b: Proxy;
   let bPort = 0;
@@ -107,13 +107,13 @@ describe('proxy protocols', () => {
     for (const s of servers) await close(s);
   });
 
-  it('reuses upstream keep-alive connections', async () => {
+  void it('reuses upstream keep-alive connections', async () => {
     const before = a.stats()['cluster.echo.upstream_cx_total'] ?? 0;
     for (let i = 0; i < 20; i++) assert.equal((await request({ host: A, port: 15001, path: 'http://svc/k' })).status, 200);
     assert.equal(a.stats()['cluster.echo.upstream_cx_total'] - before, 1);
   });
 
-  it('removes hop-by-hop headers and those named in Connection', async () => {
+  void it('removes hop-by-hop headers and those named in Connection', async () => {
     const r = await request({ host: A, port: 15001, path: 'http://svc:9000/h', headers: { connection: 'x-secret', 'x-secret': 's', 'proxy-connection': 'keep-alive', 'x-kept': 'k' } });
     const h = r.json<{ headers: Record<string, string> }>().headers;
     assert.equal(h['x-secret'], undefined);
@@ -122,7 +122,7 @@ describe('proxy protocols', () => {
     assert.equal(h.host, 'svc:9000');
   });
 
-  it('streams a chunked upload with backpressure (bounded buffering) and delivers every byte', async () => {
+  void it('streams a chunked upload with backpressure (bounded buffering) and delivers every byte', async () => {
     paused = [];
     const req = http.request({ host: A, port: 15001, path: 'http://svc/pause', method: 'POST', agent: false });
     const done = new Promise<string>((resolve, reject) => {
@@ -155,7 +155,7 @@ describe('proxy protocols', () => {
     assert.equal(got.sha, h.digest('hex'));
   });
 
-  it('streams a 20 MiB download', async () => {
+  void it('streams a 20 MiB download', async () => {
     const n = await new Promise<number>((resolve, reject) => {
       http.get({ host: A, port: 15001, path: 'http://svc/big', agent: false }, (res) => {
         let total = 0;
@@ -166,7 +166,7 @@ describe('proxy protocols', () => {
     assert.equal(n, 20 * 1024 * 1024);
   });
 
-  it('handles Expect: 100-continue', async () => {
+  void it('handles Expect: 100-continue', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const req = http.request({ host: A, port: 15001, path: 'http://svc/continue', method: 'POST', headers: { expect: '100-continue', 'content-length': 5 }, agent: false });
       req.on('continue', () => req.end('hello'));
@@ -180,7 +180,7 @@ describe('proxy protocols', () => {
     assert.equal(body, 'got hello');
   });
 
-  it('tunnels a WebSocket upgrade through two proxies', async () => {
+  void it('tunnels a WebSocket upgrade through two proxies', async () => {
     const sock = net.connect(15001, A);
     sock.write('GET http://svc/ws HTTP/1.1\r\nHost: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
     let got = '';
@@ -196,7 +196,7 @@ describe('proxy protocols', () => {
     sock.destroy();
   });
 
-  it('forwards to h2c upstreams (http2_protocol_options and HttpProtocolOptions) with trailers', async () => {
+  void it('forwards to h2c upstreams (http2_protocol_options and HttpProtocolOptions) with trailers', async () => {
     for (const path of ['/h2/x', '/typed/y']) {
       const r = await new Promise<{ headers: http.IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
         http.get({ host: A, port: 15001, path: `http://svc${path}`, headers: { te: 'trailers' } }, (res) => {
@@ -212,7 +212,7 @@ describe('proxy protocols', () => {
     }
   });
 
-  it('accepts h2c prior-knowledge clients', async () => {
+  void it('accepts h2c prior-knowledge clients', async () => {
     const session = http2.connect(`http://${A}:15001`);
     session.on('error', () => {});
     const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {

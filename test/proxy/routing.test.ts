@@ -7,10 +7,10 @@ import { cla, close, echoServer, edsCluster, map, mustUpdate, outboundListeners,
 
 const ADDR = '127.0.10.1';
 
-describe('proxy routing (virtualOutbound)', () => {
+void describe('proxy routing (virtualOutbound)', () => {
   let proxy: Proxy;
   const servers: http.Server[] = [];
-  let ports: Record<string, number> = {};
+  const ports: Record<string, number> = {};
   let deadPort = 0;
 
   before(async () => {
@@ -78,7 +78,7 @@ describe('proxy routing (virtualOutbound)', () => {
   const via = (path: string, headers: http.OutgoingHttpHeaders = {}, method = 'GET'): Promise<Awaited<ReturnType<typeof request>>> =>
     request({ host: ADDR, port: 15001, path, headers, method });
 
-  it('routes absolute-form and origin-form requests by host', async () => {
+  void it('routes absolute-form and origin-form requests by host', async () => {
     const a = await via('http://reviews:9080/x');
     assert.equal(a.status, 200);
     assert.equal(a.json().name, 'reviews-v1');
@@ -90,7 +90,7 @@ describe('proxy routing (virtualOutbound)', () => {
     assert.match(String(a.headers['x-envoy-upstream-service-time']), /^\d+$/);
   });
 
-  it('adds x-request-id, x-forwarded-for and x-forwarded-proto; keeps a given request id', async () => {
+  void it('adds x-request-id, x-forwarded-for and x-forwarded-proto; keeps a given request id', async () => {
     const a = (await via('http://reviews:9080/')).json<{ headers: Record<string, string> }>().headers;
     assert.match(a['x-request-id'], /^[0-9a-f-]{36}$/);
     assert.equal(a['x-forwarded-for'], '127.0.0.1');
@@ -99,7 +99,7 @@ describe('proxy routing (virtualOutbound)', () => {
     assert.equal(b['x-request-id'], 'abc');
   });
 
-  it('matches headers, exact path, regex, method, query, separated prefix, case, invert', async () => {
+  void it('matches headers, exact path, regex, method, query, separated prefix, case, invert', async () => {
     const name = async (path: string, h: http.OutgoingHttpHeaders = {}, m = 'GET'): Promise<unknown> => (await via(`http://reviews:9080${path}`, h, m)).json().name;
     assert.equal(await name('/any', { 'end-user': 'jason' }), 'reviews-v2');
     assert.equal(await name('/any', { 'end-user': 'other' }), 'reviews-v1');
@@ -120,13 +120,13 @@ describe('proxy routing (virtualOutbound)', () => {
     assert.equal(await name('/inv', { 'x-skip': '1' }), 'reviews-v1');
   });
 
-  it('selects wildcard virtual hosts longest suffix first, then prefix', async () => {
+  void it('selects wildcard virtual hosts longest suffix first, then prefix', async () => {
     assert.equal((await via('http://x.example.com:9080/')).json().name, 'wild');
     assert.equal((await via('http://x.a.example.com:9080/')).json().name, 'other');
     assert.equal((await via('http://api.anything:9080/')).json().name, 'other');
   });
 
-  it('answers direct responses and redirects', async () => {
+  void it('answers direct responses and redirects', async () => {
     const d = await via('http://reviews:9080/direct');
     assert.equal(d.status, 418);
     assert.equal(d.body, 'teapot');
@@ -135,7 +135,7 @@ describe('proxy routing (virtualOutbound)', () => {
     assert.equal(r.headers.location, 'http://ratings/moved?a=1'); // host_redirect replaces host:port, as in Envoy
   });
 
-  it('rewrites prefixes and manipulates headers at every level', async () => {
+  void it('rewrites prefixes and manipulates headers at every level', async () => {
     assert.equal((await via('http://reviews:9080/rewrite/a?b=1')).json().url, '/new/a?b=1');
     const r = await via('http://reviews:9080/hdr', { 'x-drop': '1', 'x-over': 'old' });
     const h = r.json<{ headers: Record<string, string> }>().headers;
@@ -149,7 +149,7 @@ describe('proxy routing (virtualOutbound)', () => {
     assert.equal(r.headers['x-upstream'], undefined);
   });
 
-  it('returns 404 NR, 503 UH, 503 UF, 503 NC', async () => {
+  void it('returns 404 NR, 503 UH, 503 UF, 503 NC', async () => {
     assert.equal((await via('http://unknown-host:9080/')).status, 404);
     const uh = await via('http://reviews:9080/empty');
     assert.equal(uh.status, 503);
@@ -163,7 +163,7 @@ describe('proxy routing (virtualOutbound)', () => {
     assert.ok(stats['cluster.empty.upstream_cx_none_healthy'] >= 1);
   });
 
-  it('passes unknown ports through PassthroughCluster, and 404s without it', async () => {
+  void it('passes unknown ports through PassthroughCluster, and 404s without it', async () => {
     const r = await via(`http://127.0.0.1:${ports.passthru}/p`);
     assert.equal(r.json().name, 'passthru');
     assert.equal(r.json().url, '/p');

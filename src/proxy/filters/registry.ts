@@ -6,6 +6,7 @@ import { routerFactory } from './router/config.js';
 const byType = new Map<string, HttpFilterFactory>();
 const byPerRouteType = new Map<string, HttpFilterFactory>();
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- factories are generic over their own config type
 export function registerHttpFilter(f: HttpFilterFactory<any>): void {
   for (const t of f.configTypes) byType.set(t, f);
   for (const t of f.perRouteTypes ?? []) byPerRouteType.set(t, f);

@@ -140,7 +140,7 @@ export class Stream implements HttpFilterContext {
       if (this.env.draining && this.req.httpVersionMajor === 1) headers.connection = 'close';
       if (endStream && this.req.httpVersionMajor === 2) {
         // A headers-only h2 response (gRPC trailers-only) must be one HEADERS frame with END_STREAM.
-        (res as http2.Http2ServerResponse).stream.respond({ ...headers, ':status': status } as http2.OutgoingHttpHeaders, { endStream: true });
+        (res as http2.Http2ServerResponse).stream.respond({ ...headers, ':status': status }, { endStream: true });
         return;
       }
       res.writeHead(status, headers as http.OutgoingHttpHeaders);

@@ -101,7 +101,7 @@ export class ListenerManager implements OutboundTable {
       if (l && b.state !== 'failed') b.dispatch.current = l;
       else {
         this.bound.delete(key);
-        this.drainBound(b, this.drainMs());
+        void this.drainBound(b, this.drainMs());
       }
     }
     for (const [key, l] of want) if (!this.bound.has(key)) this.bind(key, l);

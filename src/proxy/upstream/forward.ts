@@ -115,7 +115,7 @@ class Attempt {
     s.encodeHeaders(status, h);
     const res = s.res!;
     ures.on('end', () => {
-      if (ures.rawTrailers.length > 0) res.addTrailers(ures.trailers as http.OutgoingHttpHeaders);
+      if (ures.rawTrailers.length > 0) res.addTrailers(ures.trailers);
       this.finish();
     });
     ures.on('error', () => {
@@ -147,7 +147,7 @@ class Attempt {
     stream.on('trailers', (t) => {
       const out: Headers = {};
       for (const k in t) if (k.charCodeAt(0) !== 58) out[k] = t[k];
-      s.res?.addTrailers(out as http.OutgoingHttpHeaders);
+      s.res?.addTrailers(out);
     });
     stream.on('error', (err) => this.onError(err, false));
     stream.on('close', () => {

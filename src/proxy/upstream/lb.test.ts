@@ -22,21 +22,21 @@ function counts(policy: string, eps: Endpoint[], n: number): number[] {
 }
 
 for (const policy of ['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST']) {
-  describe(`load balancer ${policy}`, () => {
-    it('returns null with no healthy endpoint', () => {
+  void describe(`load balancer ${policy}`, () => {
+    void it('returns null with no healthy endpoint', () => {
       const eps = endpoints([1, 1]);
       for (const e of eps) e.healthy = false;
       assert.equal(buildPicker(policy, eps).pick(), null);
       assert.equal(buildPicker(policy, []).pick(), null);
     });
-    it('never picks unhealthy or zero-weight endpoints', () => {
+    void it('never picks unhealthy or zero-weight endpoints', () => {
       const eps = endpoints([1, 1, 0]);
       eps[0].healthy = false;
       const c = counts(policy, eps, 200);
       assert.deepEqual([c[0], c[2]], [0, 0]);
       assert.equal(c[1], 200);
     });
-    it('uses the lowest priority with healthy endpoints', () => {
+    void it('uses the lowest priority with healthy endpoints', () => {
       const eps = endpoints([1, 1, 1]);
       eps[0].priority = 1;
       eps[1].priority = 0;
@@ -46,24 +46,24 @@ for (const policy of ['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST']) {
       eps[2].healthy = false;
       assert.deepEqual(counts(policy, eps, 50), [50, 0, 0]);
     });
-    it('spreads equal-weight load evenly (within 15%)', () => {
+    void it('spreads equal-weight load evenly (within 15%)', () => {
       const c = counts(policy, endpoints([1, 1, 1]), 3000);
       for (const x of c) assert.ok(Math.abs(x - 1000) < 150, `counts ${c.join(',')}`);
     });
   });
 }
 
-describe('load balancer specifics', () => {
-  it('ROUND_ROBIN cycles exactly and honours weights exactly per cycle', () => {
+void describe('load balancer specifics', () => {
+  void it('ROUND_ROBIN cycles exactly and honours weights exactly per cycle', () => {
     assert.deepEqual(counts('ROUND_ROBIN', endpoints([1, 1, 1]), 300), [100, 100, 100]);
     assert.deepEqual(counts('ROUND_ROBIN', endpoints([1, 3]), 400), [100, 300]);
     assert.deepEqual(counts('ROUND_ROBIN', endpoints([20, 80]), 1000), [200, 800]);
   });
-  it('RANDOM honours weights (within 5%)', () => {
+  void it('RANDOM honours weights (within 5%)', () => {
     const c = counts('RANDOM', endpoints([1, 3]), 8000);
     assert.ok(Math.abs(c[1] - 6000) < 400, `counts ${c.join(',')}`);
   });
-  it('LEAST_REQUEST prefers endpoints with fewer requests in flight', () => {
+  void it('LEAST_REQUEST prefers endpoints with fewer requests in flight', () => {
     const eps = endpoints([1, 1]);
     eps[0].active = 10;
     const c = counts('LEAST_REQUEST', eps, 1000);

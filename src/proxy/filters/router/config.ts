@@ -20,7 +20,7 @@ export const routerFactory: HttpFilterFactory<RouterConfig> = {
   },
   create(config: RouterConfig) {
     // Stateless: one instance per config serves every request.
-    return (shared.get(config) as RouterFilter | undefined) ?? makeShared(config);
+    return (shared.get(config)) ?? makeShared(config);
   },
 };
 

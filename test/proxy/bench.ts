@@ -1,0 +1,98 @@
+// Quick requests/s loop: direct vs through one and two sidecars, each in its own process.
+// Usage: node dist/test/proxy/bench.js [seconds=5] [connections=32]
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Proxy } from '../../src/proxy/index.js';
+import { cla, edsCluster, hcm, listener, map, mustUpdate, outboundListeners, routeTo, staticCluster } from './helpers.js';
+
+const self = fileURLToPath(import.meta.url);
+const role = process.argv[2];
+
+async function upstream(): Promise<void> {
+  const body = Buffer.alloc(1024, 120);
+  const s = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  s.keepAliveTimeout = 60_000;
+  s.listen(0, '127.0.0.1', () => process.send!({ port: (s.address() as AddressInfo).port }));
+}
+
+async function sidecarB(upPort: number): Promise<void> {
+  const p = new Proxy({ nodeId: 'bench-b', address: '127.0.20.2', adminPort: 0 });
+  await p.start();
+  mustUpdate(p, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]])]));
+  const rc = { name: 'inbound|80||', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [routeTo('inbound|80||')] }] };
+  mustUpdate(p, 'listener', map([listener('in', '127.0.20.2', 0, hcm('inbound_80', { inline: rc }))]));
+  await p.settled();
+  process.send!({ port: p.listenerPort('in') });
+}
+
+async function sidecarA(bPort: number): Promise<void> {
+  const p = new Proxy({ nodeId: 'bench-a', address: '127.0.20.1', adminPort: 0 });
+  await p.start();
+  mustUpdate(p, 'cluster', map([edsCluster('outbound|80||svc')]));
+  mustUpdate(p, 'endpoint', map([cla('outbound|80||svc', [['127.0.20.2', bPort]])], 'cluster_name'));
+  mustUpdate(p, 'listener', outboundListeners('127.0.20.1', [80], 0));
+  mustUpdate(p, 'route', map([{ name: '80', virtual_hosts: [{ name: 'svc', domains: ['*'], routes: [routeTo('outbound|80||svc')] }] }]));
+  await p.settled();
+  process.send!({ port: p.listenerPort('virtualOutbound') });
+}
+
+function start(r: string, arg: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(self, [r, String(arg)], { execArgv: process.env.BENCH_PROF === r ? ['--cpu-prof', '--cpu-prof-dir=/tmp/weftprof'] : [] });
+  return new Promise((resolve) => child.once('message', (m: { port: number }) => resolve({ child, port: m.port })));
+}
+
+async function load(host: string, port: number, path: string, hostHeader: string, seconds: number, conns: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  let done = 0;
+  let errors = 0;
+  const end = Date.now() + seconds * 1000;
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const req = http.request({ host, port, path, agent, headers: { host: hostHeader } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode === 200) done++;
+        else errors++;
+        resolve();
+      });
+    });
+    req.on('error', () => {
+      errors++;
+      resolve();
+    });
+    req.end();
+  });
+  const worker = async (): Promise<void> => {
+    while (Date.now() < end) await one();
+  };
+  await Promise.all(Array.from({ length: conns }, worker));
+  agent.destroy();
+  if (errors) console.log(`  (${errors} errors)`);
+  return Math.round(done / seconds);
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 5);
+  const conns = Number(process.argv[3] ?? 32);
+  const up = await start('upstream', 0);
+  const b = await start('b', up.port);
+  const a = await start('a', b.port);
+  await load('127.0.0.1', up.port, '/', 'x', 1, conns); // warm-up
+  const direct = await load('127.0.0.1', up.port, '/', 'x', seconds, conns);
+  await load('127.0.20.2', b.port, '/', 'svc', 1, conns);
+  const one = await load('127.0.20.2', b.port, '/', 'svc', seconds, conns);
+  await load('127.0.20.1', a.port, 'http://svc/', 'svc', 1, conns);
+  const two = await load('127.0.20.1', a.port, 'http://svc/', 'svc', seconds, conns);
+  console.log(JSON.stringify({ seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2) }));
+  for (const c of [a.child, b.child, up.child]) c.kill('SIGINT');
+}
+
+if (role === 'upstream') void upstream();
+else if (role === 'b') void sidecarB(Number(process.argv[3]));
+else if (role === 'a') void sidecarA(Number(process.argv[3]));
+else void main();
+process.on('SIGINT', () => process.exit(0));
