@@ -8,16 +8,16 @@ import { ADS_SOTW_PATH, decodeResponse, encodeRequest, nodeInfoToProto, resource
 import { noopLogger, type NodeInfo, type XdsLogger } from './types.js';
 
 /** What a handler receives: the decoded resources of one DiscoveryResponse. */
-export interface ResourceUpdate {
+export interface ResourceUpdate<T = Record<string, unknown>> {
   typeUrl: string;
   version: string;
   nonce: string;
   /** By resource name. For LDS/CDS this is the full state; for RDS/EDS/SDS only what changed. */
-  resources: Map<string, Record<string, unknown>>;
+  resources: Map<string, T>;
 }
 
 /** Return undefined (or '') to ACK, an error message to NACK. A throw or rejection NACKs too. */
-export type ResourceHandler = (update: ResourceUpdate) => string | undefined | void | Promise<string | undefined | void>;
+export type ResourceHandler<T = Record<string, unknown>> = (update: ResourceUpdate<T>) => string | undefined | void | Promise<string | undefined | void>;
 
 export interface AdsClientOptions {
   /** host:port of the ADS server. */
@@ -99,7 +99,9 @@ export class AdsClient extends EventEmitter {
   }
 
   /** Subscribes (or changes the subscription) to a type: '*' for wildcard (LDS/CDS), or names. */
-  subscribe(typeUrl: string, names: readonly string[] | '*', handler: ResourceHandler): void {
+  subscribe<T = Record<string, unknown>>(typeUrl: string, names: readonly string[] | '*', typedHandler: ResourceHandler<T>): void {
+    // Resources are decoded Envoy objects; T only types the caller's view of them.
+    const handler = typedHandler as unknown as ResourceHandler;
     const prev = this.subs.get(typeUrl);
     const list = names === '*' ? '*' : [...new Set(names)].sort();
     if (prev) {
