@@ -58,7 +58,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     return added;
   }
 
-  protected async pushType(t: TypeState): Promise<string | undefined> {
+  protected async pushType(t: TypeState, gate?: () => Promise<void>): Promise<string | undefined> {
     t.pending = false;
     const forced = t.forced;
     t.forced = new Set();
@@ -72,6 +72,10 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     // Newly subscribed names that do not exist: say so rather than let the client wait.
     if (forced !== 'all') for (const name of forced) if (!current.has(name) && !t.sent.has(name)) removed.push(name);
     if (toSend.length === 0 && removed.length === 0) return undefined;
+    if (gate) {
+      await gate();
+      if (this.closed) return undefined;
+    }
     const version = versionOf(current);
     const nonce = String(++this.nonceCounter);
     const resp: DeltaDiscoveryResponse = {

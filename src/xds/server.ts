@@ -12,7 +12,7 @@ export type { NodeInfo, ResourceSource, XdsServer, XdsServerOptions, ProxyStatus
   ConnectEvent, DisconnectEvent, AckEvent, NackEvent, PushEvent, XdsLogger } from './types.js';
 
 class AdsServer extends EventEmitter implements XdsServer {
-  private readonly grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  private readonly grpcServer: grpc.Server;
   private readonly streams = new Map<number, SotwStream | DeltaStream>();
   private nextStreamId = 1;
   private pendingAll = false;
@@ -26,6 +26,8 @@ class AdsServer extends EventEmitter implements XdsServer {
 
   constructor(private readonly source: ResourceSource, private readonly opts: XdsServerOptions = {}) {
     super();
+    this.grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000, ...opts.grpcOptions });
     this.debounceMs = opts.debounceMs ?? 50;
     this.maxDelayMs = Math.max(opts.maxDelayMs ?? 500, this.debounceMs);
     this.logger = opts.logger ?? noopLogger;

@@ -57,7 +57,7 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     return added;
   }
 
-  protected async pushType(t: TypeState): Promise<string | undefined> {
+  protected async pushType(t: TypeState, gate?: () => Promise<void>): Promise<string | undefined> {
     t.pending = false;
     const forced = t.forced;
     t.forced = new Set();
@@ -81,6 +81,10 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     } else if (toSend.length === 0) {
       t.sent = current;
       return undefined;
+    }
+    if (gate) {
+      await gate();
+      if (this.closed) return undefined;
     }
     const version = versionOf(current);
     const nonce = String(++this.nonceCounter);

@@ -71,8 +71,11 @@ export abstract class AdsStreamBase<Resp> {
     return this.node?.id ?? '';
   }
 
-  /** Computes and sends one response for t if anything is due; returns its nonce. */
-  protected abstract pushType(t: TypeState): Promise<string | undefined>;
+  /**
+   * Computes and sends one response for t if anything is due; returns its nonce. `gate`, when
+   * given, is awaited just before sending (make-before-break), never when nothing is to be sent.
+   */
+  protected abstract pushType(t: TypeState, gate?: () => Promise<void>): Promise<string | undefined>;
 
   /** Caches the node from the first request of the stream. */
   protected ensureNode(node: Record<string, unknown> | undefined): void {
@@ -194,14 +197,17 @@ export abstract class AdsStreamBase<Resp> {
         const due = this.dueTypes();
         if (due.length === 0) return;
         let clusterNonce = '';
+        // Listeners and routes that have something to send first wait for the Clusters' ACK.
+        const gate = async (): Promise<void> => {
+          if (!clusterNonce) return;
+          await this.waitForAck(clusterNonce);
+          clusterNonce = '';
+        };
         for (const t of due) {
           if (this.closed) return;
-          if (clusterNonce && (t.typeUrl === TYPE.listener || t.typeUrl === TYPE.route)) {
-            await this.waitForAck(clusterNonce);
-            clusterNonce = '';
-          }
           if (!t.pending) continue;
-          const nonce = await this.pushType(t);
+          const gated = t.typeUrl === TYPE.listener || t.typeUrl === TYPE.route;
+          const nonce = await this.pushType(t, gated ? gate : undefined);
           if (nonce && t.typeUrl === TYPE.cluster && this.ctx.clusterAckWaitMs > 0) clusterNonce = nonce;
         }
       }

@@ -1,6 +1,6 @@
 // Public types of the xDS protocol layer (server and client). Nothing here knows what the
 // resources mean: they are plain objects with Envoy's snake_case field names (see protos.ts).
-import type { ServerCredentials } from '@grpc/grpc-js';
+import type { ServerCredentials, ServerOptions } from '@grpc/grpc-js';
 
 /** The proxy (xDS client) as it describes itself in DiscoveryRequest.node. */
 export interface NodeInfo {
@@ -96,6 +96,8 @@ export interface XdsServerOptions {
   /** Identifies this control plane in DiscoveryResponse.control_plane. */
   controlPlaneId?: string;
   logger?: XdsLogger;
+  /** Extra gRPC server options, e.g. keepalive to notice dead proxies sooner. */
+  grpcOptions?: ServerOptions;
 }
 
 export interface XdsServer {
