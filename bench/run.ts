@@ -1,4 +1,4 @@
-// Entry of `npm run bench [-- --quick] [--only direct,weft,...] [--seconds N] [--update-docs] [--no-dataplane]`.
+// Entry of `npm run bench [-- --quick] [--only direct,weft,...] [--seconds N] [--rounds N] [--update-docs] [--no-dataplane] [--from-json FILE]`.
 // Runs the data-plane benchmark, then the other suites if their modules are present (bench/xds/push.ts,
 // bench/translate.ts, written separately), prints the tables and writes JSON to bench/results/.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ const DOC = join(ROOT, 'docs', 'performance.md');
 const BEGIN = '<!-- bench:dataplane:begin -->';
 const END = '<!-- bench:dataplane:end -->';
 
-const USAGE = `usage: npm run bench -- [--quick] [--seconds N] [--rounds N] [--only ${TOPOLOGIES.map((t) => t.key).join(',')}] [--update-docs] [--no-dataplane]`;
+const USAGE = `usage: npm run bench -- [--quick] [--seconds N] [--rounds N] [--only ${TOPOLOGIES.map((t) => t.key).join(',')}] [--update-docs] [--no-dataplane] [--from-json FILE]`;
 
 /** Other suites: call the module's exported function if it has one, else skip. */
 const OTHER_SUITES = [
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       'update-docs': { type: 'boolean', default: false },
       'no-dataplane': { type: 'boolean', default: false },
+      'from-json': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     } }));
   } catch (e) {
@@ -102,6 +103,18 @@ async function main(): Promise<number> {
   if (unknown.length) {
     process.stderr.write(`bench: unknown topology ${unknown.join(', ')}\n${USAGE}\n`);
     return 2;
+  }
+
+  if (values['from-json']) {
+    // Re-renders the tables of a saved run (e.g. after a change to the report) without measuring again.
+    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as { dataplane?: DataplaneRun };
+    if (!saved.dataplane) {
+      process.stderr.write(`bench: ${values['from-json']} has no "dataplane" results\n`);
+      return 2;
+    }
+    process.stdout.write(`\n## Data plane\n\n${fullReport(saved.dataplane)}\n`);
+    if (values['update-docs']) writeFileSync(DOC, replaceSection(readFileSync(DOC, 'utf8'), fullReport(saved.dataplane)));
+    return 0;
   }
 
   const results: Record<string, unknown> = {};

@@ -67,16 +67,22 @@ function errorsCell(t: TopologyResult): string {
   return n === 0 ? '0' : `**${n}**`;
 }
 
+/** CPU both proxies spend per request at saturation: the least noise-sensitive cost on a shared machine. */
+function pairCpuCell(t: TopologyResult): string {
+  const all = Object.values(t.proxies);
+  return all.length ? int(all.reduce((a, p) => a + p.cpuUsPerReqSaturated, 0)) : '';
+}
+
 export function throughputTable(run: DataplaneRun): string {
   const direct = find(run, 'direct');
   const nginx = find(run, 'nginx');
   const nhp = find(run, 'http-proxy');
   return table(
-    ['Topology', 'rps, 16 conns', 'rps, 64 conns', '× direct (16 / 64)', '× nginx pair', '× node-http-proxy pair', 'errors'],
+    ['Topology', 'rps, 16 conns', 'rps, 64 conns', '× direct (16 / 64)', '× nginx pair', '× node-http-proxy pair', 'proxies\' CPU µs / req', 'errors'],
     run.topologies.map((t) => t.skipped
-      ? [t.label, `skipped: ${t.skipped}`, '', '', '', '', '']
-      : [t.label, int(t.c16?.rps), int(t.c64?.rps), ratioCell(t, direct), ratioCell(t, nginx), ratioCell(t, nhp), errorsCell(t)]),
-  ) + '\n' + row(['HTTP/2 (h2c, h2) and gRPC', 'not measured yet', '', '', '', '', '']);
+      ? [t.label, `skipped: ${t.skipped}`, '', '', '', '', '', '']
+      : [t.label, int(t.c16?.rps), int(t.c64?.rps), ratioCell(t, direct), ratioCell(t, nginx), ratioCell(t, nhp), pairCpuCell(t), errorsCell(t)]),
+  ) + '\n' + row(['HTTP/2 (h2c, h2) and gRPC', 'not measured yet', '', '', '', '', '', '']);
 }
 
 export function latencyTable(run: DataplaneRun): string {
@@ -151,7 +157,7 @@ export function conditionsText(run: DataplaneRun): string {
 
 export function fullReport(run: DataplaneRun): string {
   return [
-    '### Throughput (ratios are 16 / 64 connections)', '', throughputTable(run), '',
+    '### Throughput (ratios are 16 / 64 connections; CPU is both proxies together, at 64 connections)', '', throughputTable(run), '',
     `### Latency at ${run.conditions.pacedQps} rps, ${run.conditions.pacedConnections} connections`, '', latencyTable(run), '',
     '### CPU and memory per proxy', '', resourceTable(run), '',
     '### Goals', '', goalsTable(run), '',
