@@ -22,9 +22,12 @@ interface Target { name: string; host: string; port: ServicePortInfo; svc: MeshS
 export function resolveGrpcTarget(registry: Registry, proxy: ProxyInfo, name: string): Target | undefined {
   const m = /^(.*?)(?::(\d+))?$/.exec(name);
   if (!m || !m[1]) return undefined;
-  const host = registry.resolveHost(m[1], proxy.namespace);
-  const svc = registry.service(host, proxy.namespace);
+  // `name`, `name.ns`, `name.ns.svc` and the FQDN all name the same Kubernetes service.
+  const suffix = registry.snapshot.mesh.domainSuffix;
+  const candidates = [registry.resolveHost(m[1], proxy.namespace), `${m[1]}.${suffix}`, `${m[1]}.${suffix.split('.').slice(1).join('.')}`];
+  const svc = candidates.map((h) => registry.service(h, proxy.namespace)).find((x) => !!x);
   if (!svc) return undefined;
+  const host = svc.hostname;
   const port = m[2] !== undefined ? svc.ports.find((p) => p.port === Number(m[2])) : svc.ports.length === 1 ? svc.ports[0] : undefined;
   return port ? { name, host, port, svc } : undefined;
 }

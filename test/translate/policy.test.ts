@@ -30,8 +30,8 @@ metadata: { name: greeter }
 spec: { selector: { app: greeter }, ports: [{ name: grpc, port: 50051 }] }
 `, 'test'), [{ name: 'g1', namespace: 'default', address: '127.0.6.1', labels: { app: 'greeter' }, serviceAccount: 'g', ports: { grpc: 50051 } }]);
   const client: ProxyInfo = { id: 'c', kind: 'grpc', name: 'c', namespace: 'default', labels: {}, address: '', serviceAccount: 'default' };
-  const lds = translateForGrpc(s, client, TYPE.listener, ['greeter', 'greeter:1', 'nosuch:80']);
-  assert.deepEqual([...lds.keys()], ['greeter']);
+  const lds = translateForGrpc(s, client, TYPE.listener, ['greeter', 'greeter:1', 'nosuch:80', 'greeter.default:50051', 'greeter.default.svc:50051']);
+  assert.deepEqual([...lds.keys()], ['greeter', 'greeter.default:50051', 'greeter.default.svc:50051']);
   const rds = translateForGrpc(s, client, TYPE.route, ['greeter']) as Map<string, { virtual_hosts: { domains: string[] }[] }>;
   assert.deepEqual(rds.get('greeter')?.virtual_hosts[0].domains, ['greeter', 'greeter.default.svc.cluster.local:50051']);
   assert.equal(translateForGrpc(s, client, TYPE.cluster, ['outbound|50051|v1|greeter.default.svc.cluster.local']).size, 0, 'no such subset');
