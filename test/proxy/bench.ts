@@ -1,6 +1,7 @@
 // Quick requests/s loop: direct vs through one and two sidecars, each in its own process.
 // Usage: node dist/test/proxy/bench.js [seconds=5] [connections=32]
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -87,8 +88,30 @@ async function main(): Promise<void> {
   const one = await load('127.0.20.2', b.port, '/', 'svc', seconds, conns);
   await load('127.0.20.1', a.port, 'http://svc/', 'svc', 1, conns);
   const two = await load('127.0.20.1', a.port, 'http://svc/', 'svc', seconds, conns);
-  console.log(JSON.stringify({ seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2) }));
-  for (const c of [a.child, b.child, up.child]) c.kill('SIGINT');
+  const result: Record<string, number> = { seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2) };
+  for (const c of [a.child, b.child]) c.kill('SIGINT');
+  const nginx = process.env.WEFT_BENCH_NGINX;
+  if (nginx) {
+    // The same topology with an nginx pair (one process per hop, one worker each), for the ratio.
+    const dir = '/tmp/weft-bench-nginx';
+    mkdirSync(dir, { recursive: true });
+    const conf = (listen: string, to: string): string => `worker_processes 1; pid ${dir}/${listen}.pid; error_log ${dir}/${listen}.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream up { server ${to}; keepalive 64; }
+  server { listen ${listen}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`;
+    writeFileSync(`${dir}/b.conf`, conf('127.0.20.12:18081', `127.0.0.1:${up.port}`));
+    writeFileSync(`${dir}/a.conf`, conf('127.0.20.11:18080', '127.0.20.12:18081'));
+    const ng = ['b', 'a'].map((n) => spawn(nginx, ['-p', dir, '-c', `${dir}/${n}.conf`, '-g', 'daemon off;'], { stdio: 'inherit' }));
+    await new Promise((r) => setTimeout(r, 500));
+    await load('127.0.20.12', 18081, '/', 'svc', 1, conns);
+    result.nginxOne = await load('127.0.20.12', 18081, '/', 'svc', seconds, conns);
+    result.nginxTwo = await load('127.0.20.11', 18080, '/', 'svc', seconds, conns);
+    result.twoVsNginxPair = +(two / result.nginxTwo).toFixed(2);
+    for (const c of ng) c.kill('SIGTERM');
+  }
+  console.log(JSON.stringify(result));
+  up.child.kill('SIGINT');
 }
 
 if (role === 'upstream') void upstream();

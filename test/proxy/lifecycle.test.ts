@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Proxy } from '../../src/proxy/index.js';
 import { TYPE } from '../../src/xds/protos.js';
-import { HCM, ROUTER, type Obj, close, echoServer, hcm, listen, listener, map, mustUpdate, raw, request, staticCluster, waitFor } from './helpers.js';
+import { HCM, ROUTER, TCP_PROXY, type Obj, close, echoServer, hcm, listen, listener, map, mustUpdate, raw, request, staticCluster, waitFor } from './helpers.js';
 
 const ADDR = '127.0.10.7';
 
@@ -136,6 +136,21 @@ void describe('proxy lifecycle', () => {
     assert.ok(proxy.stats()['cluster.inbound|80||.upstream_rq_retry'] > 0, 'the race was exercised');
     await close(flaky);
     mustUpdate(proxy, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]])]));
+  });
+
+  void it('proxies raw TCP on a tcp_proxy listener', async () => {
+    const echo = net.createServer((sock) => sock.pipe(sock));
+    const echoPort = await listen(echo);
+    mustUpdate(proxy, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]]), staticCluster('tcp-echo', [['127.0.0.1', echoPort]])]));
+    mustUpdate(proxy, 'listener', map([
+      listener('in_80', ADDR, 0, hcm('inbound_80', { inline: rc('inbound|80||', 'v2') })),
+      { name: 'tcp', address: { socket_address: { address: ADDR, port_value: 0 } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: 'tcp', cluster: 'tcp-echo' } }] }] },
+    ]));
+    await proxy.settled();
+    const out = await raw(ADDR, proxy.listenerPort('tcp')!, 'any bytes \x00\x01', 300);
+    assert.equal(out, 'any bytes \x00\x01');
+    assert.ok(proxy.stats()['cluster.tcp-echo.upstream_cx_total'] >= 1);
+    await close(echo);
   });
 
   void it('serves admin /stats, /stats?format=json, /clusters, /config_dump, /server_info', async () => {

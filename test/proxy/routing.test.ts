@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import type { Proxy } from '../../src/proxy/index.js';
-import { cla, close, echoServer, edsCluster, map, mustUpdate, outboundListeners, passthroughCluster, request, routeTo, startProxy, vhost } from './helpers.js';
+import { cla, close, echoServer, edsCluster, map, mustUpdate, outboundListeners, passthroughCluster, raw, request, routeTo, startProxy, vhost } from './helpers.js';
 
 const ADDR = '127.0.10.1';
 
@@ -161,6 +161,12 @@ void describe('proxy routing (virtualOutbound)', () => {
     const stats = proxy.stats();
     assert.ok(stats['cluster.dead.upstream_cx_connect_fail'] >= 1);
     assert.ok(stats['cluster.empty.upstream_cx_none_healthy'] >= 1);
+  });
+
+  void it('tunnels CONNECT host:port through the passthrough cluster', async () => {
+    const out = await raw(ADDR, 15001, `CONNECT 127.0.0.1:${ports.passthru} HTTP/1.1\r\nHost: 127.0.0.1:${ports.passthru}\r\n\r\nGET /tunnel HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.match(out, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK/);
+    assert.match(out, /"url":"\/tunnel"/);
   });
 
   void it('passes unknown ports through PassthroughCluster, and 404s without it', async () => {

@@ -183,7 +183,7 @@ export class ListenerDispatch {
     });
     up.once('connect', () => {
       if (connectAuthority) down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      splice(down, up, null, head);
+      splice(down, up, head, null);
     });
   }
 
