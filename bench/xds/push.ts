@@ -1,13 +1,16 @@
 // Push benchmark: N simulated ADS clients (our client library, one connection each) subscribe to
 // R synthetic clusters and R listeners (wildcard, full state). One cluster changes, notify() is
 // called, and we time until every client has ACKed the new CDS version.
-// Usage: node dist/bench/xds/push.js [N,N,...] [R] [rounds]     e.g. 100,1000 1000 5
+// Usage: node dist/bench/xds/push.js [N,N,...] [R] [rounds] [sotw|delta|both]   e.g. 100,1000 1000 5 both
 // The clients run in two child processes, so CPU and RSS are the server's own; the machine's
 // cores are still shared with the clients (which decode every full-state push), so latencies
 // are upper bounds.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createXdsServer, type AckEvent } from '../../src/xds/server.js';
-import { createAdsClient, type AdsClient } from '../../src/xds/client.js';
+import * as grpc from '@grpc/grpc-js';
+import { createAdsClient } from '../../src/xds/client.js';
+import { ADS_DELTA_PATH, decodeDeltaResponse, encodeDeltaRequest, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../src/xds/codec.js';
+import { unpackAny } from '../../src/xds/protos.js';
 import { TYPE } from '../../src/xds/protos.js';
 import type { NodeInfo, ResourceSource } from '../../src/xds/types.js';
 
@@ -52,9 +55,10 @@ async function waitFor(what: string, f: () => boolean, timeoutMs: number): Promi
   }
 }
 
-interface Row { n: number; resources: number; connectS: number; p50: number; p99: number; all: number; cpuS: number; rssPerStreamKB: number }
+type Mode = 'sotw' | 'delta';
+interface Row { mode: Mode; n: number; resources: number; connectS: number; p50: number; p99: number; all: number; cpuS: number; rssPerStreamKB: number }
 
-async function runOne(n: number, count: number, rounds: number): Promise<Row> {
+async function runOne(mode: Mode, n: number, count: number, rounds: number): Promise<Row> {
   const source = new SyntheticSource(count);
   const server = createXdsServer(source, { debounceMs: 10 });
   const { port } = await server.listen('127.0.0.1:0');
@@ -70,7 +74,7 @@ async function runOne(n: number, count: number, rounds: number): Promise<Row> {
   for (let p = 0; p < procs; p++) {
     const from = Math.floor((p * n) / procs);
     const to = Math.floor(((p + 1) * n) / procs);
-    children.push(fork(process.argv[1], ['--clients', String(port), String(from), String(to)], { stdio: 'inherit', execArgv: [] }));
+    children.push(fork(process.argv[1], ['--clients', mode, String(port), String(from), String(to)], { stdio: 'inherit', execArgv: [] }));
   }
   await waitFor('initial sync', () => server.status().length === n && server.status().every((p) => p.types.every((t) => t.status === 'SYNCED')), 600_000);
   const connectS = (performance.now() - t0) / 1000;
@@ -95,14 +99,35 @@ async function runOne(n: number, count: number, rounds: number): Promise<Row> {
   lat.sort((a, b) => a - b);
   for (const c of children) c.kill();
   await server.close();
-  return { n, resources: count, connectS, p50: pct(lat, 50), p99: pct(lat, 99), all: all / rounds,
+  return { mode, n, resources: count, connectS, p50: pct(lat, 50), p99: pct(lat, 99), all: all / rounds,
     cpuS: (cpu.user + cpu.system) / 1e6 / rounds, rssPerStreamKB };
 }
 
+/** A bare Delta client: wildcard CDS+LDS, decodes what arrives (as a proxy would) and ACKs. */
+function deltaClient(port: number, id: string): { close(): void } {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> =
+    client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse);
+  const req = (type_url: string, nonce: string): DeltaDiscoveryRequest =>
+    ({ type_url, response_nonce: nonce, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {} });
+  stream.on('data', (r: DeltaDiscoveryResponse) => {
+    for (const x of r.resources) unpackAny(x.resource);
+    stream.write(req(r.type_url, r.nonce));
+  });
+  stream.on('error', () => {});
+  stream.write({ ...req(TYPE.cluster, ''), node: { id, locality: {} } });
+  stream.write(req(TYPE.listener, ''));
+  return { close: () => client.close() };
+}
+
 /** Child mode: run clients proxy-FROM..proxy-TO against the server until killed. */
-function runClients(port: number, from: number, to: number): void {
-  const clients: AdsClient[] = [];
+function runClients(mode: Mode, port: number, from: number, to: number): void {
+  const clients: { close(): void }[] = [];
   for (let i = from; i < to; i++) {
+    if (mode === 'delta') {
+      clients.push(deltaClient(port, `proxy-${i}`));
+      continue;
+    }
     const c = createAdsClient({ address: `127.0.0.1:${port}`, node: { id: `proxy-${i}`, metadata: {} },
       channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
     c.subscribe(TYPE.cluster, '*', () => undefined);
@@ -118,21 +143,25 @@ function runClients(port: number, from: number, to: number): void {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--clients') {
-    runClients(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
+    runClients(process.argv[3] as Mode, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
     return;
   }
   const ns = (process.argv[2] ?? '100').split(',').map(Number);
   const count = Number(process.argv[3] ?? 1000);
   const rounds = Number(process.argv[4] ?? 5);
+  const modeArg = process.argv[5] ?? 'both';
+  const modes: Mode[] = modeArg === 'both' ? ['sotw', 'delta'] : [modeArg as Mode];
   const rows: Row[] = [];
   for (const n of ns) {
-    rows.push(await runOne(n, count, rounds));
-    console.error(`done N=${n}`);
+    for (const mode of modes) {
+      rows.push(await runOne(mode, n, count, rounds));
+      console.error(`done ${mode} N=${n}`);
+    }
   }
-  console.log(`xDS push: one cluster changes among ${count} clusters + ${count} listeners (wildcard, full-state CDS); ${rounds} rounds`);
-  console.log('N      initial sync s   ack p50 ms   ack p99 ms   all acked ms   server CPU s/push   server RSS/stream KB');
+  console.log(`xDS push: one cluster changes among ${count} clusters + ${count} listeners (wildcard; SotW CDS is full state); ${rounds} rounds`);
+  console.log('mode   N      initial sync s   ack p50 ms   ack p99 ms   all acked ms   server CPU s/push   server RSS/stream KB');
   for (const r of rows) {
-    console.log(`${String(r.n).padEnd(7)}${r.connectS.toFixed(1).padStart(14)}${r.p50.toFixed(0).padStart(13)}${r.p99.toFixed(0).padStart(13)}` +
+    console.log(`${r.mode.padEnd(7)}${String(r.n).padEnd(7)}${r.connectS.toFixed(1).padStart(14)}${r.p50.toFixed(0).padStart(13)}${r.p99.toFixed(0).padStart(13)}` +
       `${r.all.toFixed(0).padStart(15)}${r.cpuS.toFixed(2).padStart(20)}${r.rssPerStreamKB.toFixed(0).padStart(23)}`);
   }
 }
