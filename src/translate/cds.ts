@@ -138,11 +138,17 @@ export function outboundClusters(registry: Registry, scope: OutboundScope, flavo
   for (const svc of scope.services) {
     if (!hasOwnCluster(svc)) continue;
     const dr = registry.destinationRule(svc.hostname, proxyNamespace, svc.namespace);
+    // A cluster depends on the service, port, subset and DestinationRule only: namespaces that see
+    // the same rule share the object (and the xDS server its encoding).
+    const drKey = dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : '';
+    const shared = (port: ServicePortInfo, subset: string | undefined, subsetPolicy: TrafficPolicy | undefined): Obj =>
+      registry.memo(`cluster|${flavor}|${svc.namespace}|${svc.hostname}|${port.port}|${subset ?? ''}|${drKey}`,
+        () => Object.freeze(outboundCluster(registry, svc, port, subset, subsetPolicy, dr?.spec.trafficPolicy, flavor)));
     for (const port of svc.ports) {
-      const c = outboundCluster(registry, svc, port, undefined, undefined, dr?.spec.trafficPolicy, flavor);
+      const c = shared(port, undefined, undefined);
       out.set(c.name as string, c);
       for (const subset of dr?.spec.subsets ?? []) {
-        const sc = outboundCluster(registry, svc, port, subset.name, subset.trafficPolicy, dr?.spec.trafficPolicy, flavor);
+        const sc = shared(port, subset.name, subset.trafficPolicy);
         out.set(sc.name as string, sc);
       }
     }
