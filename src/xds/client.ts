@@ -31,6 +31,7 @@ export interface AdsClientOptions {
 }
 
 export interface AdsClientState {
+  /** A response has arrived on the current stream. */
   connected: boolean;
   /** Successive stream attempts since the last response received. */
   failures: number;
@@ -205,7 +206,7 @@ export class AdsClient extends EventEmitter {
     const max = b.maxMs ?? 5000;
     const base = Math.min(max, initial * (b.multiplier ?? 2) ** this.failures);
     const jitter = b.jitter ?? 0.2;
-    return Math.max(1, Math.round(base * (1 - jitter + Math.random() * 2 * jitter)));
+    return Math.max(1, Math.min(max, Math.round(base * (1 - jitter + Math.random() * 2 * jitter))));
   }
 
   private sendRequest(sub: Subscription, extra?: { nonce: string; error?: string; version?: string }): void {

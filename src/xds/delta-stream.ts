@@ -87,7 +87,9 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     t.sentVersion = version;
     t.nonce = nonce;
     const ok = this.call.write(resp);
-    this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: toSend.map((e) => e.name) });
+    if (this.ctx.listens('push')) {
+      this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: toSend.map((e) => e.name) });
+    }
     if (!ok) await this.waitDrain();
     return nonce;
   }

@@ -57,6 +57,7 @@ class AdsServer extends EventEmitter implements XdsServer {
       source: this.source, logger: this.logger, controlPlaneId: this.opts.controlPlaneId,
       clusterAckWaitMs: this.opts.clusterAckWaitMs ?? 2000,
       emit: <E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]) => void this.emit(event, ...args),
+      listens: (event: keyof XdsServerEvents) => this.listenerCount(event) > 0,
     };
     const peer = call.getPeer();
     const stream = kind === 'sotw'

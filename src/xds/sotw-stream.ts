@@ -96,8 +96,9 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     t.sentVersion = version;
     t.nonce = nonce;
     const ok = this.call.write(resp);
-    this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce,
-      resourceNames: toSend.map((e) => e.name) });
+    if (this.ctx.listens('push')) {
+      this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: toSend.map((e) => e.name) });
+    }
     if (!ok) await this.waitDrain();
     return nonce;
   }

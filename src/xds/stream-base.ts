@@ -35,6 +35,8 @@ export interface StreamContext {
   clusterAckWaitMs: number;
   controlPlaneId?: string;
   emit<E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]): void;
+  /** Whether anyone listens (building a push event's name list is not free). */
+  listens(event: keyof XdsServerEvents): boolean;
 }
 
 /** The part of a gRPC server stream the ADS streams use. */

@@ -138,7 +138,7 @@ void test('client: an unreachable server is retried without throwing, and close(
   client.subscribe(TYPE.cluster, '*', () => undefined);
   client.start();
   await until('retries', () => disconnects.length >= 3, 10_000);
-  assert.ok(disconnects.every((ms) => ms <= 48), `backoff stays under the cap: ${disconnects.join(',')}`);
+  assert.ok(disconnects.every((ms) => ms <= 40), `backoff stays under the cap: ${disconnects.join(',')}`);
   client.close();
   const n = disconnects.length;
   await new Promise((r) => setTimeout(r, 100));
