@@ -19,4 +19,27 @@ export interface ProxyEnv {
   readonly clock: () => number;
   /** True while draining: responses say Connection: close. */
   draining: boolean;
+  /** Called once per finished downstream request when set (nothing is built otherwise). */
+  readonly accessLog?: (entry: AccessLogEntry) => void;
+}
+
+/** One request as Envoy's access log would describe it. */
+export interface AccessLogEntry {
+  startTime: string;
+  method: string;
+  authority: string;
+  path: string;
+  protocol: string;
+  /** 0 when no response was sent (downstream went away first). */
+  responseCode: number;
+  /** Envoy response flags (NR, UH, UF, UC, UR, UT, NC, DPE) comma-separated, '-' when none. */
+  responseFlags: string;
+  durationMs: number;
+  upstreamCluster: string;
+  upstreamHost: string;
+  requestId: string;
+  routeName: string;
+  downstreamRemoteAddress: string;
+  /** The response was fully written. */
+  completed: boolean;
 }

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { TYPE } from '../xds/protos.js';
 import { AdminServer } from './admin/server.js';
-import { type Logger, type ProxyEnv, silentLogger } from './env.js';
+import { type AccessLogEntry, type Logger, type ProxyEnv, silentLogger } from './env.js';
 import { RouteTable } from './hcm/config.js';
 import { ListenerManager } from './listener/manager.js';
 import { StatsStore } from './stats.js';
@@ -23,6 +23,8 @@ export interface ProxyOptions {
   log?: Logger;
   /** How long a removed listener's connections may finish (default 5000 ms). */
   listenerDrainMs?: number;
+  /** Access log sink: one entry per finished request (off when absent: no cost on the hot path). */
+  accessLog?: (entry: AccessLogEntry) => void;
 }
 
 export type UpdateResult = { ok: true } | { ok: false; error: string };
@@ -48,7 +50,7 @@ export class Proxy {
   constructor(readonly opts: ProxyOptions) {
     const stats = new StatsStore();
     const clusters = new ClusterManager(stats);
-    this.env = { clusters, stats, log: opts.log ?? silentLogger, clock: opts.clock ?? (() => performance.now()), draining: false };
+    this.env = { clusters, stats, log: opts.log ?? silentLogger, clock: opts.clock ?? (() => performance.now()), draining: false, accessLog: opts.accessLog };
     this.routes = new RouteTable(clusters);
     this.listeners = new ListenerManager(this.env, this.routes, () => opts.listenerDrainMs ?? 5000);
     this.admin = new AdminServer({

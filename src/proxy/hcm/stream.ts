@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { ProxyEnv } from '../env.js';
+import type { AccessLogEntry, ProxyEnv } from '../env.js';
 import type { FilterStatus, HttpFilter, HttpFilterContext } from '../filters/types.js';
 import type { CompiledRoute } from '../router/compile.js';
 import { type HeaderOp, type Headers, applyHeaderOps } from '../router/headers.js';
@@ -36,6 +36,9 @@ export class Stream implements HttpFilterContext {
   /** Aborts the upstream side when the downstream goes away. */
   onAbort: (() => void) | null = null;
   responseStatus = 0;
+  /** For the access log: the cluster and endpoint of the last upstream attempt. */
+  upstreamCluster = '';
+  upstreamHost = '';
   private readonly filters: HttpFilter[];
   private filterIndex = 0;
 
@@ -87,6 +90,7 @@ export class Stream implements HttpFilterContext {
       const abort = this.onAbort;
       this.onAbort = null;
       if (abort) abort();
+      if (env.accessLog) env.accessLog(this.logEntry());
     });
   }
 
@@ -115,6 +119,26 @@ export class Stream implements HttpFilterContext {
       );
       return;
     }
+  }
+
+  logEntry(): AccessLogEntry {
+    const res = this.res;
+    return {
+      startTime: new Date(Date.now() - (this.env.clock() - this.startMs)).toISOString(),
+      method: this.view.method,
+      authority: this.view.authority,
+      path: this.view.path,
+      protocol: this.req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`,
+      responseCode: this.responseStatus,
+      responseFlags: this.responseFlags || '-',
+      durationMs: Math.round(this.env.clock() - this.startMs),
+      upstreamCluster: this.upstreamCluster,
+      upstreamHost: this.upstreamHost,
+      requestId: this.requestId,
+      routeName: this.route?.name ?? '',
+      downstreamRemoteAddress: this.downstreamAddress,
+      completed: res ? res.writableFinished : this.responseStatus !== 0,
+    };
   }
 
   perFilterConfig(filterName: string): unknown {

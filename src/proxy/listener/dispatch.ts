@@ -137,7 +137,20 @@ export class ListenerDispatch {
         return;
       }
     }
-    new Stream(hcm, this.env, req, res, socket, head, target).run();
+    let stream: Stream | undefined;
+    try {
+      stream = new Stream(hcm, this.env, req, res, socket, head, target);
+      stream.run();
+    } catch (e) {
+      // Whatever a request carries (e.g. header bytes h2 allows and HTTP/1.1 does not) must not crash the proxy.
+      this.env.log.warn(`request failed: ${e instanceof Error ? e.message : String(e)}`);
+      if (stream && !stream.headersSent) stream.sendLocalReply(400, 'bad request', 'DPE');
+      else if (res && !res.headersSent) res.writeHead(400).end();
+      else {
+        res?.destroy();
+        socket?.destroy();
+      }
+    }
   }
 
   /** CONNECT host:port: a TCP tunnel to the port listener's tcp_proxy cluster, or the passthrough. */

@@ -46,6 +46,8 @@ class Attempt {
     readonly u: UpstreamRequest,
     readonly staleRetries: number,
   ) {
+    s.upstreamCluster = cluster.name;
+    s.upstreamHost = ep.key;
     const st = cluster.stats;
     st.upstream_rq_total++;
     st.upstream_rq_active++;
@@ -91,10 +93,18 @@ class Attempt {
 
   private startH1(): void {
     const s = this.s;
-    const req = http.request({
-      agent: this.ep.httpAgent(), host: this.ep.host, port: this.ep.port,
-      method: s.view.method, path: this.u.path, headers: s.requestHeaders as http.OutgoingHttpHeaders,
-    });
+    let req: http.ClientRequest;
+    try {
+      req = http.request({
+        agent: this.ep.httpAgent(), host: this.ep.host, port: this.ep.port,
+        method: s.view.method, path: this.u.path, headers: s.requestHeaders as http.OutgoingHttpHeaders,
+      });
+    } catch (e) {
+      // Invalid header bytes for HTTP/1.1 (possible from an h2 downstream, or a filter).
+      this.finish();
+      s.sendLocalReply(400, `bad request: ${e instanceof Error ? e.message : String(e)}`, 'DPE');
+      return;
+    }
     this.upstream = req;
     req.on('response', (ures) => this.onH1Response(ures));
     req.on('error', (err) => this.onError(err, req.reusedSocket));
