@@ -4,7 +4,9 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { unpackAny } from './protos.js';
-import { ADS_SOTW_PATH, decodeResponse, encodeRequest, nodeInfoToProto, resourceName, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
+import { ADS_DELTA_PATH, ADS_SOTW_PATH, decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest, nodeInfoToProto, resourceName,
+  type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
+import { FULL_STATE } from './stream-base.js';
 import { noopLogger, type NodeInfo, type XdsLogger } from './types.js';
 
 /** What a handler receives: the decoded resources of one DiscoveryResponse. */
@@ -14,6 +16,8 @@ export interface ResourceUpdate<T = Record<string, unknown>> {
   nonce: string;
   /** By resource name. For LDS/CDS this is the full state; for RDS/EDS/SDS only what changed. */
   resources: Map<string, T>;
+  /** Delta only: names the server removed (or says do not exist). LDS/CDS also reflect them by absence. */
+  removed?: string[];
 }
 
 /** Return undefined (or '') to ACK, an error message to NACK. A throw or rejection NACKs too. */
@@ -22,6 +26,8 @@ export type ResourceHandler<T = Record<string, unknown>> = (update: ResourceUpda
 export interface AdsClientOptions {
   /** host:port of the ADS server. */
   address: string;
+  /** 'sotw' (StreamAggregatedResources, default) or 'delta' (DeltaAggregatedResources). Handlers see the same updates. */
+  protocol?: 'sotw' | 'delta';
   node: NodeInfo;
   credentials?: grpc.ChannelCredentials;
   channelOptions?: grpc.ChannelOptions;
@@ -55,9 +61,17 @@ interface Subscription {
   /** Nonce of the last response received on the current stream. */
   nonce: string;
   lastNack?: string;
+  /** Delta: resources held (name -> version), sent as initial_resource_versions on reconnect. */
+  known: Map<string, string>;
+  /** Delta, LDS/CDS: the full state, so handlers get what SotW would give them. */
+  full: Map<string, Record<string, unknown>>;
+  /** Delta: the subscription as the server knows it on this stream (undefined: not sent yet). */
+  streamNames?: string[];
 }
 
-type AdsStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
+type AnyResponse = DiscoveryResponse | DeltaDiscoveryResponse;
+type AdsStream = grpc.ClientDuplexStream<AnyRequest, AnyResponse>;
 
 export class AdsClient extends EventEmitter {
   private readonly client: grpc.Client;
@@ -112,7 +126,7 @@ export class AdsClient extends EventEmitter {
       if (!same) this.sendRequest(prev);
       return;
     }
-    const sub: Subscription = { typeUrl, names: list, handler, ackedVersion: '', nonce: '' };
+    const sub: Subscription = { typeUrl, names: list, handler, ackedVersion: '', nonce: '', known: new Map(), full: new Map() };
     this.subs.set(typeUrl, sub);
     this.sendRequest(sub);
   }
@@ -158,15 +172,20 @@ export class AdsClient extends EventEmitter {
     if (this.closed) return;
     let stream: AdsStream;
     try {
-      stream = this.client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse);
+      stream = (this.opts.protocol === 'delta'
+        ? this.client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse)
+        : this.client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse)) as unknown as AdsStream;
     } catch (e) {
       this.onStreamGone(undefined, e instanceof Error ? e.message : String(e));
       return;
     }
     this.stream = stream;
     this.sentNode = false;
-    for (const s of this.subs.values()) s.nonce = '';
-    stream.on('data', (resp: DiscoveryResponse) => {
+    for (const s of this.subs.values()) {
+      s.nonce = '';
+      s.streamNames = undefined;
+    }
+    stream.on('data', (resp: AnyResponse) => {
       if (this.stream !== stream) return;
       if (!this.connected) {
         this.connected = true;
@@ -214,7 +233,7 @@ export class AdsClient extends EventEmitter {
     if (!stream || this.closed) return;
     // Wildcard is spelled "*" (not the legacy empty list) so that a later empty list unsubscribes.
     const names = sub.names === '*' ? ['*'] : sub.names;
-    const req: DiscoveryRequest = {
+    const req: AnyRequest = this.opts.protocol === 'delta' ? this.deltaRequest(sub, names, extra) : {
       version_info: extra?.version ?? sub.ackedVersion,
       resource_names: names,
       type_url: sub.typeUrl,
@@ -232,8 +251,32 @@ export class AdsClient extends EventEmitter {
     }
   }
 
-  private async handleResponse(stream: AdsStream, resp: DiscoveryResponse): Promise<void> {
+  private deltaRequest(sub: Subscription, names: string[], extra?: { nonce: string; error?: string }): DeltaDiscoveryRequest {
+    const req: DeltaDiscoveryRequest = { type_url: sub.typeUrl, resource_names_subscribe: [], resource_names_unsubscribe: [],
+      initial_resource_versions: {}, response_nonce: extra?.nonce ?? '' };
+    if (sub.streamNames === undefined) {
+      req.resource_names_subscribe = names;
+      req.initial_resource_versions = Object.fromEntries(sub.known);
+    } else {
+      const had = new Set(sub.streamNames);
+      const now = new Set(names);
+      req.resource_names_subscribe = names.filter((n) => !had.has(n));
+      req.resource_names_unsubscribe = sub.streamNames.filter((n) => !now.has(n));
+      for (const n of req.resource_names_unsubscribe) {
+        sub.known.delete(n);
+        sub.full.delete(n);
+      }
+    }
+    sub.streamNames = names;
+    return req;
+  }
+
+  private async handleResponse(stream: AdsStream, response: AnyResponse): Promise<void> {
     if (this.stream !== stream) return;
+    const delta = 'system_version_info' in response;
+    const resp: DiscoveryResponse = delta
+      ? { version_info: response.system_version_info, type_url: response.type_url, nonce: response.nonce, resources: response.resources.map((r) => r.resource) }
+      : response;
     const sub = this.subs.get(resp.type_url);
     if (!sub) {
       this.logger.warn(`ads client: response for unsubscribed type ${resp.type_url} ignored`);
@@ -250,8 +293,22 @@ export class AdsClient extends EventEmitter {
         if (resources.has(name)) throw new Error(`resource "${name}" appears twice`);
         resources.set(name, r);
       }
-      const verdict = await sub.handler({ typeUrl: resp.type_url, version: resp.version_info, nonce: resp.nonce, resources });
+      const update: ResourceUpdate = { typeUrl: resp.type_url, version: resp.version_info, nonce: resp.nonce, resources };
+      if (delta) {
+        update.removed = response.removed_resources;
+        if (FULL_STATE.has(resp.type_url)) {
+          update.resources = new Map(sub.full);
+          for (const n of response.removed_resources) update.resources.delete(n);
+          for (const [n, r] of resources) update.resources.set(n, r);
+        }
+      }
+      const verdict = await sub.handler(update);
       if (verdict) error = verdict;
+      else if (delta) {
+        if (FULL_STATE.has(resp.type_url)) sub.full = update.resources;
+        for (const n of response.removed_resources) sub.known.delete(n);
+        for (const r of response.resources) sub.known.set(r.name, r.version);
+      }
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
@@ -259,7 +316,7 @@ export class AdsClient extends EventEmitter {
     if (error === undefined) {
       sub.ackedVersion = resp.version_info;
       sub.lastNack = undefined;
-      this.sendRequest(sub);
+      this.sendRequest(sub, { nonce: resp.nonce });
       this.emit('ack', { typeUrl: sub.typeUrl, version: resp.version_info, nonce: resp.nonce });
     } else {
       sub.lastNack = error;

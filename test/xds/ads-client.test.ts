@@ -144,3 +144,49 @@ void test('client: an unreachable server is retried without throwing, and close(
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(disconnects.length, n, 'no retry after close()');
 });
+
+void test('client (delta): handlers see full state for CDS and changes for EDS; removals and NACKs work', async () => {
+  const source = new MemorySource();
+  source.set(TYPE.cluster, 'c1', edsCluster('c1'));
+  source.set(TYPE.cluster, 'c2', edsCluster('c2'));
+  source.set(TYPE.endpoint, 'c1', loadAssignment('c1', [1]));
+  source.set(TYPE.endpoint, 'c2', loadAssignment('c2', [2]));
+  const server = createXdsServer(source, { debounceMs: 5 });
+  cleanups.push(() => server.close());
+  const { port } = await server.listen('127.0.0.1:0');
+  const client = createAdsClient({ address: `127.0.0.1:${port}`, node: { ...NODE, id: 'delta-sidecar' }, protocol: 'delta' });
+  cleanups.push(() => client.close());
+  const cds: ResourceUpdate[] = [];
+  const eds: ResourceUpdate[] = [];
+  client.subscribe(TYPE.cluster, '*', (u) => {
+    cds.push(u);
+    return u.resources.has('bad') ? 'no bad clusters' : undefined;
+  });
+  client.subscribe(TYPE.endpoint, ['c1', 'c2'], (u) => void eds.push(u));
+  client.start();
+  await until('initial', () => cds.length > 0 && eds.length > 0);
+  assert.deepEqual([...cds[0].resources.keys()].sort(), ['c1', 'c2']);
+  assert.deepEqual([...eds[0].resources.keys()].sort(), ['c1', 'c2']);
+  const status = () => server.status().find((p) => p.node.id === 'delta-sidecar');
+  await until('SYNCED', () => status()?.types.every((t) => t.status === 'SYNCED'));
+
+  source.set(TYPE.cluster, 'c2', undefined);
+  source.set(TYPE.cluster, 'c3', edsCluster('c3'));
+  source.set(TYPE.endpoint, 'c2', loadAssignment('c2', [2, 3]));
+  server.notify();
+  await until('updates', () => cds.length > 1 && eds.length > 1);
+  assert.deepEqual([...cds[1].resources.keys()].sort(), ['c1', 'c3'], 'CDS handler gets the full state');
+  assert.deepEqual(cds[1].removed, ['c2']);
+  assert.deepEqual([...eds[1].resources.keys()], ['c2'], 'EDS handler gets the change only');
+
+  source.set(TYPE.cluster, 'bad', edsCluster('bad'));
+  server.notify();
+  await until('NACKED', () => status()?.types.find((t) => t.typeUrl === TYPE.cluster)?.status === 'NACKED');
+  assert.equal(client.state().types[TYPE.cluster].lastNack, 'no bad clusters');
+  // The NACKed update was not committed: the next one builds on c1+c3.
+  source.set(TYPE.cluster, 'bad', undefined);
+  source.set(TYPE.cluster, 'c4', edsCluster('c4'));
+  server.notify();
+  await until('after NACK', () => cds.some((u) => u.resources.has('c4')));
+  assert.deepEqual([...cds[cds.length - 1].resources.keys()].sort(), ['c1', 'c3', 'c4']);
+});
