@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { stopChild, waitFor, freePort } from '../../src/cli/processes.js';
 import type { Workload } from '../../src/model/index.js';
 import { startTestWeftd } from './weftd.js';
@@ -68,6 +69,36 @@ export class TestMesh {
   runSample(service: string, version: string, script: string, port: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningWorkload> {
     return this.run(['--service', service, '--port', `${port}:http`, '--version', version, '--name', `${service}-${version}-${Math.random().toString(36).slice(2, 6)}`],
       [process.execPath, `${SAMPLES}/${script}`, ...extra], env);
+  }
+
+  /** Applies a YAML file (a seed fixture, a sample's networking YAML). */
+  applyFile(path: string): Promise<void> {
+    return this.apply(readFileSync(path, 'utf8'), path);
+  }
+
+  /**
+   * The ingress gateway as `weft up` starts it (src/cli/commands/up.ts startMesh): a router proxy
+   * labelled istio=ingressgateway in istio-system. Its ports are bound per the mesh `gatewayPortMap`.
+   */
+  async startGateway(): Promise<RunningWorkload> {
+    const gw = this.weftd.workloads.register({
+      name: 'istio-ingressgateway', namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account',
+      labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, ports: {}, ready: true,
+    });
+    const child = spawn(process.execPath, [WEFT, 'proxy', '--kind', 'router', '--xds', this.weftd.xdsAddress, '--address', gw.address,
+      '--name', gw.name, '--namespace', gw.namespace, '--control-plane', this.weftd.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    this.children.push(child);
+    await waitFor('ingress gateway', () => adminReady(gw.address), 15_000, child)
+      .catch((e: Error) => { throw new Error(`${e.message}\n--- gateway output:\n${out}`); });
+    return { child, name: gw.name, namespace: gw.namespace, output: () => out, workload: () => Promise.resolve(gw) };
+  }
+
+  /** A workload with no ports whose app just idles: a client whose sidecar tests send requests through. */
+  runClient(name: string, namespace = 'default'): Promise<RunningWorkload> {
+    return this.run(['--name', name, '--namespace', namespace], [process.execPath, '-e', 'setInterval(() => {}, 1 << 30)']);
   }
 
   async stop(): Promise<void> {

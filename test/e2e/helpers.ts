@@ -1,0 +1,103 @@
+// Shared pieces of the end-to-end tests: plain HTTP calls with a keep-alive agent, and a steady
+// load that records every failed request (status, error) while something in the mesh changes.
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/mesh.js';
+
+export const SEEDS = join(ROOT, 'test', 'fixtures', 'seeds');
+export const BOOKINFO = join(ROOT, 'samples', 'bookinfo');
+
+export interface Reply { status: number; body: string; headers: Record<string, string | string[] | undefined> }
+
+export interface Target {
+  host: string;
+  port: number;
+  /** Origin-form path, or an absolute URL when talking to a sidecar's outbound proxy. */
+  path: string;
+  headers?: Record<string, string>;
+  method?: string;
+  body?: string;
+}
+
+export function send(t: Target, agent?: Agent, timeoutMs = 5000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const host = t.path.startsWith('http://') ? new URL(t.path).host : `${t.host}:${t.port}`;
+    const req = request({ host: t.host, port: t.port, path: t.path, method: t.method ?? 'GET', agent, headers: { host, ...t.headers }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(t.body);
+  });
+}
+
+/** Polls `check` every 50 ms until it returns true; returns the milliseconds it took, throws past the deadline. */
+export async function pollUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check().catch(() => false)) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not true after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface LoadResult {
+  total: number;
+  failures: string[];
+  /** Counts by `classify(reply)`. */
+  counts: Map<string, number>;
+  /** [time since start ms, class] of every successful reply, in completion order. */
+  timeline: [number, string][];
+}
+
+/** `connections` loops, each sending one request after another on its own keep-alive connection. */
+export class SteadyLoad {
+  private running = true;
+  private readonly loops: Promise<void>[] = [];
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  readonly result: LoadResult = { total: 0, failures: [], counts: new Map(), timeline: [] };
+  private readonly t0 = Date.now();
+
+  constructor(target: () => Target, connections: number, classify: (r: Reply) => string = (r) => String(r.status), ok: (r: Reply) => boolean = (r) => r.status === 200) {
+    for (let i = 0; i < connections; i++) {
+      this.loops.push((async () => {
+        while (this.running) {
+          const t = target();
+          try {
+            const r = await send(t, this.agent);
+            this.result.total++;
+            if (!ok(r)) this.result.failures.push(`${Date.now() - this.t0}ms ${t.path}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
+            else {
+              const c = classify(r);
+              this.result.counts.set(c, (this.result.counts.get(c) ?? 0) + 1);
+              this.result.timeline.push([Date.now() - this.t0, c]);
+            }
+          } catch (e) {
+            this.result.total++;
+            this.result.failures.push(`${Date.now() - this.t0}ms ${t.path}: ${(e as Error).message}`);
+          }
+        }
+      })());
+    }
+  }
+
+  elapsed(): number {
+    return Date.now() - this.t0;
+  }
+
+  /** Successful requests so far (to wait for progress). */
+  successes(): number {
+    return this.result.total - this.result.failures.length;
+  }
+
+  async stop(): Promise<LoadResult> {
+    this.running = false;
+    await Promise.all(this.loops);
+    this.agent.destroy();
+    return this.result;
+  }
+}
