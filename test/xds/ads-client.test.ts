@@ -190,3 +190,28 @@ void test('client (delta): handlers see full state for CDS and changes for EDS; 
   await until('after NACK', () => cds.some((u) => u.resources.has('c4')));
   assert.deepEqual([...cds[cds.length - 1].resources.keys()].sort(), ['c1', 'c3', 'c4']);
 });
+
+void test('client (delta): after a reconnect, initial_resource_versions spare the resend of what it already holds', async () => {
+  const source = new MemorySource();
+  source.set(TYPE.endpoint, 'e1', loadAssignment('e1', [1]));
+  source.set(TYPE.endpoint, 'e2', loadAssignment('e2', [2]));
+  const first = createXdsServer(source, { debounceMs: 5 });
+  const { port } = await first.listen('127.0.0.1:0');
+  const client = createAdsClient({ address: `127.0.0.1:${port}`, node: { ...NODE, id: 'delta-re' }, protocol: 'delta', backoff: { initialMs: 20, maxMs: 100 } });
+  cleanups.push(() => client.close());
+  const eds: ResourceUpdate[] = [];
+  client.subscribe(TYPE.endpoint, ['e1', 'e2'], (u) => void eds.push(u));
+  client.start();
+  await until('initial', () => eds.length === 1 && client.state().types[TYPE.endpoint].ackedVersion !== '');
+  await first.close();
+  await until('disconnected', () => !client.state().connected);
+  const second = createXdsServer(source, { debounceMs: 5 });
+  cleanups.push(() => second.close());
+  await second.listen(`127.0.0.1:${port}`);
+  await until('resubscribed', () => second.status().find((p) => p.node.id === 'delta-re')?.types[0]?.subscription.names.length === 2, 10_000);
+  source.set(TYPE.endpoint, 'e2', loadAssignment('e2', [2, 3]));
+  second.notify();
+  await until('the change', () => eds.length > 1);
+  assert.equal(eds.length, 2, 'unchanged resources were sent again after the reconnect');
+  assert.deepEqual([...eds[1].resources.keys()], ['e2']);
+});
