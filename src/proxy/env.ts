@@ -34,6 +34,8 @@ export interface AccessLogEntry {
   responseCode: number;
   /** Envoy response flags (NR, UH, UF, UC, UR, UT, NC, DPE) comma-separated, '-' when none. */
   responseFlags: string;
+  /** Envoy's response code details, e.g. rbac_access_denied_matched_policy[ns[NS]-policy[NAME]-rule[N]]; '-' when none. */
+  responseCodeDetails: string;
   durationMs: number;
   upstreamCluster: string;
   upstreamHost: string;

@@ -72,6 +72,8 @@ export class StatsStore {
   readonly http = new Map<string, HcmStats>();
   readonly listeners = new Map<string, ListenerStats>();
   readonly server = { total_connections: 0, version: 0 };
+  /** Filters' own counters by full stat prefix (e.g. `http.<prefix>.rbac` -> {allowed, denied}). */
+  readonly groups = new Map<string, Record<string, number>>();
 
   cluster(name: string): ClusterStats {
     let s = this.clusters.get(name);
@@ -89,6 +91,13 @@ export class StatsStore {
     return s;
   }
 
+  /** A named counter group, created on first use and kept across config updates. */
+  group(prefix: string): Record<string, number> {
+    let s = this.groups.get(prefix);
+    if (!s) this.groups.set(prefix, (s = {}));
+    return s;
+  }
+
   /** Flat `name -> value` in Envoy's naming, sorted. */
   flatten(): [string, number][] {
     const out: [string, number][] = [];
@@ -101,6 +110,7 @@ export class StatsStore {
     }
     for (const [name, s] of this.http) put(`http.${name}`, s);
     for (const [name, s] of this.listeners) put(`listener.${name}`, s);
+    for (const [prefix, s] of this.groups) put(prefix, s);
     put('server', this.server);
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }

@@ -19,10 +19,22 @@ export interface HttpFilterContext {
   readonly downstreamAddress: string;
   /** Envoy response flags collected so far (UH, UF, NR, ...), for the access log. */
   responseFlags: string;
+  /** Envoy's %RESPONSE_CODE_DETAILS% (e.g. rbac_access_denied_matched_policy[...]), for the access log. */
+  responseCodeDetails: string;
+  /** The verified end-user identity (jwt_authn), read by RBAC: Istio's istio_authn dynamic metadata. */
+  authn: RequestAuthn | null;
   /** The route's typed_per_filter_config for this filter name, as parsed by its factory. */
   perFilterConfig(filterName: string): unknown;
   /** Ends the request with a locally generated response (response filters still run). */
   sendLocalReply(status: number, body: string, flag?: string, headers?: Headers): void;
+}
+
+/** What jwt_authn verified: request.auth.principal (`iss/sub`), claims, audiences, presenter (azp). */
+export interface RequestAuthn {
+  readonly principal: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly audiences: readonly string[];
+  readonly presenter: string;
 }
 
 export interface HttpFilter {

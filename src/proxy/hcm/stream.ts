@@ -5,7 +5,7 @@ import http from 'node:http';
 import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { AccessLogEntry, ProxyEnv } from '../env.js';
-import type { FilterStatus, HttpFilter, HttpFilterContext } from '../filters/types.js';
+import type { FilterStatus, HttpFilter, HttpFilterContext, RequestAuthn } from '../filters/types.js';
 import type { CompiledRoute } from '../router/compile.js';
 import { type HeaderOp, type Headers, applyHeaderOps } from '../router/headers.js';
 import type { RequestView } from '../router/request.js';
@@ -30,6 +30,8 @@ export class Stream implements HttpFilterContext {
   readonly startMs: number;
   readonly hasBody: boolean;
   responseFlags = '';
+  responseCodeDetails = '';
+  authn: RequestAuthn | null = null;
   headersSent = false;
   /** Weighted-cluster response header ops, set by the router. */
   targetResponseOps: readonly HeaderOp[] = [];
@@ -131,6 +133,7 @@ export class Stream implements HttpFilterContext {
       protocol: this.req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`,
       responseCode: this.responseStatus,
       responseFlags: this.responseFlags || '-',
+      responseCodeDetails: this.responseCodeDetails || '-',
       durationMs: Math.round(this.env.clock() - this.startMs),
       upstreamCluster: this.upstreamCluster,
       upstreamHost: this.upstreamHost,
