@@ -42,6 +42,20 @@ async function sidecarA(bPort: number): Promise<void> {
   process.send!({ port: p.listenerPort('virtualOutbound') });
 }
 
+async function cpuMs(c: ChildProcess): Promise<number> {
+  c.send('cpu');
+  const m = await new Promise<{ cpu: NodeJS.CpuUsage }>((resolve) => {
+    const on = (x: { cpu?: NodeJS.CpuUsage }): void => {
+      if (x.cpu) {
+        c.off('message', on);
+        resolve(x as { cpu: NodeJS.CpuUsage });
+      }
+    };
+    c.on('message', on);
+  });
+  return (m.cpu.user + m.cpu.system) / 1000;
+}
+
 function start(r: string, arg: number): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(self, [r, String(arg)], { execArgv: process.env.BENCH_PROF === r ? ['--cpu-prof', '--cpu-prof-dir=/tmp/weftprof'] : [] });
   return new Promise((resolve) => child.once('message', (m: { port: number }) => resolve({ child, port: m.port })));
@@ -85,10 +99,12 @@ async function main(): Promise<void> {
   await load('127.0.0.1', up.port, '/', 'x', 1, conns); // warm-up
   const direct = await load('127.0.0.1', up.port, '/', 'x', seconds, conns);
   await load('127.0.20.2', b.port, '/', 'svc', 1, conns);
+  const cpu0 = await cpuMs(b.child);
   const one = await load('127.0.20.2', b.port, '/', 'svc', seconds, conns);
+  const cpuPerRequestUs = Math.round(((await cpuMs(b.child)) - cpu0) * 1000 / (one * seconds));
   await load('127.0.20.1', a.port, 'http://svc/', 'svc', 1, conns);
   const two = await load('127.0.20.1', a.port, 'http://svc/', 'svc', seconds, conns);
-  const result: Record<string, number> = { seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2) };
+  const result: Record<string, number> = { seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2), proxyCpuUsPerRequest: cpuPerRequestUs };
   for (const c of [a.child, b.child]) c.kill('SIGINT');
   const nginx = process.env.WEFT_BENCH_NGINX;
   if (nginx) {
@@ -119,3 +135,7 @@ else if (role === 'b') void sidecarB(Number(process.argv[3]));
 else if (role === 'a') void sidecarA(Number(process.argv[3]));
 else void main();
 process.on('SIGINT', () => process.exit(0));
+// Children report their CPU time so per-request CPU can be computed despite noisy neighbours.
+process.on('message', (m: unknown) => {
+  if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+});

@@ -11,6 +11,7 @@ const ADDR = '127.0.10.8';
 void describe('proxy upstream errors and access log', () => {
   let proxy: Proxy;
   let upstream: http.Server;
+  let bad: http.Server;
   let port = 0;
   const log: AccessLogEntry[] = [];
 
@@ -25,12 +26,17 @@ void describe('proxy upstream errors and access log', () => {
       } else res.end('ok');
     });
     const up = await listen(upstream);
+    bad = http.createServer((_req, res) => res.writeHead(503).end('bad'));
+    const badPort = await listen(bad);
     proxy = new Proxy({ nodeId: 'errors', address: ADDR, adminPort: 0, accessLog: (e) => log.push(e) });
     await proxy.start();
-    mustUpdate(proxy, 'cluster', map([staticCluster('app', [['127.0.0.1', up]]), staticCluster('none', [])]));
+    mustUpdate(proxy, 'cluster', map([staticCluster('app', [['127.0.0.1', up]]), staticCluster('none', []), staticCluster('mixed', [['127.0.0.1', up], ['127.0.0.1', badPort]])]));
     const rc = { name: 'in', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [
       { name: 'slow', match: { prefix: '/slow' }, route: { cluster: 'app', timeout: '0.2s' } },
       { match: { prefix: '/none' }, route: { cluster: 'none' } },
+      { match: { prefix: '/retry5xx' }, route: { cluster: 'mixed', retry_policy: { retry_on: '5xx', num_retries: 2 } } },
+      { match: { prefix: '/retrycodes' }, route: { cluster: 'mixed', retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [503], num_retries: 2 } } },
+      { match: { prefix: '/noretry' }, route: { cluster: 'mixed' } },
       { match: { prefix: '/' }, route: { cluster: 'app', timeout: '0s' } },
     ] }] };
     mustUpdate(proxy, 'listener', map([listener('in', ADDR, 0, hcm('in', { inline: rc }))]));
@@ -41,6 +47,7 @@ void describe('proxy upstream errors and access log', () => {
   after(async () => {
     await proxy.close();
     await close(upstream);
+    await close(bad);
   });
 
   const last = async (path: string): Promise<AccessLogEntry> => {
@@ -56,6 +63,15 @@ void describe('proxy upstream errors and access log', () => {
     assert.equal(e.responseFlags, 'UT');
     assert.equal(e.routeName, 'slow');
     assert.equal(e.upstreamCluster, 'app');
+  });
+
+  void it('retries 5xx responses on another endpoint under retry_on 5xx and retriable-status-codes', async () => {
+    for (const path of ['/retry5xx', '/retrycodes']) {
+      const codes = await Promise.all(Array.from({ length: 20 }, () => request({ host: ADDR, port, path }).then((r) => r.status)));
+      assert.deepEqual(new Set(codes), new Set([200]), path);
+    }
+    const plain = await Promise.all(Array.from({ length: 20 }, () => request({ host: ADDR, port, path: '/noretry' }).then((r) => r.status)));
+    assert.ok(plain.includes(503), 'without a retry policy the bad endpoint shows');
   });
 
   void it('answers 503 UH with no endpoints and 503 UC when the upstream resets before headers', async () => {

@@ -37,6 +37,8 @@ export interface CompiledRoute {
   readonly hostRewrite?: string;
   readonly retryOn: readonly string[];
   readonly numRetries: number;
+  /** Whether a response status is retried under retry_on (5xx, gateway-error, retriable-status-codes). */
+  readonly retryStatus: (status: number) => boolean;
   readonly resource: Obj;
 }
 
@@ -198,6 +200,12 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     retryOn = str(retry.retry_on, `${path}.route.retry_policy.retry_on`).split(',').map((s) => s.trim()).filter(Boolean);
     numRetries = num(retry.num_retries, `${path}.route.retry_policy.num_retries`, 1);
   }
+  const codes = new Set(arr(retry?.retriable_status_codes, `${path}.route.retry_policy.retriable_status_codes`).map((c, i) => num(c, `${path}.route.retry_policy.retriable_status_codes[${i}]`, 0)));
+  const any5xx = retryOn.includes('5xx');
+  const gateway = retryOn.includes('gateway-error');
+  const listed = retryOn.includes('retriable-status-codes');
+  const retryStatus = !any5xx && !gateway && !listed ? (): boolean => false
+    : (c: number): boolean => (any5xx && c >= 500) || (gateway && (c === 502 || c === 503 || c === 504)) || (listed && codes.has(c));
   return {
     name: str(r.name, `${path}.name`),
     virtualHost: vhName,
@@ -213,6 +221,7 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     hostRewrite: ra ? str(ra.host_rewrite_literal, `${path}.route.host_rewrite_literal`) || undefined : undefined,
     retryOn,
     numRetries,
+    retryStatus,
     resource: r,
   };
 }

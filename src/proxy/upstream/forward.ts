@@ -21,8 +21,11 @@ export interface UpstreamRequest {
   readonly suppressEnvoyHeaders: boolean;
   retriesLeft: number;
   readonly retryOn: readonly string[];
-  /** Picks another endpoint for a retry (null: none). */
-  readonly repick: () => Endpoint | null;
+  readonly retryStatus: (status: number) => boolean;
+  /** clock() time by which the whole request must have a response (0: none). */
+  readonly deadline: number;
+  /** Picks an endpoint for a retry, avoiding `avoid` when it can (null: none). */
+  readonly repick: (avoid: Endpoint) => Endpoint | null;
 }
 
 /** A reset on a reused keep-alive connection before any response byte: retried this many times. */
@@ -55,12 +58,12 @@ class Attempt {
     ep.rqTotal++;
   }
 
-  start(timeoutMs: number): void {
+  start(): void {
     const s = this.s;
     this.upstreamStart = s.env.clock();
     s.onAbort = () => this.abort();
-    if (timeoutMs > 0 && this.staleRetries === 0) {
-      this.timer = setTimeout(() => this.onTimeout(), timeoutMs);
+    if (this.u.deadline > 0) {
+      this.timer = setTimeout(() => this.onTimeout(), Math.max(0, this.u.deadline - this.upstreamStart));
     }
     const proto = this.cluster.protocol;
     if (proto === 'h2' || (proto === 'downstream' && s.req.httpVersionMajor === 2)) this.startH2();
@@ -120,6 +123,10 @@ class Attempt {
       return;
     }
     this.cluster.stats.recordStatus(status);
+    if (this.retryOnStatus(status)) {
+      ures.resume();
+      return;
+    }
     const h = responseHeaders(ures.headers);
     this.serviceTime(h);
     s.encodeHeaders(status, h);
@@ -172,6 +179,10 @@ class Attempt {
     if (this.done) return;
     const status = Number(rh[':status'] ?? 502);
     this.cluster.stats.recordStatus(status);
+    if (this.retryOnStatus(status)) {
+      stream.resume();
+      return;
+    }
     const h = responseHeaders(rh);
     this.serviceTime(h);
     if (endStream && s.req.httpVersionMajor === 2) {
@@ -181,6 +192,19 @@ class Attempt {
     }
     s.encodeHeaders(status, h);
     stream.pipe(s.res as NodeJS.WritableStream);
+  }
+
+  /** retry_on 5xx / gateway-error / retriable-status-codes: drop this response and try another endpoint. */
+  private retryOnStatus(status: number): boolean {
+    const u = this.u;
+    if (u.retriesLeft <= 0 || this.s.hasBody || !u.retryStatus(status)) return false;
+    const next = u.repick(this.ep);
+    if (!next) return false;
+    u.retriesLeft--;
+    this.finish();
+    this.cluster.stats.upstream_rq_retry++;
+    new Attempt(this.s, this.cluster, next, u, 0).start();
+    return true;
   }
 
   private onError(err: unknown, reused: boolean): void {
@@ -196,16 +220,16 @@ class Attempt {
     // Keep-alive race: the upstream closed an idle connection as we reused it.
     if (reused && !s.hasBody && !connectFail && this.staleRetries < STALE_CONNECTION_RETRIES) {
       this.cluster.stats.upstream_rq_retry++;
-      new Attempt(s, this.cluster, this.ep, this.u, this.staleRetries + 1).start(0);
+      new Attempt(s, this.cluster, this.ep, this.u, this.staleRetries + 1).start();
       return;
     }
     const u = this.u;
     if (u.retriesLeft > 0 && !s.hasBody && (connectFail ? u.retryOn.includes('connect-failure') || u.retryOn.includes('reset') : u.retryOn.includes('reset'))) {
       u.retriesLeft--;
-      const next = u.repick();
+      const next = u.repick(this.ep);
       if (next) {
         this.cluster.stats.upstream_rq_retry++;
-        new Attempt(s, this.cluster, next, u, 0).start(0);
+        new Attempt(s, this.cluster, next, u, 0).start();
         return;
       }
     }
@@ -218,8 +242,8 @@ class Attempt {
 }
 
 /** Forwards the stream's request to `ep` of `cluster`. */
-export function forwardHttp(s: Stream, cluster: Cluster, ep: Endpoint, u: UpstreamRequest, timeoutMs: number): void {
-  new Attempt(s, cluster, ep, u, 0).start(timeoutMs);
+export function forwardHttp(s: Stream, cluster: Cluster, ep: Endpoint, u: UpstreamRequest): void {
+  new Attempt(s, cluster, ep, u, 0).start();
 }
 
 /** Upgrade (WebSocket): relays the handshake, then splices the two sockets. */

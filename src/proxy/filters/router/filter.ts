@@ -75,10 +75,17 @@ export class RouterFilter implements HttpFilter {
       suppressEnvoyHeaders: this.config.suppressEnvoyHeaders,
       retriesLeft: route.numRetries,
       retryOn: route.retryOn,
-      repick: () => pickEndpoint(cluster, authority),
+      retryStatus: route.retryStatus,
+      deadline: route.timeoutMs > 0 ? s.env.clock() + route.timeoutMs : 0,
+      // Like Istio's default previous_hosts predicate: a retry tries to avoid the host that failed.
+      repick: (avoid) => {
+        let e = pickEndpoint(cluster, authority);
+        for (let i = 0; i < 4 && e === avoid; i++) e = pickEndpoint(cluster, authority);
+        return e;
+      },
     };
     if (s.socket) forwardUpgrade(s, cluster, ep, u);
-    else forwardHttp(s, cluster, ep, u, route.timeoutMs);
+    else forwardHttp(s, cluster, ep, u);
   }
 }
 
