@@ -13,6 +13,7 @@ import type { XdsLogger } from '../xds/types.js';
 import { WorkloadRegistry } from './workloads.js';
 import { SnapshotSource } from './xds-source.js';
 import { registerWeftRoutes } from './routes.js';
+import { setupSecurity, type SecurityOptions } from './ca-routes.js';
 
 export interface WeftdOptions {
   /** Data dir for the file store and the workload registry; omitted = in memory only. */
@@ -27,6 +28,9 @@ export interface WeftdOptions {
   workloadGraceMs?: number;
   debounceMs?: number;
   log?: (line: string) => void;
+  /** Security (src/weftd/ca-routes.ts): fixed admin token (tests), user CA files, workload cert TTL. */
+  adminToken?: string;
+  ca?: SecurityOptions['ca'];
 }
 
 export interface Weftd {
@@ -34,6 +38,10 @@ export interface Weftd {
   xdsAddress: string;
   store: ConfigStore;
   workloads: WorkloadRegistry;
+  /** The config API's admin credential (also in `<dataDir>/admin-token`). */
+  adminToken: string;
+  /** A single-use join token for a sidecar of namespace/serviceAccount (what POST .../jointokens gives). */
+  issueJoinToken(namespace: string, serviceAccount: string): string;
   /** Snapshot version currently served. */
   version(): string;
   close(): Promise<void>;
@@ -83,12 +91,15 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
 
   const xdsBound = await xds.listen(`${host}:${opts.xdsPort ?? 15010}`);
   const xdsAddress = `${host}:${xdsBound.port}`;
+  const security = await setupSecurity({ dataDir: opts.dataDir, adminToken: opts.adminToken, log,
+    ca: { trustDomain: opts.mesh?.trustDomain, ...opts.ca } });
   const api = await startApiServer({
-    store, host, port: opts.apiPort ?? 15014,
+    store, host, port: opts.apiPort ?? 15014, authorize: security.authorize,
     validate: (obj: unknown) => validateResource(obj),
     analyze: (all) => analyze(all),
     ready: () => true,
   });
+  security.register(api);
   registerWeftRoutes(api, { workloads, xds, source, xdsAddress, apiUrl: api.url, translate, checkConsistency });
   log(`config API  ${api.url}   (weft apply/get/delete; WEFT_CONTROL_PLANE=${api.url})`);
   log(`xDS (ADS)   grpc://${xdsAddress}   (Envoy v3, SotW)`);
@@ -99,6 +110,8 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
     xdsAddress,
     store,
     workloads,
+    adminToken: security.adminToken,
+    issueJoinToken: (ns, sa) => security.tokens.issue(ns, sa).token,
     version: () => source.current().version,
     async close() {
       unwatch();

@@ -157,7 +157,7 @@ spec:
   const deadline = Date.now() + 15_000;
   let nacked = false;
   while (!nacked && Date.now() < deadline) {
-    const res = await fetch(`${mesh.weftd.apiUrl}/apis/weft.dev/v1/proxystatus`);
+    const res = await fetch(`${mesh.weftd.apiUrl}/apis/weft.dev/v1/proxystatus`, { headers: { authorization: `Bearer ${mesh.weftd.adminToken}` } });
     const { items } = (await res.json()) as { items: ProxyStatus[] };
     nacked = items.some((p) => p.node.metadata.GENERATOR === 'grpc' && p.types.some((t) => t.typeUrl === TYPE.cluster && t.status === 'NACKED'));
     if (!nacked) await new Promise((r) => setTimeout(r, 100));

@@ -12,7 +12,7 @@ export function captureIO(env: NodeJS.ProcessEnv = {}, stdinText = ''): Captured
   out.on('data', (c: Buffer) => o.push(c));
   err.on('data', (c: Buffer) => e.push(c));
   return {
-    out, err, stdin: Readable.from([stdinText]), env: { HOME: '/nonexistent', ...env },
+    out, err, stdin: Readable.from([stdinText]), env: { HOME: '/nonexistent', ...(process.env.WEFT_TOKEN ? { WEFT_TOKEN: process.env.WEFT_TOKEN } : {}), ...env },
     stdout: () => Buffer.concat(o).toString(),
     stderr: () => Buffer.concat(e).toString(),
   };

@@ -1,0 +1,106 @@
+// The workload side of certificates, run by the proxy agent: it makes the private key and a CSR,
+// trades a join token (first time) or a rotation proof (later) for a certificate at weftd, and
+// renews at about half-life. The private key stays in this process; only the CSR goes out.
+import { sign } from 'node:crypto';
+import { generateKeyPair, privateKeyPem, x509, EC_P256 } from './pem.js';
+import { spiffeUri } from './spiffe.js';
+
+export interface WorkloadCert {
+  certChainPem: string;
+  keyPem: string;
+  rootPem: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  spiffe: string;
+}
+
+export async function makeCsr(trustDomain: string, namespace: string, serviceAccount: string): Promise<{ csrPem: string; keyPem: string }> {
+  const keys = await generateKeyPair();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    keys, signingAlgorithm: EC_P256,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeUri(trustDomain, namespace, serviceAccount) }], true)],
+  });
+  return { csrPem: csr.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/** Proof that we hold the current certificate's key (see CertificateAuthority.verifyRotationProof). */
+export function rotationProof(current: WorkloadCert, csrPem: string, now = Date.now()): { certChainPem: string; timestamp: number; signature: string } {
+  const sig = sign('sha256', Buffer.from(`weft-csr-rotation\n${now}\n${csrPem}`), current.keyPem);
+  return { certChainPem: current.certChainPem, timestamp: now, signature: sig.toString('base64') };
+}
+
+export interface CertClientOptions {
+  apiUrl: string;
+  namespace: string;
+  serviceAccount: string;
+  /** Single-use join token for the first certificate. */
+  joinToken: string;
+  /** Requested lifetime (the CA caps it at its own maximum). */
+  ttlSeconds?: number;
+  onCert: (c: WorkloadCert) => void;
+  log: (line: string) => void;
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<Record<string, string>> {
+  const res = await fetch(url, {
+    method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
+  const json = await res.json().catch(() => ({})) as Record<string, string>;
+  if (!res.ok) throw new Error(`certificate request refused: ${res.status} ${json.message ?? ''}`);
+  return json;
+}
+
+/** Gets the first certificate, then keeps renewing it at about half-life until stop(). */
+export class WorkloadCertClient {
+  current: WorkloadCert | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private trustDomain = '';
+
+  constructor(private readonly o: CertClientOptions) {}
+
+  async start(): Promise<WorkloadCert> {
+    const tb = await fetch(`${this.o.apiUrl}/apis/weft.dev/v1/trustbundle`, { signal: AbortSignal.timeout(10_000) });
+    if (!tb.ok) throw new Error(`trust bundle: HTTP ${tb.status}`);
+    this.trustDomain = ((await tb.json()) as { trustDomain: string }).trustDomain;
+    const c = await this.request();
+    this.schedule(c);
+    return c;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async request(): Promise<WorkloadCert> {
+    const { csrPem, keyPem } = await makeCsr(this.trustDomain, this.o.namespace, this.o.serviceAccount);
+    const url = `${this.o.apiUrl}/apis/weft.dev/v1/namespaces/${this.o.namespace}/certificatesigningrequests`;
+    const body = { serviceAccount: this.o.serviceAccount, csr: csrPem, ttlSeconds: this.o.ttlSeconds };
+    const r = this.current ? await post(url, { ...body, proof: rotationProof(this.current, csrPem) }) : await post(url, body, this.o.joinToken);
+    const cert: WorkloadCert = { certChainPem: r.certChainPem, keyPem, rootPem: r.rootPem, serial: r.serial, notBefore: r.notBefore, notAfter: r.notAfter, spiffe: r.spiffe };
+    this.current = cert;
+    this.o.onCert(cert);
+    return cert;
+  }
+
+  /** Renew at half-life (Istio's default grace ratio), retrying every few seconds on failure. */
+  private schedule(c: WorkloadCert, retryMs?: number): void {
+    if (this.stopped) return;
+    const start = Date.parse(c.notBefore);
+    const end = Date.parse(c.notAfter);
+    const at = retryMs ?? Math.max(500, start + (end - start) / 2 - Date.now());
+    this.timer = setTimeout(() => {
+      this.request().then((n) => {
+        this.o.log(`certificate rotated: serial ${n.serial}, valid until ${n.notAfter}`);
+        this.schedule(n);
+      }, (e: unknown) => {
+        this.o.log(`certificate rotation failed (retrying): ${(e as Error).message}`);
+        this.schedule(c, Math.min(5000, Math.max(500, (end - Date.now()) / 4)));
+      });
+    }, at);
+    this.timer.unref();
+  }
+}
