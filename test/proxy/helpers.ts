@@ -37,7 +37,7 @@ export function outboundListeners(address: string, ports: number[], outboundPort
   m.set('virtualOutbound', {
     name: 'virtualOutbound',
     address: { socket_address: { address, port_value: outboundPort } },
-    use_original_dst: true,
+    use_original_dst: { value: true },
     traffic_direction: 'OUTBOUND',
     filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: 'PassthroughCluster', cluster: 'PassthroughCluster' } }] }],
   });
@@ -56,7 +56,7 @@ export function vhost(name: string, domains: string[], routes: Obj[], extra: Obj
 }
 
 export function routeTo(cluster: string, match: Obj = { prefix: '/' }, extra: Obj = {}): Obj {
-  return { match, route: { cluster, timeout: '0s' }, ...extra };
+  return { match, route: { cluster, timeout: { seconds: 0 } }, ...extra };
 }
 
 export function edsCluster(name: string, extra: Obj = {}): Obj {
@@ -64,18 +64,18 @@ export function edsCluster(name: string, extra: Obj = {}): Obj {
 }
 
 export function staticCluster(name: string, endpoints: [string, number][], extra: Obj = {}): Obj {
-  return { name, type: 'STATIC', connect_timeout: '1s', load_assignment: cla(name, endpoints), ...extra };
+  return { name, type: 'STATIC', connect_timeout: { seconds: 1 }, load_assignment: cla(name, endpoints), ...extra };
 }
 
 export function cla(name: string, endpoints: [string, number, number?][]): Obj {
   return {
     cluster_name: name,
-    endpoints: [{ lb_endpoints: endpoints.map(([address, port, weight]) => ({ endpoint: { address: { socket_address: { address, port_value: port } } }, ...(weight ? { load_balancing_weight: weight } : {}) })) }],
+    endpoints: [{ lb_endpoints: endpoints.map(([address, port, weight]) => ({ endpoint: { address: { socket_address: { address, port_value: port } } }, ...(weight ? { load_balancing_weight: { value: weight } } : {}) })) }],
   };
 }
 
 export function passthroughCluster(): Obj {
-  return { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '1s' };
+  return { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: { seconds: 1 } };
 }
 
 export function map(entries: Obj[], key = 'name'): Map<string, object> {

@@ -128,7 +128,9 @@ function compileAction(r: Obj, deps: RouteCompileDeps, path: string): { action: 
     const d = r.direct_response;
     const body = obj(d.body, `${path}.direct_response.body`);
     let text = str(body.inline_string, `${path}.direct_response.body.inline_string`);
+    // bytes arrive as base64 in JSON form, as a Uint8Array from the protobuf decoder.
     if (typeof body.inline_bytes === 'string') text = Buffer.from(body.inline_bytes, 'base64').toString();
+    else if (body.inline_bytes instanceof Uint8Array) text = Buffer.from(body.inline_bytes).toString();
     return { action: { kind: 'direct', status: num(d.status, `${path}.direct_response.status`, 200), body: text } };
   }
   if (isObj(r.redirect)) {

@@ -27,7 +27,9 @@ export function compileHeaderOps(level: Obj, addField: string, removeField: stri
     let action = str(hv.append_action, `${p}.append_action`, 'APPEND_IF_EXISTS_OR_ADD') as Action;
     if (!ACTIONS.has(action)) throw new ConfigError(`${p}.append_action`, `unknown action ${action}`);
     if (hv.append !== undefined && !bool(hv.append, `${p}.append`, true)) action = 'OVERWRITE_IF_EXISTS_OR_ADD';
-    ops.push({ remove: false, name, value: str(header.value, `${p}.header.value`), action });
+    // raw_value (bytes) is Envoy's newer alternative to value.
+    const rawValue = header.raw_value instanceof Uint8Array ? Buffer.from(header.raw_value).toString('latin1') : typeof header.raw_value === 'string' ? Buffer.from(header.raw_value, 'base64').toString('latin1') : undefined;
+    ops.push({ remove: false, name, value: rawValue ?? str(header.value, `${p}.header.value`), action });
   }
   return ops;
 }
