@@ -2,6 +2,8 @@
 import { ConfigError, type Obj, anyType, bool, obj, str } from '../wire.js';
 import type { HttpFilter, HttpFilterFactory } from './types.js';
 import { routerFactory } from './router/config.js';
+import { rbacFactory } from './rbac/config.js';
+import { jwtAuthnFactory } from './jwt_authn/config.js';
 
 const byType = new Map<string, HttpFilterFactory>();
 const byPerRouteType = new Map<string, HttpFilterFactory>();
@@ -59,3 +61,5 @@ export function parsePerRouteConfig(_filterName: string, config: Obj, path: stri
 }
 
 registerHttpFilter(routerFactory);
+registerHttpFilter(rbacFactory);
+registerHttpFilter(jwtAuthnFactory);
