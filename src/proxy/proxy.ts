@@ -100,9 +100,26 @@ export class Proxy {
     return { ok: true };
   }
 
-  /** Listeners and clusters have been applied and every listener is bound. */
+  /**
+   * Listeners and clusters have been applied, every listener is bound, and (like Envoy's warming)
+   * every EDS cluster has endpoints and every RDS name in use has a route configuration.
+   */
   ready(): boolean {
-    return this.state === 'LIVE' && this.applied.has(TYPE.listener) && this.applied.has(TYPE.cluster) && this.listeners.allBound();
+    return this.state === 'LIVE' && this.applied.has(TYPE.listener) && this.applied.has(TYPE.cluster) && this.listeners.allBound()
+      && this.env.clusters.warmingClusters().length === 0 && this.listeners.missingRoutes().length === 0;
+  }
+
+  /** Why ready() is false, for logs and /server_info ('' when ready). */
+  notReadyReason(): string {
+    if (this.state !== 'LIVE') return `state ${this.state}`;
+    if (!this.applied.has(TYPE.cluster)) return 'no clusters applied yet';
+    if (!this.applied.has(TYPE.listener)) return 'no listeners applied yet';
+    if (!this.listeners.allBound()) return 'listeners not bound';
+    const warming = this.env.clusters.warmingClusters();
+    if (warming.length) return `clusters waiting for endpoints: ${warming.slice(0, 5).join(', ')}`;
+    const routes = this.listeners.missingRoutes();
+    if (routes.length) return `listeners waiting for route configurations: ${[...new Set(routes)].slice(0, 5).join(', ')}`;
+    return '';
   }
 
   /** Binds the admin port and the listeners applied so far (later updates bind as they come). */
@@ -148,6 +165,7 @@ export class Proxy {
       uptime_current_epoch: `${up}s`,
       uptime_all_epochs: `${up}s`,
       node: { id: this.opts.nodeId },
+      ...(this.ready() ? {} : { not_ready_reason: this.notReadyReason() }),
       command_line_options: { service_node: this.opts.nodeId, admin_address: `${this.opts.address}:${this.adminBoundPort ?? ''}` },
     };
   }

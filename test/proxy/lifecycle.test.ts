@@ -178,4 +178,16 @@ void describe('proxy lifecycle', () => {
     assert.equal(HCM.endsWith('HttpConnectionManager'), true);
     assert.match(await raw(ADDR, proxy.adminPort!, 'GET /nope HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 404/);
   });
+  void it('is not ready while an EDS cluster or an RDS route configuration is still missing (warming)', async () => {
+    mustUpdate(proxy, 'cluster', map([staticCluster('inbound|80||', [['127.0.0.1', upPort]]), { name: 'eds', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } }]));
+    assert.equal((await admin('/ready')).status, 503);
+    assert.match(String((await admin('/server_info')).json().not_ready_reason), /waiting for endpoints: eds/);
+    mustUpdate(proxy, 'endpoint', map([{ cluster_name: 'eds', endpoints: [] }], 'cluster_name'));
+    mustUpdate(proxy, 'listener', map([listener('in_80', ADDR, 0, hcm('inbound_80', { inline: rc('inbound|80||', 'v2') })), listener('rds', ADDR, 0, hcm('rds', { rds: 'later' }))]));
+    await proxy.settled();
+    assert.equal((await admin('/ready')).status, 503);
+    assert.match(String((await admin('/server_info')).json().not_ready_reason), /route configurations: later/);
+    mustUpdate(proxy, 'route', map([{ name: 'later', virtual_hosts: [] }]));
+    assert.equal((await admin('/ready')).status, 200);
+  });
 });

@@ -88,6 +88,16 @@ export class ListenerManager implements OutboundTable {
     return true;
   }
 
+  /** RDS route configurations the current listeners use but have not received yet (Envoy's warming). */
+  missingRoutes(): string[] {
+    const out: string[] = [];
+    for (const l of this.listeners.values()) {
+      const c = l.chain;
+      if (c?.kind === 'http' && c.hcm.routes.current === null) out.push(c.hcm.routes.name);
+    }
+    return out;
+  }
+
   bindState(l: CompiledListener): { state: string; error?: string } {
     const b = this.bound.get(bindKey(l));
     return b ? { state: b.state, error: b.error } : { state: l.bindToPort ? 'unbound' : 'not bound (bind_to_port: false)' };

@@ -185,6 +185,13 @@ export class ClusterManager {
     return undefined;
   }
 
+  /** EDS clusters still waiting for their first ClusterLoadAssignment (Envoy's cluster warming). */
+  warmingClusters(): string[] {
+    const out: string[] = [];
+    for (const c of this.clusters.values()) if (c.type === 'EDS' && !this.assignments.has(c.edsName)) out.push(c.name);
+    return out;
+  }
+
   assignmentsDump(): Obj[] {
     return [...this.assignments.values()];
   }
