@@ -28,15 +28,19 @@ void describe('proxy upstream errors and access log', () => {
     const up = await listen(upstream);
     bad = http.createServer((_req, res) => res.writeHead(503).end('bad'));
     const badPort = await listen(bad);
+    const dead = http.createServer();
+    const deadPort = await listen(dead);
+    await close(dead);
     proxy = new Proxy({ nodeId: 'errors', address: ADDR, adminPort: 0, accessLog: (e) => log.push(e) });
     await proxy.start();
-    mustUpdate(proxy, 'cluster', map([staticCluster('app', [['127.0.0.1', up]]), staticCluster('none', []), staticCluster('mixed', [['127.0.0.1', up], ['127.0.0.1', badPort]])]));
+    mustUpdate(proxy, 'cluster', map([staticCluster('app', [['127.0.0.1', up]]), staticCluster('none', []), staticCluster('mixed', [['127.0.0.1', up], ['127.0.0.1', badPort]]), staticCluster('h2dead', [['127.0.0.1', deadPort]], { http2_protocol_options: {} })]));
     const rc = { name: 'in', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [
       { name: 'slow', match: { prefix: '/slow' }, route: { cluster: 'app', timeout: '0.2s' } },
       { match: { prefix: '/none' }, route: { cluster: 'none' } },
       { match: { prefix: '/retry5xx' }, route: { cluster: 'mixed', retry_policy: { retry_on: '5xx', num_retries: 2 } } },
       { match: { prefix: '/retrycodes' }, route: { cluster: 'mixed', retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [503], num_retries: 2 } } },
       { match: { prefix: '/noretry' }, route: { cluster: 'mixed' } },
+      { match: { prefix: '/h2dead' }, route: { cluster: 'h2dead' } },
       { match: { prefix: '/' }, route: { cluster: 'app', timeout: '0s' } },
     ] }] };
     mustUpdate(proxy, 'listener', map([listener('in', ADDR, 0, hcm('in', { inline: rc }))]));
@@ -81,6 +85,15 @@ void describe('proxy upstream errors and access log', () => {
     assert.equal(r.status, 503);
     assert.match(r.body, /reset reason: connection termination/);
     assert.equal((await last('/reset')).responseFlags, 'UC');
+  });
+
+  void it('answers 503 UF when an h2c upstream refuses connections', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await request({ host: ADDR, port, path: '/h2dead', agent: false });
+      assert.equal(r.status, 503);
+      assert.match(r.body, /reset reason: connection failure/);
+    }
+    assert.equal((await last('/h2dead')).responseFlags, 'UF');
   });
 
   void it('resets the downstream when the upstream dies mid-body (UR)', async () => {

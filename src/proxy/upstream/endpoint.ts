@@ -21,6 +21,13 @@ export function isConnectFailure(err: unknown): boolean {
   return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code);
 }
 
+const failedSessions = new WeakSet<http2.ClientHttp2Session>();
+
+/** The h2 session never got its TCP connection (streams on it failed with a connect failure). */
+export function sessionConnectFailed(session: http2.ClientHttp2Session): boolean {
+  return failedSessions.has(session);
+}
+
 export class Endpoint {
   readonly key: string;
   weight = 1;
@@ -82,7 +89,17 @@ export class Endpoint {
   h2Session(): http2.ClientHttp2Session {
     const cur = this.h2;
     if (cur && !cur.closed && !cur.destroyed) return cur;
-    const session = http2.connect(`http://${this.key}`, { createConnection: () => this.connect({ host: this.host, port: this.port }) });
+    let connected = false;
+    const session: http2.ClientHttp2Session = http2.connect(`http://${this.key}`, {
+      createConnection: () => {
+        const sock = this.connect({ host: this.host, port: this.port });
+        sock.once('connect', () => (connected = true));
+        sock.once('error', () => {
+          if (!connected) failedSessions.add(session);
+        });
+        return sock;
+      },
+    });
     session.on('error', () => {
       /* surfaced on each stream */
     });

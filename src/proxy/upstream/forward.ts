@@ -8,7 +8,7 @@ import type { Stream } from '../hcm/stream.js';
 import { responseHeaders } from '../hcm/headers.js';
 import type { Headers } from '../router/headers.js';
 import type { Cluster } from './cluster.js';
-import { type Endpoint, isConnectFailure } from './endpoint.js';
+import { type Endpoint, isConnectFailure, sessionConnectFailed } from './endpoint.js';
 
 export const UF_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
 export const UC_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
@@ -41,6 +41,7 @@ class Attempt {
   private timer: NodeJS.Timeout | undefined;
   private upstream: http.ClientRequest | http2.ClientHttp2Stream | undefined;
   private upstreamStart = 0;
+  private session: http2.ClientHttp2Session | undefined;
 
   constructor(
     readonly s: Stream,
@@ -150,7 +151,8 @@ class Attempt {
     for (const k in src) if (k !== 'host' && src[k] !== undefined) h[k] = src[k];
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = this.ep.h2Session().request(h, { endStream: !s.hasBody });
+      this.session = this.ep.h2Session();
+      stream = this.session.request(h, { endStream: !s.hasBody });
     } catch (err) {
       this.onError(err, true);
       return;
@@ -216,7 +218,7 @@ class Attempt {
       s.resetDownstream();
       return;
     }
-    const connectFail = isConnectFailure(err);
+    const connectFail = isConnectFailure(err) || isConnectFailure((err as { cause?: unknown }).cause) || (this.session !== undefined && sessionConnectFailed(this.session));
     // Keep-alive race: the upstream closed an idle connection as we reused it.
     if (reused && !s.hasBody && !connectFail && this.staleRetries < STALE_CONNECTION_RETRIES) {
       this.cluster.stats.upstream_rq_retry++;
