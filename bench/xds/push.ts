@@ -76,7 +76,18 @@ async function runOne(mode: Mode, n: number, count: number, rounds: number): Pro
     const to = Math.floor(((p + 1) * n) / procs);
     children.push(fork(process.argv[1], ['--clients', mode, String(port), String(from), String(to)], { stdio: 'inherit', execArgv: [] }));
   }
-  await waitFor('initial sync', () => server.status().length === n && server.status().every((p) => p.types.every((t) => t.status === 'SYNCED')), 600_000);
+  let lastReport = Date.now();
+  await waitFor('initial sync', () => {
+    const st = server.status();
+    const synced = st.filter((p) => p.types.length === 2 && p.types.every((t) => t.status === 'SYNCED')).length;
+    if (Date.now() - lastReport > 10_000) {
+      lastReport = Date.now();
+      const counts: Record<string, number> = {};
+      for (const p of st) for (const t of p.types) counts[t.status] = (counts[t.status] ?? 0) + 1;
+      console.error(`${mode} N=${n}: ${st.length} streams, ${synced} synced, type states ${JSON.stringify(counts)}`);
+    }
+    return st.length === n && synced === n;
+  }, 600_000);
   const connectS = (performance.now() - t0) / 1000;
   global.gc?.();
   const rssPerStreamKB = (process.memoryUsage().rss - rss0) / n / 1024;

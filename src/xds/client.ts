@@ -9,6 +9,8 @@ import { ADS_DELTA_PATH, ADS_SOTW_PATH, decodeDeltaResponse, decodeResponse, enc
 import { FULL_STATE } from './stream-base.js';
 import { noopLogger, type NodeInfo, type XdsLogger } from './types.js';
 
+export type { NodeInfo, XdsLogger } from './types.js';
+
 /** What a handler receives: the decoded resources of one DiscoveryResponse. */
 export interface ResourceUpdate<T = Record<string, unknown>> {
   typeUrl: string;

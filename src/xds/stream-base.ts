@@ -53,6 +53,8 @@ export interface WritableCall<T> {
  */
 const sharedResults = new WeakMap<ReadonlyMap<string, object>, Map<string, Map<string, EncodedResource>>>();
 
+const DRAIN_TIMEOUT_MS = 10_000;
+
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -118,6 +120,7 @@ export abstract class AdsStreamBase<Resp> {
     let found: ReadonlyMap<string, object>;
     try {
       found = await this.ctx.source.resources(this.node!, t.typeUrl, t.wildcard ? '*' : [...t.names]);
+      if (!(found instanceof Map)) throw new Error(`ResourceSource.resources() returned ${typeof found}, not a Map`);
       t.sourceError = undefined;
     } catch (e) {
       t.sourceError = errorText(e);
@@ -263,13 +266,19 @@ export abstract class AdsStreamBase<Resp> {
     return out;
   }
 
+  /** Backpressure: wait for the write buffer to drain, but never let one stuck stream stall forever. */
   protected waitDrain(): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
+        clearTimeout(timer);
         this.call.off('drain', done);
         this.closeWaiters.delete(done);
         resolve();
       };
+      const timer = setTimeout(() => {
+        this.ctx.logger.warn(`xds stream ${this.id} (${this.nodeId}): write buffer not drained after ${DRAIN_TIMEOUT_MS} ms; going on`);
+        done();
+      }, DRAIN_TIMEOUT_MS);
       this.call.on('drain', done);
       this.closeWaiters.add(done);
       if (this.closed) done();
