@@ -60,7 +60,11 @@ interface Row { mode: Mode; n: number; resources: number; connectS: number; p50:
 
 async function runOne(mode: Mode, n: number, count: number, rounds: number): Promise<Row> {
   const source = new SyntheticSource(count);
-  const server = createXdsServer(source, { debounceMs: 10 });
+  let warnings = 0;
+  const warn = (m: string): void => {
+    if (++warnings <= 5) console.error(m);
+  };
+  const server = createXdsServer(source, { debounceMs: 10, logger: { info() {}, warn, error: warn } });
   const { port } = await server.listen('127.0.0.1:0');
   const lastAck = new Map<string, AckEvent & { at: number }>();
   server.on('ack', (a) => {
