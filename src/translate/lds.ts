@@ -7,6 +7,7 @@ import type { ProxyInfo } from './proxy.js';
 import { tcpProxyConfig } from './tcp.js';
 import { FILTER, socketAddress, type Obj } from './envoy.js';
 import { hasOwnCluster } from './cds.js';
+import type { InboundAuthz } from './authz/index.js';
 import { filterNeeds, hcmFilter, httpConnectionManager, httpFilters, tcpProxyFilter } from './filters.js';
 import { BLACKHOLE_CLUSTER, DEFAULT_ROUTE_NAME, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT,
   gatewayRouteName, inboundClusterName, inboundListenerName, outboundListenerName, sidecarRouteName } from './names.js';
@@ -78,7 +79,7 @@ export function inboundPorts(registry: Registry, workload: Workload): InboundPor
 }
 
 /** `<ADDRESS>_<port>` with an inline route `inbound|<port>||` to the inbound cluster. */
-export function inboundListener(address: string, p: InboundPort): Obj {
+export function inboundListener(address: string, p: InboundPort, authz?: InboundAuthz): Obj {
   const name = inboundListenerName(address, p.port);
   const cluster = inboundClusterName(p.port);
   const statPrefix = `inbound_${name}`;
@@ -91,10 +92,11 @@ export function inboundListener(address: string, p: InboundPort): Obj {
           routes: [{ name: DEFAULT_ROUTE_NAME, match: { prefix: '/' }, route: { cluster, timeout: { seconds: '0', nanos: 0 } } }] }],
         validate_clusters: { value: false },
       },
-      httpFilters: httpFilters('sidecar-inbound', { fault: false, cors: false }),
+      httpFilters: [...authz?.http ?? [], ...httpFilters('sidecar-inbound', { fault: false, cors: false })],
     }))
     : tcpProxyFilter(statPrefix, cluster);
-  return { name, address: socketAddress(address, p.port), filter_chains: [{ filters: [filter] }], traffic_direction: 'INBOUND' };
+  const network = isHttpProtocol(p.protocol) ? [] : authz?.network ?? [];
+  return { name, address: socketAddress(address, p.port), filter_chains: [{ filters: [...network, filter] }], traffic_direction: 'INBOUND' };
 }
 
 /** Gateway listener for a server port, bound on 0.0.0.0 at the mapped host port. */

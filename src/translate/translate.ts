@@ -10,6 +10,7 @@ import { outboundClusters, inboundCluster, passthroughCluster, blackholeCluster 
 import { localityMatters, outboundLoadAssignment } from './eds.js';
 import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './rds.js';
 import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
+import { inboundAuthz } from './authz/index.js';
 
 
 /** Cache key part for route-dependent results: labels matter only when a VirtualService matches on sourceLabels. */
@@ -64,8 +65,9 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   for (const rc of outbound.routes) put(out.routes, rc);
   const w = proxy.workload;
   if (w) {
+    const authz = inboundAuthz(registry, w);
     for (const p of inboundPorts(registry, w)) {
-      put(out.listeners, inboundListener(w.address, p));
+      put(out.listeners, inboundListener(w.address, p, authz));
       put(out.clusters, inboundCluster(p.port, p.appPort));
     }
   }
