@@ -39,6 +39,28 @@ export function uriSan(subjectaltname: string | undefined): string {
   return '';
 }
 
+/**
+ * The peer that src/proxy/tls verified (it checks client chains itself, so `authorized` may be false
+ * under PERMISSIVE). Looked up by the symbol's description to stay decoupled from that module.
+ * TODO(mTLS): import peerOf from '../../tls/index.js' once it is committed.
+ */
+function weftPeer(socket: object): { peerSpiffe: string } | undefined {
+  for (const sym of Object.getOwnPropertySymbols(socket)) {
+    if (sym.description === 'weft.tls.peer') {
+      const v = (socket as Record<symbol, unknown>)[sym] as { peerSpiffe?: unknown } | undefined;
+      if (v && typeof v.peerSpiffe === 'string') return { peerSpiffe: v.peerSpiffe };
+    }
+  }
+  return undefined;
+}
+
+/** The connection's socket of a request: h2 requests reach it through their session. */
+export function downstreamSocket(req: { httpVersionMajor?: number; socket?: unknown; stream?: { session?: { socket?: unknown } } } | undefined): Socket | undefined {
+  if (!req) return undefined;
+  const s = req.httpVersionMajor === 2 ? req.stream?.session?.socket : req.socket;
+  return (s ?? undefined) as Socket | undefined;
+}
+
 /** Facts of a socket, computed once per connection. */
 export function socketFacts(socket: Socket | undefined | null): ConnectionFacts {
   if (!socket) return EMPTY;
@@ -50,7 +72,11 @@ export function socketFacts(socket: Socket | undefined | null): ConnectionFacts 
   let sni = '';
   if (tls.encrypted === true && typeof tls.getPeerCertificate === 'function') {
     sni = typeof tls.servername === 'string' ? tls.servername : '';
-    if (tls.authorized === true) {
+    const weft = weftPeer(socket);
+    if (weft) {
+      authenticated = true;
+      peerPrincipal = weft.peerSpiffe;
+    } else if (tls.authorized === true) {
       const cert = tls.getPeerCertificate();
       if (cert && Object.keys(cert).length > 0) {
         authenticated = true;
