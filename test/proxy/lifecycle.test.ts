@@ -168,7 +168,7 @@ void describe('proxy lifecycle', () => {
     assert.match(clusters, new RegExp(`^inbound\\|80\\|\\|::127\\.0\\.0\\.1:${upPort}::rq_total::\\d+$`, 'm'));
     const dump = (await admin('/config_dump')).json<{ configs: { '@type': string; dynamic_listeners?: { name: string; active_state: { listener: { '@type': string } } }[] }[] }>();
     const types = dump.configs.map((c) => c['@type'].split('.').pop());
-    assert.deepEqual(types, ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump', 'RoutesConfigDump', 'EndpointsConfigDump']);
+    assert.deepEqual(types.slice(0, 5), ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump', 'RoutesConfigDump', 'EndpointsConfigDump']);
     const ld = dump.configs[2].dynamic_listeners!;
     assert.equal(ld[0].name, 'in_80');
     assert.equal(ld[0].active_state.listener['@type'], TYPE.listener);

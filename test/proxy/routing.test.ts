@@ -88,6 +88,7 @@ void describe('proxy routing (virtualOutbound)', () => {
     const c = await via('http://reviews.default.svc.cluster.local:9080/');
     assert.equal(c.json().name, 'reviews-v1');
     assert.match(String(a.headers['x-envoy-upstream-service-time']), /^\d+$/);
+    assert.equal(a.headers.server, 'envoy', 'server_header_transformation OVERWRITE, as the tutorials show');
   });
 
   void it('adds x-request-id, x-forwarded-for and x-forwarded-proto; keeps a given request id', async () => {

@@ -54,6 +54,8 @@ export interface CompiledHcm {
   readonly maxRequestHeadersBytes: number;
   readonly streamIdleTimeoutMs: number;
   readonly serverName: string;
+  /** server_header_transformation: OVERWRITE (default), APPEND_IF_ABSENT or PASS_THROUGH. */
+  readonly serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   readonly resource: Obj;
 }
 
@@ -86,6 +88,12 @@ export function compileHcm(cfg: Obj, routes: RouteTable, stats: StatsStore, path
     maxRequestHeadersBytes: num(cfg.max_request_headers_kb, `${path}.max_request_headers_kb`, 60) * 1024,
     streamIdleTimeoutMs: durationMs(cfg.stream_idle_timeout, `${path}.stream_idle_timeout`) ?? 300_000,
     serverName: str(cfg.server_name, `${path}.server_name`, 'envoy'),
+    serverHeader: serverHeaderMode(str(cfg.server_header_transformation, `${path}.server_header_transformation`, 'OVERWRITE'), `${path}.server_header_transformation`),
     resource: cfg,
   };
+}
+
+function serverHeaderMode(v: string, path: string): CompiledHcm['serverHeader'] {
+  if (v === 'OVERWRITE' || v === 'APPEND_IF_ABSENT' || v === 'PASS_THROUGH') return v;
+  throw new ConfigError(path, `unknown value ${v}`);
 }

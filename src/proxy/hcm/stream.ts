@@ -160,6 +160,8 @@ export class Stream implements HttpFilterContext {
     const filters = this.filters;
     for (let i = filters.length - 1; i >= 0; i--) filters[i].onResponseHeaders?.(this, status, headers);
     if (this.targetResponseOps.length) applyHeaderOps(headers, this.targetResponseOps);
+    const sh = this.hcm.serverHeader;
+    if (sh === 'OVERWRITE' || (sh === 'APPEND_IF_ABSENT' && headers.server === undefined)) headers.server = this.hcm.serverName;
     if (this.route && this.route.responseOps.length) applyHeaderOps(headers, this.route.responseOps);
     this.hcm.stats.recordStatus(status);
     const res = this.res;
