@@ -205,7 +205,7 @@ export abstract class AdsStreamBase<Resp> {
         // Listeners and routes that have something to send first wait for the Clusters' ACK.
         const gate = async (): Promise<void> => {
           if (!clusterNonce) return;
-          await this.waitForAck(clusterNonce);
+          await this.waitForAck(TYPE.cluster, clusterNonce);
           clusterNonce = '';
         };
         for (const t of due) {
@@ -232,7 +232,10 @@ export abstract class AdsStreamBase<Resp> {
     return [...this.types.values()].filter((t) => t.pending).sort((a, b) => rank(a.typeUrl) - rank(b.typeUrl));
   }
 
-  private waitForAck(nonce: string): Promise<void> {
+  /** Resolves on the ACK/NACK of `nonce` for typeUrl (at once if it already came), on timeout or close. */
+  private waitForAck(typeUrl: string, nonce: string): Promise<void> {
+    const t = this.types.get(typeUrl);
+    if (!t || t.ackedNonce === nonce || t.nackedNonce === nonce || t.nonce !== nonce) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
