@@ -108,7 +108,7 @@ class AdsServer extends EventEmitter implements XdsServer {
     for (const s of this.streams.values()) {
       if (!s.node) continue;
       const types = [...s.types.values()].map((t) => s.typeStatus(t)).sort((a, b) => rank(a.typeUrl) - rank(b.typeUrl));
-      out.push({ streamId: s.id, node: s.node, peer: s.peer, connectedAt: s.connectedAt, types });
+      out.push({ streamId: s.id, protocol: s instanceof DeltaStream ? 'delta' : 'sotw', node: s.node, peer: s.peer, connectedAt: s.connectedAt, types });
     }
     return out.sort((a, b) => a.node.id.localeCompare(b.node.id) || a.streamId - b.streamId);
   }

@@ -55,6 +55,8 @@ export interface TypeSyncStatus {
 
 export interface ProxyStatus {
   streamId: number;
+  /** Which ADS variant the proxy speaks. */
+  protocol: 'sotw' | 'delta';
   node: NodeInfo;
   peer: string;
   connectedAt: string;

@@ -57,6 +57,7 @@ void test('delta: wildcard CDS gets everything, then only changes and removals; 
     ads.send({ type_url: TYPE.cluster, response_nonce: r1.nonce });
     const st = () => server.status().find((p) => p.node.id === 'delta-1')!.types[0];
     await until('SYNCED', () => st().status === 'SYNCED');
+    assert.equal(server.status().find((p) => p.node.id === 'delta-1')!.protocol, 'delta');
     assert.equal(st().ackedVersion, r1.system_version_info);
     source.set(TYPE.cluster, 'c2', { ...edsCluster('c2'), connect_timeout: { seconds: 2 } });
     source.set(TYPE.cluster, 'c1', undefined);
