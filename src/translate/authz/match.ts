@@ -43,7 +43,7 @@ export function cidrRange(v: string): Obj {
   const max = family === 4 ? 32 : 128;
   const n = len === undefined ? max : Number(len);
   if (!Number.isInteger(n) || n < 0 || n > max || (len !== undefined && !/^\d+$/.test(len))) throw new AuthzValueError(`invalid prefix length in ${JSON.stringify(v)}`);
-  return { address_prefix: addr, prefix_len: n };
+  return { address_prefix: addr, prefix_len: { value: n } };
 }
 
 export function port(v: string): number {
