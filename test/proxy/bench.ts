@@ -42,17 +42,20 @@ async function sidecarA(bPort: number): Promise<void> {
   process.send!({ port: p.listenerPort('virtualOutbound') });
 }
 
+let lastRssMb = 0;
+
 async function cpuMs(c: ChildProcess): Promise<number> {
   c.send('cpu');
-  const m = await new Promise<{ cpu: NodeJS.CpuUsage }>((resolve) => {
-    const on = (x: { cpu?: NodeJS.CpuUsage }): void => {
+  const m = await new Promise<{ cpu: NodeJS.CpuUsage; rss: number }>((resolve) => {
+    const on = (x: { cpu?: NodeJS.CpuUsage; rss?: number }): void => {
       if (x.cpu) {
         c.off('message', on);
-        resolve(x as { cpu: NodeJS.CpuUsage });
+        resolve(x as { cpu: NodeJS.CpuUsage; rss: number });
       }
     };
     c.on('message', on);
   });
+  lastRssMb = Math.round(m.rss / 1048576);
   return (m.cpu.user + m.cpu.system) / 1000;
 }
 
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
   const cpuPerRequestUs = Math.round(((await cpuMs(b.child)) - cpu0) * 1000 / (one * seconds));
   await load('127.0.20.1', a.port, 'http://svc/', 'svc', 1, conns);
   const two = await load('127.0.20.1', a.port, 'http://svc/', 'svc', seconds, conns);
-  const result: Record<string, number> = { seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2), proxyCpuUsPerRequest: cpuPerRequestUs };
+  const result: Record<string, number> = { seconds, connections: conns, direct, oneProxy: one, twoProxies: two, oneRatio: +(one / direct).toFixed(2), twoRatio: +(two / direct).toFixed(2), proxyCpuUsPerRequest: cpuPerRequestUs, proxyRssMb: lastRssMb };
   for (const c of [a.child, b.child]) c.kill('SIGINT');
   const nginx = process.env.WEFT_BENCH_NGINX;
   if (nginx) {
@@ -137,5 +140,5 @@ else void main();
 process.on('SIGINT', () => process.exit(0));
 // Children report their CPU time so per-request CPU can be computed despite noisy neighbours.
 process.on('message', (m: unknown) => {
-  if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+  if (m === 'cpu') process.send!({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
 });
