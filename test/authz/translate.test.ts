@@ -69,7 +69,7 @@ void test('seed 001-07: ALLOW GET from the bookinfo-viewer principal becomes one
       },
     },
   });
-  roundTrip(a.http[0].typed_config as Record<string, unknown>);
+  roundTrip(a.http[0].typed_config);
 });
 
 void test('every source/operation/condition form: order, not-forms, wildcards, claims, TCP-only attributes', () => {
@@ -202,7 +202,7 @@ spec: { action: DENY, rules: [{ to: [{ operation: { methods: [POST] } }] }] }
   assert.deepEqual(cfgs.map((c) => c.rules?.action), ['DENY', 'LOG', 'DENY', undefined]);
   assert.deepEqual(Object.keys(cfgs[0].rules.policies), ['istio-ext-authz-ns[default]-policy[ext]-rule[0]-deny-due-to-bad-CUSTOM-action']);
   assert.deepEqual(Object.keys(cfgs[2].shadow_rules.policies), ['ns[default]-policy[try-deny]-rule[0]']);
-  assert.equal(cfgs[2].shadow_rules_stat_prefix as unknown, 'istio_dry_run_deny_');
+  assert.equal(cfgs[2].shadow_rules_stat_prefix, 'istio_dry_run_deny_');
   for (const f of a.http) roundTrip(f.typed_config as Record<string, unknown>);
 });
 

@@ -102,7 +102,7 @@ export function rulePolicy(rule: Rule, c: Ctx): Obj | null {
   try {
     const basePerm = conditionItems(rule.when, 'permission', c);
     const basePrinc = conditionItems(rule.when, 'principal', c);
-    const froms = rule.from?.length ? rule.from.map((f) => [...fromItems(f.source as SourceX | undefined).flatMap((i) => itemMatchers(i, 'principal', c)), ...basePrinc]) : [basePrinc];
+    const froms = rule.from?.length ? rule.from.map((f) => [...fromItems(f.source).flatMap((i) => itemMatchers(i, 'principal', c)), ...basePrinc]) : [basePrinc];
     const tos = rule.to?.length ? rule.to.map((t) => [...toItems(t.operation).flatMap((i) => itemMatchers(i, 'permission', c)), ...basePerm]) : [basePerm];
     return {
       permissions: tos.map((rules) => ({ and_rules: { rules: rules.length ? rules : [{ any: true }] } })),
