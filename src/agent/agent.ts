@@ -73,7 +73,11 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   };
   const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000 });
   await proxy.start();
-  const client = createAdsClient({ address: opts.xdsAddress, node });
+  // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
+  // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
+  const client = createAdsClient({ address: opts.xdsAddress, node, channelOptions: {
+    'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
+  } });
 
   const apply = (u: ResourceUpdate): string | undefined => {
     const r = proxy.update(u.typeUrl, u.resources);

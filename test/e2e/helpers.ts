@@ -2,7 +2,8 @@
 // load that records every failed request (status, error) while something in the mesh changes.
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/mesh.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT, WEFT, waitFor } from '../helpers/mesh.js';
 
 export const SEEDS = join(ROOT, 'test', 'fixtures', 'seeds');
 export const BOOKINFO = join(ROOT, 'samples', 'bookinfo');
@@ -62,7 +63,7 @@ export class SteadyLoad {
   readonly result: LoadResult = { total: 0, failures: [], counts: new Map(), timeline: [] };
   private readonly t0 = Date.now();
 
-  constructor(target: () => Target, connections: number, classify: (r: Reply) => string = (r) => String(r.status), ok: (r: Reply) => boolean = (r) => r.status === 200) {
+  constructor(target: () => Target, connections: number, classify: (r: Reply) => string = (r) => String(r.status), ok: (r: Reply) => boolean = (r) => r.status === 200, pauseMs = 0) {
     for (let i = 0; i < connections; i++) {
       this.loops.push((async () => {
         while (this.running) {
@@ -80,6 +81,7 @@ export class SteadyLoad {
             this.result.total++;
             this.result.failures.push(`${Date.now() - this.t0}ms ${t.path}: ${(e as Error).message}`);
           }
+          if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
         }
       })());
     }
@@ -87,6 +89,11 @@ export class SteadyLoad {
 
   elapsed(): number {
     return Date.now() - this.t0;
+  }
+
+  /** Classes of the last `n` successful replies. */
+  last(n: number): string[] {
+    return this.result.timeline.slice(-n).map(([, c]) => c);
   }
 
   /** Successful requests so far (to wait for progress). */
@@ -100,4 +107,27 @@ export class SteadyLoad {
     this.agent.destroy();
     return this.result;
   }
+}
+
+/** Starts `weft run ARGS -- COMMAND` against any weftd (in-process or not); resolves when the sidecar is ready. */
+export async function runWorkload(apiUrl: string, token: string | undefined, name: string, args: string[], command: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; address: string; output(): string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, WEFT_CONTROL_PLANE: apiUrl };
+  if (token) childEnv.WEFT_TOKEN = token;
+  else delete childEnv.WEFT_TOKEN;
+  const child = spawn(process.execPath, [WEFT, 'run', '--name', name, ...args, '--control-plane', apiUrl, '--', ...command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  let address = '';
+  await waitFor(`workload ${name}`, async () => {
+    const res = await fetch(`${apiUrl}/apis/weft.dev/v1/namespaces/default/workloads/${name}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(1000) });
+    if (!res.ok) { await res.arrayBuffer(); return false; }
+    const w = await res.json() as { address: string; ready?: boolean };
+    address = w.address;
+    if (args.includes('--port') && w.ready !== true) return false;
+    const admin = await fetch(`http://${w.address}:15000/ready`, { signal: AbortSignal.timeout(1000) });
+    await admin.arrayBuffer();
+    return admin.ok;
+  }, 20_000, child).catch((e: Error) => { child.kill('SIGKILL'); throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
+  return { child, address, output: () => out };
 }
