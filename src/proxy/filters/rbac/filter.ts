@@ -105,7 +105,7 @@ export class RbacFilter implements HttpFilter {
     const config = perRoute === undefined ? this.config : (perRoute as RbacConfig | null);
     if (!config || (!config.rules && !config.shadow)) return 'continue';
     const s = ctx as Stream;
-    const input = new HttpRbacInput(ctx.view, requestFacts(ctx as PeerInfoSource, downstreamSocket(s.req as Parameters<typeof downstreamSocket>[0])), ctx.authn, s.hcm?.resource?.use_remote_address === true || (s.hcm?.resource?.use_remote_address as { value?: boolean } | undefined)?.value === true);
+    const input = new HttpRbacInput(ctx.view, requestFacts(ctx as PeerInfoSource, downstreamSocket(s.req)), ctx.authn, s.hcm?.resource?.use_remote_address === true || (s.hcm?.resource?.use_remote_address as { value?: boolean } | undefined)?.value === true);
     const c = s.hcm ? counters(s, config) : {};
     if (config.shadow) this.shadow(s, config, config.shadow, input, c);
     if (!config.rules) return 'continue';
