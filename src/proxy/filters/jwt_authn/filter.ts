@@ -4,7 +4,7 @@
 import type { Stream } from '../../hcm/stream.js';
 import type { HttpFilter, HttpFilterContext, RequestAuthn } from '../types.js';
 import type { JwtAuthnConfig, Provider, Requirement } from './config.js';
-import { audiencesOf, verifyJwt } from './verify.js';
+import { UNKNOWN_ISSUER, audiencesOf, verifyJwt } from './verify.js';
 
 interface Found { provider: Provider; token: string; header?: string }
 interface Verified { provider: Provider; token: string; header?: string; payload: Record<string, unknown>; payloadB64: string }
@@ -117,7 +117,9 @@ async function check(req: Requirement, a: Attempt): Promise<Outcome> {
         if (o.kind === 'ok') return o;
         results.push(o);
       }
-      const failed = results.find((o) => o.kind === 'fail');
+      // As Envoy aggregates: a real verification error outranks "issuer not configured" (the token
+      // was meant for another provider), which outranks a missing token.
+      const failed = results.find((o) => o.kind === 'fail' && o.reason !== UNKNOWN_ISSUER) ?? results.find((o) => o.kind === 'fail');
       if (req.of.some((r) => r.kind === 'allow_missing_or_failed')) return { kind: 'ok' };
       if (failed) return failed;
       if (req.of.some((r) => r.kind === 'allow_missing')) return { kind: 'ok' };

@@ -22,6 +22,7 @@ export type VerifyResult =
   | { ok: false; reason: string; detail?: string };
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
+export const UNKNOWN_ISSUER = 'Jwt issuer is not configured';
 
 function decodeJson(part: string): Record<string, unknown> | undefined {
   if (!B64URL.test(part)) return undefined;
@@ -59,7 +60,7 @@ export async function verifyJwt(token: string, p: ProviderCheck, nowSec = Date.n
   const { header, payload, parts } = parsed;
   const alg = header.alg;
   if (typeof alg !== 'string' || !ALLOWED.has(alg)) return { ok: false, reason: `Jwt algorithm ${typeof alg === 'string' ? alg : '(none)'} is not supported` };
-  if (p.issuer && payload.iss !== p.issuer) return { ok: false, reason: 'Jwt issuer is not configured' };
+  if (p.issuer && payload.iss !== p.issuer) return { ok: false, reason: UNKNOWN_ISSUER };
   for (const k of ['exp', 'nbf', 'iat'] as const) {
     if (payload[k] !== undefined && (typeof payload[k] !== 'number' || !Number.isFinite(payload[k]))) return { ok: false, reason: `Jwt ${k} claim is not a number` };
   }
