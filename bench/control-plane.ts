@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   for (const n of ns) {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-cp-'));
     const weftd = await startWeftd({ dataDir, apiPort: 0, xdsPort: 0, addressBase: '127.87', log: () => {}, debounceMs: 10 });
-    const api = new ApiClient(weftd.apiUrl);
+    const api = new ApiClient(weftd.apiUrl, { token: weftd.adminToken });
     let t = Date.now();
     await api.apply(meshResources(services), {});
     const applyMs = Date.now() - t;
