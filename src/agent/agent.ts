@@ -6,6 +6,7 @@ import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
 import { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
+import { startAgentCerts, type AgentCertOptions } from '../security/agent-certs.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -17,6 +18,8 @@ export interface AgentOptions {
   serviceAccount?: string;
   adminPort?: number;
   log?: (line: string) => void;
+  /** Workload certificate from weftd's CA (src/security/agent-certs.ts); absent = no mTLS. */
+  certificates?: Omit<AgentCertOptions, 'namespace' | 'serviceAccount'>;
 }
 
 export interface Agent {
@@ -71,8 +74,9 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     locality: {},
     userAgent: 'weft',
   };
-  const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000 });
+  const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000, log: { info: () => {}, warn: log, error: log } });
   await proxy.start();
+  const certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' }, proxy, log);
   // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
   // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
   const client = createAdsClient({ address: opts.xdsAddress, node, channelOptions: {
@@ -108,6 +112,7 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
       shuttingDown ??= (async () => {
         await proxy.drain(timeoutMs);
         client.close();
+        certs?.stop();
         await proxy.close();
       })();
       return shuttingDown;

@@ -51,6 +51,7 @@ export class Proxy {
     const stats = new StatsStore();
     const clusters = new ClusterManager(stats);
     this.env = { clusters, stats, log: opts.log ?? silentLogger, clock: opts.clock ?? (() => performance.now()), draining: false, accessLog: opts.accessLog };
+    clusters.secrets.log = this.env.log;
     this.routes = new RouteTable(clusters);
     this.listeners = new ListenerManager(this.env, this.routes, () => opts.listenerDrainMs ?? 5000);
     this.admin = new AdminServer({
@@ -82,6 +83,9 @@ export class Proxy {
           break;
         case TYPE.endpoint:
           error = this.env.clusters.updateEndpoints(resources);
+          break;
+        case TYPE.secret: // SDS: merged by name (src/proxy/tls/secrets.ts); the agent feeds them locally
+          error = this.env.clusters.secrets.update(resources);
           break;
         default:
           error = `unsupported resource type ${typeUrl}`;
@@ -204,6 +208,7 @@ export class Proxy {
           '@type': `${ADMIN}EndpointsConfigDump`,
           dynamic_endpoint_configs: this.env.clusters.assignmentsDump().map((e) => ({ version_info: ver(TYPE.endpoint), endpoint_config: { '@type': TYPE.endpoint, ...e }, last_updated: when(TYPE.endpoint) })),
         },
+        this.env.clusters.secrets.dump(), // certificates and roots, never the private key
       ],
     };
   }

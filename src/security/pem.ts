@@ -24,7 +24,7 @@ export function splitPemCerts(pem: string): string[] {
 }
 
 export async function generateKeyPair(): Promise<CryptoKeyPair> {
-  return await subtle.generateKey(EC_P256, true, ['sign', 'verify']) as CryptoKeyPair;
+  return await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
 }
 
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
@@ -49,7 +49,7 @@ export async function importSigningKey(pem: string, what: string): Promise<{ key
   }
   if (ko.asymmetricKeyType === 'rsa') {
     const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    return { key: await subtle.importKey('pkcs8', der, alg, false, ['sign']), alg: alg as never };
+    return { key: await subtle.importKey('pkcs8', der, alg, false, ['sign']), alg: alg };
   }
   throw new Error(`${what}: unsupported key type ${ko.asymmetricKeyType ?? '(unknown)'}; use EC or RSA`);
 }

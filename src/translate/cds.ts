@@ -7,6 +7,7 @@ import type { MeshService, OutboundScope, Registry, ServicePortInfo } from '../r
 import { outboundClusterName, inboundClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER } from './names.js';
 import { ADS_CONFIG_SOURCE, DEFAULT_CONNECT_TIMEOUT_MS, TYPES, duration, socketAddress, type Obj } from './envoy.js';
 import { msToDuration } from '../xds/protos.js';
+import { applyUpstreamTls } from './security/index.js';
 
 export type Flavor = 'envoy' | 'grpc';
 function applyLoadBalancer(c: Obj, lb: LoadBalancerSettings | undefined, flavor: Flavor): void {
@@ -116,6 +117,7 @@ export function outboundCluster(registry: Registry, svc: MeshService, port: Serv
   if (c.type === 'ORIGINAL_DST') c.lb_policy = 'CLUSTER_PROVIDED';
   applyConnectionPool(c, policy.connectionPool, port, flavor);
   applyOutlierDetection(c, policy.outlierDetection);
+  if (flavor === 'envoy') applyUpstreamTls(c, registry, svc, port, policy.tls); // DestinationRule tls / auto mTLS
   if (dns) {
     const eps = registry.endpoints(svc, port.port);
     const picked = flavor === 'grpc' ? eps.slice(0, 1) : eps;

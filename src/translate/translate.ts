@@ -10,6 +10,7 @@ import { outboundClusters, inboundCluster, passthroughCluster, blackholeCluster 
 import { localityMatters, outboundLoadAssignment } from './eds.js';
 import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './rds.js';
 import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
+import { withInboundMtls } from './security/index.js';
 import { inboundAuthz } from './authz/index.js';
 
 
@@ -67,7 +68,7 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   if (w) {
     const authz = inboundAuthz(registry, w);
     for (const p of inboundPorts(registry, w)) {
-      put(out.listeners, inboundListener(w.address, p, authz));
+      put(out.listeners, withInboundMtls(registry, w, p.port, inboundListener(w.address, p, authz))); // PeerAuthentication mTLS
       put(out.clusters, inboundCluster(p.port, p.appPort));
     }
   }

@@ -86,7 +86,7 @@ export class TestMesh {
       labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, ports: {}, ready: true,
     });
     const child = spawn(process.execPath, [WEFT, 'proxy', '--kind', 'router', '--xds', this.weftd.xdsAddress, '--address', gw.address,
-      '--name', gw.name, '--namespace', gw.namespace, '--control-plane', this.weftd.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'],
+      '--name', gw.name, '--namespace', gw.namespace, '--service-account', gw.serviceAccount, '--control-plane', this.weftd.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WEFT_JOIN_TOKEN: this.weftd.issueJoinToken(gw.namespace, gw.serviceAccount) } });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });

@@ -25,10 +25,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const [k, v] = kv.split('=');
     labels[k] = v ?? '';
   }
+  // The join token comes in the environment (never argv) and is spent on the first certificate.
+  const joinToken = io.env.WEFT_JOIN_TOKEN;
+  delete process.env.WEFT_JOIN_TOKEN;
   const agent = await startProxyAgent({
     xdsAddress: values.xds, kind, address: values.address, name: values.name, namespace: values.namespace ?? 'default',
     labels, serviceAccount: values['service-account'], adminPort: values['admin-port'] ? Number(values['admin-port']) : undefined,
     log: (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`),
+    certificates: joinToken && values['control-plane'] ? { apiUrl: values['control-plane'], joinToken } : undefined,
   });
   const drainMs = Number(values['drain-timeout'] ?? 10_000);
   await new Promise<void>((resolve) => {

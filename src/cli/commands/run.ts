@@ -82,8 +82,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   log(`workload ${spec.namespace}/${spec.name} at ${workload.address}${appPort ? `, app port ${appPort}` : ''}`);
   const deregister = () => weftdRequest(api, 'DELETE', `${wlPath}/${spec.name}`, io).catch(() => undefined);
 
+  // A single-use join token lets the sidecar get a certificate for this service account only (env, not argv).
+  const join = await weftdRequest<{ token: string }>(api, 'POST', `/apis/weft.dev/v1/namespaces/${spec.namespace}/jointokens`, io, { serviceAccount: spec.serviceAccount });
   const proxy = spawnWeft(['proxy', '--xds', mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
-    '--namespace', spec.namespace, '--control-plane', api], { env: io.env, stdio: ['ignore', 'inherit', 'inherit'] });
+    '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api], { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: ['ignore', 'inherit', 'inherit'] });
   try {
     await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 15_000, proxy);
   } catch (e) {

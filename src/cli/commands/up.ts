@@ -37,7 +37,8 @@ export async function startMesh(o: {
     labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, ports: {}, ready: true,
   });
   const gateway = spawnWeft(['proxy', '--kind', 'router', '--xds', weftd.xdsAddress, '--address', gw.address,
-    '--name', gw.name, '--namespace', gw.namespace, '--control-plane', weftd.apiUrl], { env: o.io.env });
+    '--name', gw.name, '--namespace', gw.namespace, '--service-account', gw.serviceAccount, '--control-plane', weftd.apiUrl],
+  { env: { ...o.io.env, WEFT_JOIN_TOKEN: weftd.issueJoinToken(gw.namespace, gw.serviceAccount) } });
   gateway.once('exit', (code, signal) => { if (!stopping) o.io.err.write(`weft up: the ingress gateway exited (${signal ?? code})\n`); });
   let stopping = false;
   await waitFor('ingress gateway', () => httpOk(`http://${gw.address}:15000/ready`), 15_000, gateway);

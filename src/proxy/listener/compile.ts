@@ -3,6 +3,7 @@ import { ConfigError, type Obj, anyType, arr, bool, isObj, num, obj, socketAddre
 import { type CompiledHcm, HCM_TYPE, type RouteTable, compileHcm } from '../hcm/config.js';
 import type { ClusterManager, ClusterSlot } from '../upstream/cluster.js';
 import type { ListenerStats, StatsStore } from '../stats.js';
+import { type ListenerTls, tlsChain } from '../tls/index.js';
 
 export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 /** Network filters accepted ahead of the terminal one and not enforced yet. */
@@ -26,6 +27,8 @@ export interface CompiledListener {
   readonly direction: string;
   /** The plaintext filter chain (null: connections are closed). */
   readonly chain: FilterChain | null;
+  /** mTLS termination (src/proxy/tls): the TLS chain, and whether plaintext is served too (PERMISSIVE). */
+  readonly tls: ListenerTls | null;
   readonly stats: ListenerStats;
   readonly resource: Obj;
 }
@@ -77,11 +80,13 @@ export function compileListener(name: string, l: Obj, deps: Deps, path: string):
   const { address, port } = socketAddress(l.address, `${path}.address`);
   const useOriginalDst = bool(l.use_original_dst, `${path}.use_original_dst`, false);
   let chain: FilterChain | null = null;
+  let tls: ListenerTls | null = null;
   // Every chain is compiled (so any error NACKs); the first plaintext one serves connections.
   for (const [i, fc] of arr(l.filter_chains, `${path}.filter_chains`).entries()) {
     const p = `${path}.filter_chains[${i}]`;
     const c = compileChain(obj(fc, p), deps, p);
     if (!chain && c && isPlaintext(obj(fc, p), p)) chain = c;
+    else tls ??= tlsChain(obj(fc, p), c, deps.clusters.secrets, deps.clusters.secrets.log, p);
   }
   if (isObj(l.default_filter_chain)) {
     const c = compileChain(l.default_filter_chain, deps, `${path}.default_filter_chain`);
@@ -94,7 +99,8 @@ export function compileListener(name: string, l: Obj, deps: Deps, path: string):
     bindToPort: bool(l.bind_to_port, `${path}.bind_to_port`, true),
     useOriginalDst,
     direction: str(l.traffic_direction, `${path}.traffic_direction`, 'UNSPECIFIED'),
-    chain,
+    chain: chain ?? tls?.chain ?? null,
+    tls: tls ? { ...tls, plaintext: chain !== null } : null,
     stats: deps.stats.listener(`${address}_${port}`),
     resource: l,
   };

@@ -11,6 +11,7 @@ import { ROUTER_TYPE } from '../filters/router/config.js';
 import { pickEndpoint, splitAuthority } from '../filters/router/filter.js';
 import { splice } from '../upstream/forward.js';
 import type { CompiledListener, FilterChain } from './compile.js';
+import { applyXfcc } from '../tls/index.js';
 
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
@@ -79,6 +80,13 @@ export class ListenerDispatch {
       ls.downstream_cx_active--;
       ls.downstream_cx_destroy++;
     });
+    // mTLS (src/proxy/tls): terminate TLS, or pass plaintext when PERMISSIVE, then serve as usual.
+    if (l.tls) l.tls.ctx.accept(sock, l.tls.plaintext, (s) => this.serve(s, l), (s) => this.serve(s, l));
+    else this.serve(sock, l);
+  }
+
+  private serve(sock: net.Socket, l: CompiledListener): void {
+    const ls = l.stats;
     const chain = l.chain;
     if (!l.useOriginalDst && chain?.kind === 'tcp') {
       this.tcpProxy(sock, chain, null);
@@ -139,6 +147,7 @@ export class ListenerDispatch {
     }
     let stream: Stream | undefined;
     try {
+      if (l.tls) applyXfcc(req.headers, req.socket);
       stream = new Stream(hcm, this.env, req, res, socket, head, target);
       stream.run();
     } catch (e) {

@@ -3,6 +3,7 @@ import { ConfigError, type Obj, arr, bool, durationMs, isObj, num, obj, socketAd
 import type { StatsStore } from '../stats.js';
 import { Endpoint } from './endpoint.js';
 import { type Picker, buildPicker, hasLoadBalancer } from './lb.js';
+import { SecretStore, type TransportSelector, compileUpstreamTransport } from '../tls/index.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
 /** Upstream protocol: HTTP/1.1, h2c, or whatever the downstream request used. */
@@ -14,6 +15,8 @@ const DISCOVERY_TYPES = new Set<string>(['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 
 export class Cluster {
   endpoints: Endpoint[] = [];
   picker: Picker = { pick: () => null };
+  /** TLS origination per endpoint (src/proxy/tls); null = plaintext. */
+  transport: TransportSelector | null = null;
   /** ORIGINAL_DST: one endpoint per requested host:port, made on demand. */
   private readonly originals = new Map<string, Endpoint>();
 
@@ -45,6 +48,7 @@ export class Cluster {
         const key = `${address}:${port}`;
         const endpoint = old.get(key) ?? new Endpoint(address, port, this.stats, this.connectTimeoutMs);
         old.delete(key);
+        endpoint.tls = this.transport?.forEndpoint(e.metadata) ?? null;
         endpoint.weight = num(e.load_balancing_weight, `${ep}.load_balancing_weight`, 1);
         endpoint.priority = priority;
         endpoint.locality = locality;
@@ -99,7 +103,7 @@ function upstreamProtocol(c: Obj, path: string): UpstreamProtocol {
 }
 
 /** Compiles one Cluster resource (not yet given endpoints). Throws ConfigError. */
-export function compileCluster(name: string, c: Obj, stats: StatsStore, path: string): Cluster {
+export function compileCluster(name: string, c: Obj, stats: StatsStore, path: string, secrets?: SecretStore): Cluster {
   const type = str(c.type, `${path}.type`, 'STATIC');
   if (!DISCOVERY_TYPES.has(type)) throw new ConfigError(`${path}.type`, `unsupported cluster type ${type}`);
   let lb = str(c.lb_policy, `${path}.lb_policy`, 'ROUND_ROBIN');
@@ -114,6 +118,7 @@ export function compileCluster(name: string, c: Obj, stats: StatsStore, path: st
   const edsName = str(eds.service_name, `${path}.eds_cluster_config.service_name`) || name;
   bool(c.respect_dns_ttl, `${path}.respect_dns_ttl`, false);
   const cluster = new Cluster(name, c, type as DiscoveryType, lb, connectTimeoutMs, upstreamProtocol(c, path), edsName, stats.cluster(name));
+  if (secrets) cluster.transport = compileUpstreamTransport(c, secrets, secrets.log, path);
   if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
     cluster.setLoadAssignment(obj(c.load_assignment, `${path}.load_assignment`), `${path}.load_assignment`);
   }
@@ -130,6 +135,8 @@ export interface ClusterSlot {
 export class ClusterManager {
   private readonly slots = new Map<string, ClusterSlot>();
   private readonly assignments = new Map<string, Obj>();
+  /** SDS secrets (workload certificate, trust bundle) the TLS transport sockets read. */
+  readonly secrets = new SecretStore();
   clusters = new Map<string, Cluster>();
 
   constructor(private readonly stats: StatsStore) {}
@@ -150,7 +157,7 @@ export class ClusterManager {
         // An unchanged resource object keeps its compiled cluster (and its pools).
         if (prev && prev.resource === r) next.set(name, prev);
         else {
-          const c = compileCluster(name, obj(r, path), this.stats, path);
+          const c = compileCluster(name, obj(r, path), this.stats, path, this.secrets);
           if (c.type === 'EDS') c.setLoadAssignment(this.assignments.get(c.edsName), `ClusterLoadAssignment ${c.edsName}`);
           next.set(name, c);
         }

@@ -5,6 +5,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ClusterStats } from '../stats.js';
+import type { UpstreamTls } from '../tls/index.js';
 
 /** A socket error we raise ourselves when connect_timeout expires. */
 export class ConnectTimeoutError extends Error {
@@ -41,6 +42,8 @@ export class Endpoint {
   rqError = 0;
   cxActive = 0;
   cxTotal = 0;
+  /** TLS origination for this endpoint (set by its cluster); null = plaintext. */
+  tls: UpstreamTls | null = null;
   private agent: http.Agent | undefined;
   private h2: http2.ClientHttp2Session | undefined;
 
@@ -64,7 +67,7 @@ export class Endpoint {
 
   /** Opens a counted TCP connection with connect_timeout. */
   connect(o: net.NetConnectOpts): net.Socket {
-    const s = net.createConnection({ ...o, host: this.host, port: this.port, noDelay: true } as net.NetConnectOpts);
+    const s = this.tls ? this.tls.connect(this.host, this.port) : net.createConnection({ ...o, host: this.host, port: this.port, noDelay: true } as net.NetConnectOpts);
     const stats = this.stats;
     stats.upstream_cx_total++;
     stats.upstream_cx_active++;

@@ -1,0 +1,126 @@
+// Envoy CommonTlsContext (inline or SDS-referenced certificate and validation context, SAN matchers,
+// ALPN) compiled once per push; the PEM material is resolved from the SecretStore at handshake time,
+// so a rotated secret applies to new connections without a config push.
+import tls from 'node:tls';
+import { ConfigError, type Obj, arr, isObj, obj, str } from '../wire.js';
+import { type SecretStore, type TlsCertificate, parseTlsCertificate, parseTrustedCa } from './secrets.js';
+
+export const TLS_SOCKET = 'envoy.transport_sockets.tls';
+export const UPSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+export const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+
+export interface SanMatcher { type: string; kind: 'exact' | 'prefix' | 'suffix' | 'contains'; value: string }
+
+export interface Material { cert?: TlsCertificate; ca?: string; key: string }
+
+/** A refusal whose reason is logged (missing secret, failed verification). */
+export class TlsRefusal extends Error {}
+
+export class CommonTls {
+  private cache: { key: string; ctx: tls.SecureContext } | undefined;
+
+  constructor(
+    readonly secrets: SecretStore,
+    readonly certSecret: string | undefined,
+    readonly inlineCert: TlsCertificate | undefined,
+    readonly caSecret: string | undefined,
+    readonly inlineCa: string | undefined,
+    readonly sans: readonly SanMatcher[],
+    readonly alpn: readonly string[],
+  ) {}
+
+  /** True when the configuration names a certificate of our own (mutual TLS as a client). */
+  get hasCertificate(): boolean {
+    return this.certSecret !== undefined || this.inlineCert !== undefined;
+  }
+
+  material(): Material {
+    let cert = this.inlineCert;
+    let ca = this.inlineCa;
+    let key = 'inline';
+    if (this.certSecret !== undefined) {
+      const s = this.secrets.get(this.certSecret);
+      if (!s?.certificate) throw new TlsRefusal(`secret ${this.certSecret} (certificate) is not available yet`);
+      cert = s.certificate;
+      key += `|${s.name}@${s.version}`;
+    }
+    if (this.caSecret !== undefined) {
+      const s = this.secrets.get(this.caSecret);
+      if (!s?.trustedCa) throw new TlsRefusal(`secret ${this.caSecret} (validation context) is not available yet`);
+      ca = s.trustedCa;
+      key += `|${s.name}@${s.version}`;
+    }
+    return { cert, ca, key };
+  }
+
+  /** The SecureContext for the current secret versions (rebuilt only when a secret changed). */
+  secureContext(m = this.material()): tls.SecureContext {
+    if (this.cache?.key === m.key) return this.cache.ctx;
+    const ctx = tls.createSecureContext({ cert: m.cert?.certChainPem, key: m.cert?.keyPem, ca: m.ca, minVersion: 'TLSv1.2' });
+    this.cache = { key: m.key, ctx };
+    return ctx;
+  }
+
+  /** Checks a peer's subject alt names ("URI:spiffe://..., DNS:x") against the configured matchers. */
+  sanError(subjectaltname: string | undefined): string | undefined {
+    if (this.sans.length === 0) return undefined;
+    const names = (subjectaltname ?? '').split(/,\s*/).filter(Boolean).map((s) => {
+      const i = s.indexOf(':');
+      return { type: s.slice(0, i), value: s.slice(i + 1) };
+    });
+    const typeOf = (t: string): string => (t === 'URI' ? 'URI' : t === 'DNS' ? 'DNS' : t === 'IP_ADDRESS' ? 'IP Address' : t === 'EMAIL' ? 'email' : t);
+    const ok = this.sans.some((m) => names.some((n) => n.type === typeOf(m.type) && (
+      m.kind === 'exact' ? n.value === m.value : m.kind === 'prefix' ? n.value.startsWith(m.value) : m.kind === 'suffix' ? n.value.endsWith(m.value) : n.value.includes(m.value))));
+    return ok ? undefined : `peer identity ${subjectaltname || '(no SAN)'} is not one of ${this.sans.map((m) => m.value).join(', ')}`;
+  }
+}
+
+function sanMatchers(vc: Obj, path: string): SanMatcher[] {
+  return arr(vc.match_typed_subject_alt_names, `${path}.match_typed_subject_alt_names`).map((raw, i) => {
+    const p = `${path}.match_typed_subject_alt_names[${i}]`;
+    const m = obj(raw, p);
+    const sm = obj(m.matcher, `${p}.matcher`);
+    const kind = (['exact', 'prefix', 'suffix', 'contains'] as const).find((k) => typeof sm[k] === 'string');
+    if (!kind) throw new ConfigError(`${p}.matcher`, 'needs exact, prefix, suffix or contains');
+    return { type: str(m.san_type, `${p}.san_type`, 'URI'), kind, value: sm[kind] as string };
+  });
+}
+
+/** Compiles `common_tls_context`. */
+export function compileCommonTls(v: unknown, secrets: SecretStore, path: string): CommonTls {
+  const c = obj(v, path);
+  const sds = arr(c.tls_certificate_sds_secret_configs, `${path}.tls_certificate_sds_secret_configs`);
+  const inline = arr(c.tls_certificates, `${path}.tls_certificates`);
+  const certSecret = sds.length ? str(obj(sds[0], `${path}.tls_certificate_sds_secret_configs[0]`).name, `${path}.tls_certificate_sds_secret_configs[0].name`) : undefined;
+  const inlineCert = !certSecret && inline.length ? parseTlsCertificate(inline[0], `${path}.tls_certificates[0]`) : undefined;
+  let caSecret: string | undefined;
+  let inlineCa: string | undefined;
+  let sans: SanMatcher[] = [];
+  if (isObj(c.combined_validation_context)) {
+    const p = `${path}.combined_validation_context`;
+    const cv = c.combined_validation_context;
+    const dv = obj(cv.default_validation_context, `${p}.default_validation_context`);
+    sans = sanMatchers(dv, `${p}.default_validation_context`);
+    if (isObj(dv.trusted_ca)) inlineCa = parseTrustedCa(dv, `${p}.default_validation_context`);
+    if (isObj(cv.validation_context_sds_secret_config)) caSecret = str(cv.validation_context_sds_secret_config.name, `${p}.validation_context_sds_secret_config.name`);
+  } else if (isObj(c.validation_context_sds_secret_config)) {
+    caSecret = str(c.validation_context_sds_secret_config.name, `${path}.validation_context_sds_secret_config.name`);
+  } else if (isObj(c.validation_context)) {
+    sans = sanMatchers(c.validation_context, `${path}.validation_context`);
+    if (isObj(c.validation_context.trusted_ca)) inlineCa = parseTrustedCa(c.validation_context, `${path}.validation_context`);
+  }
+  const alpn = arr(c.alpn_protocols, `${path}.alpn_protocols`).map((a, i) => str(a, `${path}.alpn_protocols[${i}]`));
+  return new CommonTls(secrets, certSecret, inlineCert, caSecret, inlineCa, sans, alpn);
+}
+
+/** The typed_config of a `transport_socket` if it is TLS of the wanted kind; null for raw_buffer/none. */
+export function tlsTypedConfig(ts: unknown, want: string, path: string): Obj | null {
+  if (ts === undefined || ts === null) return null;
+  const t = obj(ts, path);
+  const name = str(t.name, `${path}.name`);
+  if (name === 'envoy.transport_sockets.raw_buffer' || name === 'raw_buffer') return null;
+  const tc = obj(t.typed_config, `${path}.typed_config`);
+  const type = str(tc['@type'], `${path}.typed_config.@type`);
+  if (type !== want) throw new ConfigError(`${path}.typed_config`, `unsupported transport socket ${name || '(unnamed)'} of type ${type || '(none)'}; expected ${want}`);
+  return tc;
+}

@@ -1,0 +1,127 @@
+// Inbound TLS termination (DownstreamTlsContext) and PERMISSIVE detection: the first byte of a
+// connection tells a TLS ClientHello (0x16) from plaintext. Client certificates are verified
+// against the trusted CA (chain, validity); every refusal is logged with its reason.
+import { X509Certificate } from 'node:crypto';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { type Obj, bool, isObj } from '../wire.js';
+import type { Logger } from '../env.js';
+import { splitPemCerts } from '../../security/pem.js';
+import { type CommonTls, DOWNSTREAM_TLS, TlsRefusal, compileCommonTls, tlsTypedConfig } from './context.js';
+import type { SecretStore } from './secrets.js';
+
+const TLS_HANDSHAKE = 0x16;
+const peerInfo = Symbol('weft.tls.peer');
+
+export interface PeerInfo { localSpiffe: string; peerSpiffe: string; peerDer: Buffer; peerSubject: string }
+
+/** The verified peer of a TLS connection (h1 socket or h2 session socket), if any. */
+export function peerOf(socket: unknown): PeerInfo | undefined {
+  return (socket as { [peerInfo]?: PeerInfo } | null)?.[peerInfo];
+}
+
+export class DownstreamTls {
+  private rootsKey = '';
+  private roots: X509Certificate[] = [];
+
+  constructor(readonly common: CommonTls, readonly requireClientCert: boolean, private readonly log: Logger) {}
+
+  private trusted(ca: string | undefined, key: string): X509Certificate[] {
+    if (key !== this.rootsKey) {
+      this.roots = splitPemCerts(ca ?? '').map((p) => new X509Certificate(p));
+      this.rootsKey = key;
+    }
+    return this.roots;
+  }
+
+  /** Why a presented client chain is not acceptable (undefined = acceptable). */
+  private verifyPeer(ts: tls.TLSSocket, roots: X509Certificate[]): string | undefined {
+    const chain: X509Certificate[] = [];
+    let c = ts.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+    while (c?.raw && chain.length < 8) {
+      chain.push(new X509Certificate(c.raw));
+      if (c.issuerCertificate === c) break;
+      c = c.issuerCertificate;
+    }
+    if (chain.length === 0) return 'no client certificate';
+    const now = Date.now();
+    for (const [i, x] of chain.entries()) {
+      if (now > Date.parse(x.validTo)) return `client certificate ${i === 0 ? '' : `(chain[${i}]) `}expired at ${new Date(x.validTo).toISOString()}`;
+      if (now < Date.parse(x.validFrom)) return `client certificate ${i === 0 ? '' : `(chain[${i}]) `}not valid before ${new Date(x.validFrom).toISOString()}`;
+    }
+    for (let i = 0; i < chain.length; i++) {
+      const cur = chain[i];
+      const root = roots.find((r) => cur.checkIssued(r) && cur.verify(r.publicKey));
+      if (root) return this.common.sanError(chain[0].subjectAltName);
+      const next = chain[i + 1];
+      if (!next || !cur.checkIssued(next) || !cur.verify(next.publicKey) || !next.ca) break;
+    }
+    return `client certificate ${chain[0].subjectAltName ?? chain[0].subject} is not issued by a trusted CA`;
+  }
+
+  /**
+   * Handles a new connection: TLS is terminated and `onConnection` gets the TLS socket after a
+   * successful handshake; plaintext goes to `onPlaintext` when allowed, else the connection is closed.
+   */
+  accept(sock: net.Socket, plaintextAllowed: boolean, onConnection: (s: net.Socket) => void, onPlaintext: (s: net.Socket) => void): void {
+    const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
+    sock.once('data', (first: Buffer) => {
+      sock.pause();
+      sock.unshift(first);
+      if (first[0] !== TLS_HANDSHAKE) {
+        if (plaintextAllowed) {
+          onPlaintext(sock);
+          sock.resume();
+          return;
+        }
+        this.log.warn(`inbound ${sock.localAddress ?? ''}:${sock.localPort ?? ''}: plaintext connection from ${remote} refused: mTLS required (PeerAuthentication STRICT)`);
+        sock.destroy();
+        return;
+      }
+      let m;
+      try {
+        m = this.common.material();
+      } catch (e) {
+        this.log.warn(`inbound TLS from ${remote} refused: ${e instanceof TlsRefusal ? e.message : String(e)}`);
+        sock.destroy();
+        return;
+      }
+      const roots = this.trusted(m.ca, m.key);
+      const ts = new tls.TLSSocket(sock, {
+        isServer: true, secureContext: this.common.secureContext(m), requestCert: true, rejectUnauthorized: this.requireClientCert,
+        ALPNProtocols: this.common.alpn.length ? [...this.common.alpn] : ['h2', 'http/1.1'],
+      });
+      ts.on('error', (err: Error) => this.log.warn(`inbound TLS from ${remote} refused: ${err.message.split('\n')[0]}`));
+      ts.once('secure', () => {
+        const peer = ts.getPeerX509Certificate();
+        if (peer || this.requireClientCert) {
+          const why = this.verifyPeer(ts, roots);
+          if (why) {
+            this.log.warn(`inbound TLS from ${remote} refused: ${why}`);
+            ts.destroy();
+            return;
+          }
+        }
+        const local = m.cert ? new X509Certificate(splitPemCerts(m.cert.certChainPem)[0] ?? m.cert.certChainPem) : undefined;
+        if (peer) {
+          const info: PeerInfo = { localSpiffe: uri(local?.subjectAltName), peerSpiffe: uri(peer.subjectAltName), peerDer: peer.raw, peerSubject: peer.subject ?? '' };
+          (ts as unknown as { [peerInfo]: PeerInfo })[peerInfo] = info;
+        }
+        onConnection(ts);
+      });
+      // The TLSSocket now reads the raw handle itself (and took the unshifted bytes): no resume here.
+    });
+  }
+}
+
+function uri(san: string | undefined): string {
+  return (san ?? '').split(/,\s*/).find((s) => s.startsWith('URI:'))?.slice(4) ?? '';
+}
+
+export function compileDownstreamTls(ts: unknown, secrets: SecretStore, log: Logger, path: string): DownstreamTls | null {
+  const tc: Obj | null = tlsTypedConfig(ts, DOWNSTREAM_TLS, path);
+  if (!tc) return null;
+  const common = compileCommonTls(tc.common_tls_context, secrets, `${path}.typed_config.common_tls_context`);
+  const rcc = isObj(tc.require_client_certificate) ? tc.require_client_certificate.value : tc.require_client_certificate;
+  return new DownstreamTls(common, bool(rcc, `${path}.typed_config.require_client_certificate`, false), log);
+}

@@ -1,0 +1,105 @@
+// SDS secrets held by the sidecar: `default` (workload cert chain + private key) and `ROOTCA`
+// (trust bundle). The agent feeds them locally (the key never crosses the network); a push replaces
+// same-named secrets. Contexts built from them are cached per secret version.
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, type Obj, isObj, obj, str } from '../wire.js';
+import { splitPemCerts } from '../../security/pem.js';
+import { type Logger, silentLogger } from '../env.js';
+
+export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+
+export interface TlsCertificate { certChainPem: string; keyPem: string }
+export interface Secret {
+  readonly name: string;
+  readonly version: number;
+  readonly certificate?: TlsCertificate;
+  /** Trusted CA bundle (PEM). */
+  readonly trustedCa?: string;
+  readonly lastUpdated: string;
+}
+
+/** Inline bytes or inline string of an Envoy DataSource (files are read at compile time). */
+function dataSource(v: unknown, path: string): string {
+  const d = obj(v, path);
+  if (typeof d.inline_string === 'string') return d.inline_string;
+  if (typeof d.inline_bytes === 'string') return Buffer.from(d.inline_bytes, 'base64').toString();
+  if (d.inline_bytes instanceof Uint8Array) return Buffer.from(d.inline_bytes).toString();
+  if (typeof d.filename === 'string') return readFileOrThrow(d.filename, path);
+  throw new ConfigError(path, 'needs inline_string, inline_bytes or filename');
+}
+
+function readFileOrThrow(file: string, path: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function parseTlsCertificate(v: unknown, path: string): TlsCertificate {
+  const c = obj(v, path);
+  const certChainPem = dataSource(c.certificate_chain, `${path}.certificate_chain`);
+  const keyPem = dataSource(c.private_key, `${path}.private_key`);
+  try {
+    tls.createSecureContext({ cert: certChainPem, key: keyPem });
+  } catch (e) {
+    throw new ConfigError(path, `certificate and key do not load: ${(e as Error).message}`);
+  }
+  return { certChainPem, keyPem };
+}
+
+export function parseTrustedCa(v: unknown, path: string): string {
+  const pem = dataSource(obj(v, path).trusted_ca, `${path}.trusted_ca`);
+  if (splitPemCerts(pem).length === 0) throw new ConfigError(`${path}.trusted_ca`, 'holds no PEM certificate');
+  return pem;
+}
+
+export class SecretStore {
+  private readonly secrets = new Map<string, Secret>();
+  /** Where TLS refusals are logged (set by the Proxy). */
+  log: Logger = silentLogger;
+  private seq = 0;
+
+  get(name: string): Secret | undefined {
+    return this.secrets.get(name);
+  }
+
+  /** Validates and installs secrets (same-named ones replaced); returns an error without changing anything. */
+  update(resources: ReadonlyMap<string, object>): string | undefined {
+    const next: Secret[] = [];
+    try {
+      for (const [name, r] of resources) {
+        const path = `Secret ${name}`;
+        const s = obj(r, path);
+        const at = new Date().toISOString();
+        if (isObj(s.tls_certificate)) next.push({ name, version: ++this.seq, certificate: parseTlsCertificate(s.tls_certificate, `${path}.tls_certificate`), lastUpdated: at });
+        else if (isObj(s.validation_context)) next.push({ name, version: ++this.seq, trustedCa: parseTrustedCa(s.validation_context, `${path}.validation_context`), lastUpdated: at });
+        else throw new ConfigError(path, `needs tls_certificate or validation_context (${str(s.name, `${path}.name`, name)})`);
+      }
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    for (const s of next) this.secrets.set(s.name, s);
+    return undefined;
+  }
+
+  /** Envoy's admin SecretsConfigDump, with certificate details instead of the private key. */
+  dump(): Obj {
+    const describe = (pem: string): Obj[] => splitPemCerts(pem).map((p) => {
+      const c = new X509Certificate(p);
+      return { serial_number: c.serialNumber.toLowerCase(), subject_alt_names: c.subjectAltName ?? '', subject: c.subject, issuer: c.issuer, valid_from: new Date(c.validFrom).toISOString(), expiration_time: new Date(c.validTo).toISOString() };
+    });
+    return {
+      '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+      dynamic_active_secrets: [...this.secrets.values()].map((s) => ({
+        name: s.name, version_info: String(s.version), last_updated: s.lastUpdated,
+        secret: s.certificate
+          ? { '@type': SECRET_TYPE, name: s.name, tls_certificate: { certificate_chain: { inline_string: s.certificate.certChainPem }, private_key: { inline_string: '[redacted]' } } }
+          : { '@type': SECRET_TYPE, name: s.name, validation_context: { trusted_ca: { inline_string: s.trustedCa } } },
+        certificates: describe(s.certificate?.certChainPem ?? s.trustedCa ?? ''),
+      })),
+    };
+  }
+}

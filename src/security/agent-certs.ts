@@ -1,0 +1,48 @@
+// Glue between the proxy agent and its sidecar: the agent obtains and rotates the workload
+// certificate (WorkloadCertClient) and hands it to the proxy as local SDS secrets `default` and
+// `ROOTCA` (what Istio's agent serves Envoy over its local SDS socket). Nothing here leaves the process.
+import { TYPE } from '../xds/protos.js';
+import { WorkloadCertClient, type WorkloadCert } from './workload-cert.js';
+
+/** Istio's SDS resource names. */
+export const WORKLOAD_SECRET = 'default';
+export const ROOT_SECRET = 'ROOTCA';
+
+export interface AgentCertOptions {
+  apiUrl: string;
+  joinToken: string;
+  namespace: string;
+  serviceAccount: string;
+  ttlSeconds?: number;
+}
+
+export function secretsOf(c: WorkloadCert): Map<string, object> {
+  return new Map<string, object>([
+    [WORKLOAD_SECRET, { name: WORKLOAD_SECRET, tls_certificate: { certificate_chain: { inline_string: c.certChainPem }, private_key: { inline_string: c.keyPem } } }],
+    [ROOT_SECRET, { name: ROOT_SECRET, validation_context: { trusted_ca: { inline_string: c.rootPem } } }],
+  ]);
+}
+
+/** Gets the first certificate before the proxy takes traffic; failures leave the proxy without mTLS (logged). */
+export async function startAgentCerts(
+  o: AgentCertOptions,
+  proxy: { update(typeUrl: string, r: ReadonlyMap<string, object>): { ok: boolean; error?: string } },
+  log: (line: string) => void,
+): Promise<WorkloadCertClient | undefined> {
+  const client = new WorkloadCertClient({
+    ...o, log,
+    onCert: (c) => {
+      const r = proxy.update(TYPE.secret, secretsOf(c));
+      if (!r.ok) log(`certificate not installed: ${r.error ?? ''}`);
+    },
+  });
+  try {
+    const c = await client.start();
+    log(`workload certificate ${c.spiffe} serial ${c.serial}, valid until ${c.notAfter}`);
+    return client;
+  } catch (e) {
+    client.stop();
+    log(`no workload certificate, mTLS off for this proxy: ${(e as Error).message}`);
+    return undefined;
+  }
+}
