@@ -35,3 +35,8 @@ export function age(timestamp: string | undefined, now = Date.now()): string {
   if (s < 172800) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
 }
+
+/** A field of loosely typed JSON (xDS, config dumps) as a string, or the fallback. */
+export function str(v: unknown, fallback = ''): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : fallback;
+}

@@ -1,6 +1,8 @@
 // Tells who a connecting proxy is, from its xDS node (Istio's node id format and metadata).
 import type { Workload } from '../model/index.js';
 
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
 export type ProxyKind = 'sidecar' | 'gateway' | 'grpc';
 
 export interface ProxyIdentity {
@@ -24,13 +26,13 @@ export function identifyProxy(node: NodeLike, lookup: (ns: string, name: string)
   const md = node.metadata ?? {};
   const parts = node.id.split('~');
   const type = parts.length === 4 ? parts[0] : '';
-  const address = parts.length === 4 ? parts[1] : String(md.INSTANCE_IPS ?? '').split(',')[0] ?? '';
+  const address = parts.length === 4 ? parts[1] : (str(md.INSTANCE_IPS) ?? '').split(',')[0] ?? '';
   const podDotNs = parts.length === 4 ? parts[2] : node.id;
   const dot = podDotNs.lastIndexOf('.');
   const nsFromId = dot > 0 ? podDotNs.slice(dot + 1) : undefined;
   const nameFromId = dot > 0 ? podDotNs.slice(0, dot) : podDotNs;
-  const namespace = String(md.NAMESPACE ?? nsFromId ?? 'default');
-  const name = String(md.WORKLOAD_NAME ?? nameFromId);
+  const namespace = str(md.NAMESPACE) ?? nsFromId ?? 'default';
+  const name = str(md.WORKLOAD_NAME) ?? nameFromId;
   const workload = lookup(namespace, name);
   const mdLabels = (md.LABELS && typeof md.LABELS === 'object' ? md.LABELS : {}) as Record<string, string>;
   const kind: ProxyKind = md.GENERATOR === 'grpc' ? 'grpc' : type === 'router' ? 'gateway' : 'sidecar';
@@ -41,7 +43,7 @@ export function identifyProxy(node: NodeLike, lookup: (ns: string, name: string)
     namespace,
     address: workload?.address ?? address,
     labels: { ...mdLabels, ...(workload?.labels ?? {}) },
-    serviceAccount: workload?.serviceAccount ?? String(md.SERVICE_ACCOUNT ?? 'default'),
+    serviceAccount: workload?.serviceAccount ?? str(md.SERVICE_ACCOUNT) ?? 'default',
     workload,
   };
 }

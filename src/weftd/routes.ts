@@ -30,7 +30,7 @@ function asWorkload(ns: string, body: unknown): Omit<Workload, 'address'> & { ad
   };
   const map = (k: string, type: 'string' | 'number') => {
     const v = b[k] ?? {};
-    if (typeof v !== 'object' || Array.isArray(v) || Object.values(v as object).some((x) => typeof x !== type)) {
+    if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== type)) {
       throw apiError(422, 'Invalid', `workload field ${k} must map names to ${type}s`);
     }
     return v as Record<string, never>;

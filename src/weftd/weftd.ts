@@ -94,7 +94,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   const security = await setupSecurity({ dataDir: opts.dataDir, adminToken: opts.adminToken, log,
     ca: { trustDomain: opts.mesh?.trustDomain, ...opts.ca } });
   const api = await startApiServer({
-    store, host, port: opts.apiPort ?? 15014, authorize: security.authorize,
+    store, host, port: opts.apiPort ?? 15014, authorize: (req) => security.authorize(req),
     validate: (obj: unknown) => validateResource(obj),
     analyze: (all) => analyze(all),
     ready: () => true,

@@ -50,8 +50,8 @@ export class TestMesh {
       env: { ...process.env, ...env, WEFT_CONTROL_PLANE: this.weftd.apiUrl }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
     this.children.push(child);
     const wl = async () => {
       const w = this.weftd.workloads.get(namespace, name);
@@ -89,8 +89,8 @@ export class TestMesh {
       '--name', gw.name, '--namespace', gw.namespace, '--service-account', gw.serviceAccount, '--control-plane', this.weftd.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WEFT_JOIN_TOKEN: this.weftd.issueJoinToken(gw.namespace, gw.serviceAccount) } });
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
     this.children.push(child);
     await waitFor('ingress gateway', () => adminReady(gw.address), 15_000, child)
       .catch((e: Error) => { throw new Error(`${e.message}\n--- gateway output:\n${out}`); });

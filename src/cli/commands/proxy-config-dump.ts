@@ -8,7 +8,7 @@ const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 export function dumpSections(dump: unknown): DumpSections {
   const out: DumpSections = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
   for (const c of arr((dump as Obj | undefined)?.configs)) {
-    const type = String(c['@type'] ?? '');
+    const type = typeof c['@type'] === 'string' ? c['@type'] : '';
     if (type.endsWith('BootstrapConfigDump')) out.bootstrap = (c.bootstrap as Obj) ?? c;
     else if (type.endsWith('ListenersConfigDump')) {
       for (const l of [...arr(c.static_listeners), ...arr(c.dynamic_listeners)]) {

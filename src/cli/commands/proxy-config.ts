@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import type { Workload } from '../../model/index.js';
 import { controlPlaneUrl, weftdRequest } from '../control-plane.js';
 import { CliError, UsageError } from '../errors.js';
-import { table, type CliIO } from '../io.js';
+import { str, table, type CliIO } from '../io.js';
 import { dumpSections, type DumpSections } from './proxy-config-dump.js';
 
 const WHAT = ['listeners', 'listener', 'routes', 'route', 'clusters', 'cluster', 'endpoints', 'endpoint', 'bootstrap', 'secret', 'all'] as const;
@@ -73,9 +73,9 @@ async function findWorkload(api: string, target: string, ns: string | undefined,
 
 function clustersTable(s: DumpSections): string {
   const rows = s.clusters.map((c) => {
-    const name = String(c.name ?? '');
+    const name = str(c.name);
     const [dir, port, subset, fqdn] = name.split('|');
-    const type = String(c.type ?? (c.cluster_type ? 'CUSTOM' : ''));
+    const type = str(c.type, c.cluster_type ? 'CUSTOM' : '');
     return name.includes('|') ? [fqdn || '', port ?? '', subset || '-', dir ?? '', type] : [name, '-', '-', '-', type];
   });
   return table(['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE'], rows);
@@ -90,11 +90,11 @@ function listenersTable(s: DumpSections): string {
       const rds = (tc.rds as { route_config_name?: string } | undefined)?.route_config_name;
       if (rds) return `Route: ${rds}`;
       if (tc.route_config) return `Inline Route: ${String((tc.route_config as { name?: string }).name ?? '')}`;
-      if (tc.cluster) return `Cluster: ${String(tc.cluster)}`;
+      if (tc.cluster) return `Cluster: ${str(tc.cluster)}`;
       return f.name ?? '';
     }));
     const match = l.use_original_dst ? 'ALL' : l.bind_to_port === false || (l.bind_to_port as { value?: boolean } | undefined)?.value === false ? 'Port handoff' : 'ALL';
-    return [String(l.name ?? ''), sa.address ?? '', String(sa.port_value ?? ''), match, dest.join('; ') || '-'];
+    return [str(l.name), sa.address ?? '', String(sa.port_value ?? ''), match, dest.join('; ') || '-'];
   });
   return table(['NAME', 'ADDRESS', 'PORT', 'MATCH', 'DESTINATION'], rows);
 }
@@ -107,8 +107,8 @@ function routesTable(s: DumpSections): string {
       const shown = domains.length > 2 ? `${domains.slice(0, 2).join(', ')} + ${domains.length - 2} more...` : domains.join(', ');
       for (const r of vh.routes ?? []) {
         const m = r.match ?? {};
-        const match = m.prefix !== undefined ? `${String(m.prefix) || '/'}*` : m.path !== undefined ? String(m.path) : m.safe_regex ? `regex ${String((m.safe_regex as { regex?: string }).regex)}` : '/*';
-        rows.push([String(rc.name ?? ''), vh.name ?? '', shown, match, r.name ?? '']);
+        const match = m.prefix !== undefined ? `${str(m.prefix) || '/'}*` : m.path !== undefined ? str(m.path) : m.safe_regex ? `regex ${String((m.safe_regex as { regex?: string }).regex)}` : '/*';
+        rows.push([str(rc.name), vh.name ?? '', shown, match, r.name ?? '']);
       }
     }
   }
@@ -130,7 +130,7 @@ function endpointsTable(clusters: unknown, s: DumpSections): string {
       for (const le of (cla.endpoints as { lb_endpoints?: { endpoint?: { address?: { socket_address?: { address?: string; port_value?: number } } }; health_status?: string }[] }[] | undefined) ?? []) {
         for (const e of le.lb_endpoints ?? []) {
           const sa = e.endpoint?.address?.socket_address ?? {};
-          rows.push([`${sa.address}:${sa.port_value}`, e.health_status ?? 'HEALTHY', 'OK', String(cla.cluster_name ?? '')]);
+          rows.push([`${sa.address}:${sa.port_value}`, e.health_status ?? 'HEALTHY', 'OK', str(cla.cluster_name)]);
         }
       }
     }

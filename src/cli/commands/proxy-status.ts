@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ProxyStatus } from '../../xds/types.js';
 import { TYPE } from '../../xds/protos.js';
 import { controlPlaneUrl, weftdRequest } from '../control-plane.js';
-import { table, type CliIO } from '../io.js';
+import { str, table, type CliIO } from '../io.js';
 
 const COLUMNS: [string, string][] = [['CDS', TYPE.cluster], ['LDS', TYPE.listener], ['EDS', TYPE.endpoint], ['RDS', TYPE.route]];
 
@@ -16,8 +16,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   const rows = items.map((p) => {
-    const ns = String(p.node.metadata.NAMESPACE ?? '');
-    const name = String(p.node.metadata.WORKLOAD_NAME ?? p.node.id);
+    const ns = str(p.node.metadata.NAMESPACE);
+    const name = str(p.node.metadata.WORKLOAD_NAME, p.node.id);
     const cells = COLUMNS.map(([, url]) => {
       const t = p.types.find((x) => x.typeUrl === url);
       if (!t) return 'NOT SENT';
