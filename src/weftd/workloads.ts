@@ -14,6 +14,8 @@ export interface WorkloadRegistryOptions {
   /** First three octets are fixed per weftd: addresses are allocated as `<base>.<n>` and `<base16>.<x>.<y>`. */
   addressBase?: string; // e.g. '127.20' -> 127.20.0.2 .. 127.20.255.254
   graceMs?: number;
+  /** How long a new registration may wait for its sidecar's first connection (default max(graceMs, 30 s)). */
+  firstConnectGraceMs?: number;
   clock?: () => number;
 }
 
@@ -22,6 +24,8 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   private readonly byKey = new Map<string, Workload>();
   private readonly disconnectedAt = new Map<string, number>();
+  /** Registered, sidecar not connected yet: these get the (longer) first-connect grace. */
+  private readonly awaitingFirstConnect = new Set<string>();
   private readonly base: string;
   private readonly graceMs: number;
   private readonly clock: () => number;
@@ -59,6 +63,7 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     if (taken) throw new Error(`address ${address} is already used by ${taken.namespace}/${taken.name}`);
     const w: Workload = { ...input, address, labels: { ...input.labels }, ports: { ...input.ports } };
     this.byKey.set(key, w);
+    if (!existing) this.awaitingFirstConnect.add(key);
     this.disconnectedAt.set(key, this.clock()); // until its sidecar connects
     this.persist();
     this.emit('change');
@@ -69,6 +74,7 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     const key = `${namespace}/${name}`;
     const had = this.byKey.delete(key);
     this.disconnectedAt.delete(key);
+    this.awaitingFirstConnect.delete(key);
     if (had) {
       this.persist();
       this.emit('change');
@@ -87,6 +93,7 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   /** The workload's sidecar connected (or reconnected) its ADS stream. */
   connected(namespace: string, name: string): void {
     this.disconnectedAt.delete(`${namespace}/${name}`);
+    this.awaitingFirstConnect.delete(`${namespace}/${name}`);
   }
 
   disconnected(namespace: string, name: string): void {
@@ -97,10 +104,13 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   /** Removes workloads whose sidecar has been gone longer than the grace period. */
   sweep(): void {
     const now = this.clock();
+    // A sidecar that is still starting (a cold Node.js process on a busy machine) is not a dead one.
+    const firstGrace = this.opts.firstConnectGraceMs ?? Math.max(this.graceMs, 30_000);
     let changed = false;
     for (const [key, since] of this.disconnectedAt) {
-      if (now - since >= this.graceMs) {
+      if (now - since >= (this.awaitingFirstConnect.has(key) ? firstGrace : this.graceMs)) {
         this.disconnectedAt.delete(key);
+        this.awaitingFirstConnect.delete(key);
         if (this.byKey.delete(key)) changed = true;
       }
     }
