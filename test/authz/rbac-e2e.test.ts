@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,56 @@ void test('mesh-wide (root namespace) and namespace-wide policies apply; dry-run
     assert.equal((await send(w, { path: '/fine' })).status, 200);
     assert.equal((await send(w, { method: 'PUT', path: '/trial' })).status, 200);
     assert.equal(w.proxy.stats()['http.inbound_127.88.7.4_9080.rbac.istio_dry_run_deny_shadow_denied'], 1);
+  } finally {
+    await w.close();
+  }
+});
+
+/**
+ * Raw bytes from a chosen local address; resolves with everything received until close. A leading
+ * CRLF (ignored by HTTP parsers) opens the stream; the request follows once `ready()` says the
+ * proxy connected upstream, so no byte depends on buffering before tcp_proxy's upstream is up.
+ */
+function rawFrom(host: string, port: number, from: string, data: string, ready: () => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, localAddress: from });
+    let got = '';
+    const t = setTimeout(() => s.destroy(), 5000);
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => (got += c));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve(got);
+    });
+    s.on('connect', () => {
+      s.write('\r\n');
+      const poll = (): void => {
+        if (s.destroyed) return;
+        if (ready()) s.write(data);
+        else setTimeout(poll, 5);
+      };
+      poll();
+    });
+  });
+}
+
+void test('TCP ports: network RBAC lets the allowed caller through tcp_proxy and closes everyone else\'s connection without a byte', { timeout: 15_000 }, async () => {
+  const yaml = [
+    'apiVersion: v1\nkind: Service\nmetadata: { name: db }\nspec: { selector: { app: productpage }, ports: [{ name: tcp, port: 5432 }] }\n',
+    ap('db-clients', '{ rules: [{ from: [{ source: { ipBlocks: ["127.88.78.0/24"] } }], to: [{ operation: { ports: ["5432"] } }] }] }'),
+  ].join('---\n');
+  const w = await startWorkload('127.88.7.5', yaml, { app: 'productpage' }, { tcp: 5432 });
+  try {
+    const req = 'GET /over-tcp HTTP/1.1\r\nhost: db\r\nconnection: close\r\n\r\n';
+    const upstreams = (): number => w.proxy.stats()['cluster.inbound|5432||.upstream_cx_total'] ?? 0;
+    assert.match(await rawFrom(w.address, 5432, '127.88.78.2', req, () => upstreams() >= 1), /^HTTP\/1\.1 200/);
+    assert.equal(await rawFrom(w.address, 5432, '127.0.0.1', req, () => false), '');
+    assert.equal(upstreams(), 1, 'the denied connection never reached the app');
+    const stats = w.proxy.stats();
+    assert.equal(stats['tcp.rbac.allowed'], 1);
+    assert.equal(stats['tcp.rbac.denied'], 1);
+    assert.ok(w.logs.some((l) => l.includes('denied connection from 127.0.0.1') && l.includes('policy none')));
   } finally {
     await w.close();
   }

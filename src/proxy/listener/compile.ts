@@ -3,19 +3,20 @@ import { ConfigError, type Obj, anyType, arr, bool, isObj, num, obj, socketAddre
 import { type CompiledHcm, HCM_TYPE, type RouteTable, compileHcm } from '../hcm/config.js';
 import type { ClusterManager, ClusterSlot } from '../upstream/cluster.js';
 import type { ListenerStats, StatsStore } from '../stats.js';
+import { type NetworkRbac, NETWORK_RBAC_TYPE, compileNetworkRbac } from '../network-rbac/filter.js';
 import { type ListenerTls, tlsChain } from '../tls/index.js';
 
 export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 /** Network filters accepted ahead of the terminal one and not enforced yet. */
 const PASSIVE_NETWORK_FILTERS = new Set([
-  'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
   'type.googleapis.com/udpa.type.v1.TypedStruct',
   'type.googleapis.com/xds.type.v3.TypedStruct',
 ]);
 
-export type FilterChain =
+export type FilterChain = (
   | { readonly kind: 'http'; readonly hcm: CompiledHcm }
-  | { readonly kind: 'tcp'; readonly statPrefix: string; readonly targets: readonly { cluster: ClusterSlot; weight: number }[]; readonly total: number };
+  | { readonly kind: 'tcp'; readonly statPrefix: string; readonly targets: readonly { cluster: ClusterSlot; weight: number }[]; readonly total: number }
+) & { /** Network RBAC filters ahead of the terminal filter (src/proxy/network-rbac). */ readonly rbac?: readonly NetworkRbac[] };
 
 export interface CompiledListener {
   readonly name: string;
@@ -41,12 +42,17 @@ interface Deps {
 
 function compileChain(fc: Obj, deps: Deps, path: string): FilterChain | null {
   let chain: FilterChain | null = null;
+  const rbac: NetworkRbac[] = [];
   const filters = arr(fc.filters, `${path}.filters`);
   filters.forEach((raw, i) => {
     const p = `${path}.filters[${i}]`;
     const f = obj(raw, p);
     const cfg = obj(f.typed_config, `${p}.typed_config`);
     const type = anyType(cfg);
+    if (type === NETWORK_RBAC_TYPE) {
+      rbac.push(compileNetworkRbac(cfg, `${p}.typed_config`));
+      return;
+    }
     if (type === HCM_TYPE) chain = { kind: 'http', hcm: compileHcm(cfg, deps.routes, deps.stats, `${p}.typed_config`) };
     else if (type === TCP_PROXY_TYPE) {
       const tp = `${p}.typed_config`;
@@ -66,7 +72,8 @@ function compileChain(fc: Obj, deps: Deps, path: string): FilterChain | null {
     } else return;
     if (i !== filters.length - 1) throw new ConfigError(p, 'http_connection_manager and tcp_proxy must be the last network filter');
   });
-  return chain;
+  const c = chain as FilterChain | null;
+  return c && rbac.length > 0 ? { ...c, rbac } : c;
 }
 
 /** A chain for plaintext connections: no TLS transport protocol, no SNI match. */

@@ -11,6 +11,7 @@ import { ROUTER_TYPE } from '../filters/router/config.js';
 import { pickEndpoint, splitAuthority } from '../filters/router/filter.js';
 import { splice } from '../upstream/forward.js';
 import type { CompiledListener, FilterChain } from './compile.js';
+import type { NetworkRbac } from '../network-rbac/filter.js';
 import { applyXfcc } from '../tls/index.js';
 
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
@@ -88,6 +89,7 @@ export class ListenerDispatch {
   private serve(sock: net.Socket, l: CompiledListener): void {
     const ls = l.stats;
     const chain = l.chain;
+    if (chain?.rbac && !this.rbacAllows(sock, chain.rbac)) return;
     if (!l.useOriginalDst && chain?.kind === 'tcp') {
       this.tcpProxy(sock, chain, null);
       return;
@@ -98,6 +100,17 @@ export class ListenerDispatch {
       return;
     }
     this.sniff(sock);
+  }
+
+  /** The chain's network RBAC filters in order: a denied connection is closed without a byte. */
+  private rbacAllows(sock: net.Socket, filters: readonly NetworkRbac[]): boolean {
+    for (const f of filters) {
+      if (!f.check(sock, this.env.stats, this.env.log).allowed) {
+        sock.destroy();
+        return false;
+      }
+    }
+    return true;
   }
 
   /** h2c prior knowledge starts with "PRI * HTTP/2.0"; everything else is HTTP/1.x. */
