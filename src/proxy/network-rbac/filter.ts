@@ -46,7 +46,7 @@ export class NetworkRbac {
     }
     const k = d.allowed ? 'allowed' : 'denied';
     c[k] = (c[k] ?? 0) + 1;
-    if (!d.allowed) log.info(`rbac: denied connection from ${f.peerPrincipal || f.directRemoteIp} to ${f.destinationIp}:${f.destinationPort}: ${this.rules.action} policy ${policy}`);
+    if (!d.allowed) log.warn(`rbac: denied connection from ${f.peerPrincipal || f.directRemoteIp} to ${f.destinationIp}:${f.destinationPort}: ${this.rules.action} policy ${policy}`);
     return { allowed: d.allowed, policy };
   }
 }

@@ -161,7 +161,7 @@ export class JwtAuthnFilter implements HttpFilter {
       const reason = o.kind === 'missing' ? 'Jwt is missing' : o.reason;
       ctx.responseCodeDetails = `jwt_authn_access_denied{${reason.replace(/\s+/g, '_')}}`;
       const s = ctx as Stream;
-      s.env?.log.info(`jwt_authn: rejected ${ctx.view.method} ${ctx.view.authority}${ctx.view.pathOnly} (request id ${ctx.requestId || '-'}): ${reason}${o.kind === 'fail' && o.detail ? ` (${o.detail})` : ''}`);
+      s.env?.log.warn(`jwt_authn: rejected ${ctx.view.method} ${ctx.view.authority}${ctx.view.pathOnly} (request id ${ctx.requestId || '-'}): ${reason}${o.kind === 'fail' && o.detail ? ` (${o.detail})` : ''}`);
       const realm = `http://${ctx.view.authority}${ctx.view.pathOnly}`;
       ctx.sendLocalReply(401, reason, undefined, { 'www-authenticate': `Bearer realm="${realm}", error="invalid_token"` });
       return 'stop';

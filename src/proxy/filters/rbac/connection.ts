@@ -2,6 +2,7 @@
 // identity from its verified TLS certificate (the URI SAN: spiffe://<trust domain>/ns/<ns>/sa/<sa>).
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { peerOf } from '../../tls/index.js';
 
 export interface ConnectionFacts {
   readonly directRemoteIp: string;
@@ -14,10 +15,9 @@ export interface ConnectionFacts {
 }
 
 /**
- * The peer identity as the TLS layer exposes it. The mTLS work may put it on the request context as
- * `ctx.connection.peerPrincipal` (either form: with or without `spiffe://`); when absent it is read
- * from the TLS socket's verified peer certificate.
- * TODO(mTLS): settle on one field once src/proxy/tls lands.
+ * A peer identity set on the request context (`ctx.connection.peerPrincipal`, with or without
+ * `spiffe://`) wins; otherwise the one src/proxy/tls verified on the socket (peerOf), else the
+ * TLS socket's own verified certificate.
  */
 export interface PeerInfoSource {
   readonly connection?: { readonly peerPrincipal?: string };
@@ -39,21 +39,6 @@ export function uriSan(subjectaltname: string | undefined): string {
   return '';
 }
 
-/**
- * The peer that src/proxy/tls verified (it checks client chains itself, so `authorized` may be false
- * under PERMISSIVE). Looked up by the symbol's description to stay decoupled from that module.
- * TODO(mTLS): import peerOf from '../../tls/index.js' once it is committed.
- */
-function weftPeer(socket: object): { peerSpiffe: string } | undefined {
-  for (const sym of Object.getOwnPropertySymbols(socket)) {
-    if (sym.description === 'weft.tls.peer') {
-      const v = (socket as Record<symbol, unknown>)[sym] as { peerSpiffe?: unknown } | undefined;
-      if (v && typeof v.peerSpiffe === 'string') return { peerSpiffe: v.peerSpiffe };
-    }
-  }
-  return undefined;
-}
-
 /** The connection's socket of a request: h2 requests reach it through their session. */
 export function downstreamSocket(req: { httpVersionMajor?: number; socket?: unknown; stream?: { session?: { socket?: unknown } } } | undefined): Socket | undefined {
   if (!req) return undefined;
@@ -72,7 +57,8 @@ export function socketFacts(socket: Socket | undefined | null): ConnectionFacts 
   let sni = '';
   if (tls.encrypted === true && typeof tls.getPeerCertificate === 'function') {
     sni = typeof tls.servername === 'string' ? tls.servername : '';
-    const weft = weftPeer(socket);
+    // src/proxy/tls checks client chains itself (so `authorized` may be false under PERMISSIVE).
+    const weft = peerOf(socket);
     if (weft) {
       authenticated = true;
       peerPrincipal = weft.peerSpiffe;

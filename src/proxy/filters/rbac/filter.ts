@@ -121,7 +121,7 @@ export class RbacFilter implements HttpFilter {
     bump(c, 'denied');
     const policy = d.policyId || 'none';
     ctx.responseCodeDetails = `rbac_access_denied_matched_policy[${policy}]`;
-    s.env?.log.info(`rbac: denied ${ctx.view.method} ${ctx.view.authority}${ctx.view.pathOnly} from ${input.peerPrincipal || input.directRemoteIp} (request id ${ctx.requestId || '-'}): ${config.rules.action} policy ${policy}`);
+    s.env?.log.warn(`rbac: denied ${ctx.view.method} ${ctx.view.authority}${ctx.view.pathOnly} from ${input.peerPrincipal || input.directRemoteIp} (request id ${ctx.requestId || '-'}): ${config.rules.action} policy ${policy}`);
     ctx.sendLocalReply(403, RBAC_DENIED_BODY);
     return 'stop';
   }
@@ -130,6 +130,6 @@ export class RbacFilter implements HttpFilter {
     const d = evaluate(engine, input);
     if (engine.action === 'LOG') return;
     bump(c, `${config.shadowStatPrefix}shadow_${d.allowed ? 'allowed' : 'denied'}`);
-    if (!d.allowed) s.env?.log.info(`rbac: shadow denied ${input.view.method} ${input.view.authority}${input.view.pathOnly}: policy ${d.policyId || 'none'}`);
+    if (!d.allowed) s.env?.log.warn(`rbac: shadow denied ${input.view.method} ${input.view.authority}${input.view.pathOnly}: policy ${d.policyId || 'none'}`);
   }
 }
