@@ -6,7 +6,7 @@ import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
 import { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
-import { startAgentCerts, type AgentCertOptions } from '../security/agent-certs.js';
+import { startAgentCerts, xdsCredentials, type AgentCertOptions } from '../security/agent-certs.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -20,6 +20,8 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Workload certificate from weftd's CA (src/security/agent-certs.ts); absent = no mTLS. */
   certificates?: Omit<AgentCertOptions, 'namespace' | 'serviceAccount'>;
+  /** Root certificate weftd's xDS TLS certificate must chain to; absent = plaintext xDS. */
+  xdsRootPem?: string;
 }
 
 export interface Agent {
@@ -79,7 +81,8 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   const certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' }, proxy, log);
   // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
   // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
-  const client = createAdsClient({ address: opts.xdsAddress, node, channelOptions: {
+  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: xdsCredentials(opts.xdsRootPem), channelOptions: {
+    ...(opts.xdsRootPem ? { 'grpc.ssl_target_name_override': 'weftd' } : {}), // weftd's certificate names itself 'weftd' (no SNI to an IP)
     'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
   } });
 

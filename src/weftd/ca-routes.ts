@@ -8,6 +8,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { isIP } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import type { ApiServer } from '../api/server.js';
 import { apiError, reply } from '../api/index.js';
 import { CaRefusal, CertificateAuthority, type CaOptions } from '../security/ca.js';
@@ -32,7 +34,11 @@ export interface WeftdSecurity {
   /** The config API's authorize hook: the admin token, except for the CSR and trust bundle routes. */
   authorize(req: IncomingMessage): boolean;
   register(api: ApiServer): void;
+  /** xDS server credentials: TLS with a certificate from the CA, or plaintext when asked for on loopback. */
+  xdsCredentials(host: string, insecure: boolean): Promise<grpc.ServerCredentials>;
 }
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 function loadAdminToken(dataDir: string | undefined): string {
   if (!dataDir) return randomBytes(24).toString('base64url');
@@ -65,14 +71,25 @@ export async function setupSecurity(o: SecurityOptions): Promise<WeftdSecurity> 
     const t = bearer(req);
     return t !== undefined && sameSecret(t, adminToken);
   };
+  let xdsTls = true;
   return {
     ca, tokens, adminToken,
+    async xdsCredentials(host, insecure) {
+      if (insecure) {
+        if (!isLoopback(host)) throw new Error(`plaintext xDS (--insecure-xds) is allowed on loopback only, not on ${host}`);
+        xdsTls = false;
+        return grpc.ServerCredentials.createInsecure();
+      }
+      const ips = isIP(host) ? [host] : ['127.0.0.1'];
+      const { certChainPem, keyPem } = await ca.issueServerCert(['weftd', 'localhost', ...(isIP(host) ? [] : [host])], ips);
+      return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certChainPem), private_key: Buffer.from(keyPem) }], false);
+    },
     authorize(req) {
       const path = (req.url ?? '').split('?')[0];
       return OPEN.has(path) || (req.method === 'POST' && CSR_PATH.test(path)) || isAdmin(req);
     },
     register(api) {
-      api.route('GET', `${P}/trustbundle`, () => ({ trustDomain: ca.trustDomain, rootCert: ca.rootPem }));
+      api.route('GET', `${P}/trustbundle`, () => ({ trustDomain: ca.trustDomain, rootCert: ca.rootPem, xdsTls }));
       api.route('POST', `${P}/namespaces/:ns/jointokens`, async (c) => {
         const b = ((await c.body()) ?? {}) as { serviceAccount?: unknown; ttlSeconds?: unknown };
         if (typeof b.serviceAccount !== 'string' || !b.serviceAccount) throw apiError(422, 'Invalid', 'jointoken field serviceAccount must be a non-empty string');

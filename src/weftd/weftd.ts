@@ -31,6 +31,8 @@ export interface WeftdOptions {
   /** Security (src/weftd/ca-routes.ts): fixed admin token (tests), user CA files, workload cert TTL. */
   adminToken?: string;
   ca?: SecurityOptions['ca'];
+  /** Serve xDS in plaintext (loopback only); default: TLS with a certificate from the CA. */
+  insecureXds?: boolean;
 }
 
 export interface Weftd {
@@ -89,10 +91,10 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   const unwatch = store.watch(() => rebuild());
   workloads.on('change', rebuild);
 
-  const xdsBound = await xds.listen(`${host}:${opts.xdsPort ?? 15010}`);
-  const xdsAddress = `${host}:${xdsBound.port}`;
   const security = await setupSecurity({ dataDir: opts.dataDir, adminToken: opts.adminToken, log,
     ca: { trustDomain: opts.mesh?.trustDomain, ...opts.ca } });
+  const xdsBound = await xds.listen(`${host}:${opts.xdsPort ?? 15010}`, await security.xdsCredentials(host, opts.insecureXds ?? false));
+  const xdsAddress = `${host}:${xdsBound.port}`;
   const api = await startApiServer({
     store, host, port: opts.apiPort ?? 15014, authorize: (req) => security.authorize(req),
     validate: (obj: unknown) => validateResource(obj),
@@ -102,7 +104,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   security.register(api);
   registerWeftRoutes(api, { workloads, xds, source, xdsAddress, apiUrl: api.url, translate, checkConsistency });
   log(`config API  ${api.url}   (weft apply/get/delete; WEFT_CONTROL_PLANE=${api.url})`);
-  log(`xDS (ADS)   grpc://${xdsAddress}   (Envoy v3, SotW)`);
+  log(`xDS (ADS)   grpc://${xdsAddress}   (Envoy v3, SotW, ${opts.insecureXds ? 'PLAINTEXT' : 'TLS, root in GET /apis/weft.dev/v1/trustbundle'})`);
   log(`data        ${opts.dataDir ?? '(in memory)'}`);
 
   return {

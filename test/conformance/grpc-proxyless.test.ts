@@ -50,7 +50,7 @@ let backends: { server: grpc.Server; port: number }[] = [];
 let base = '';
 
 before(async () => {
-  mesh = await TestMesh.start();
+  mesh = await TestMesh.start({ insecureXds: true }); // the grpc-js-xds bootstrap below uses insecure channel creds
   base = uniqueAddressBase();
   backends = [await backend(`${base}.0.10`, 'v1'), await backend(`${base}.0.11`, 'v2')];
   await mesh.apply(`

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startProxyAgent } from '../../agent/agent.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
+import { fetchTrustBundle } from '../../security/agent-certs.js';
 import type { CliIO } from '../io.js';
 
 /** `weft proxy --xds HOST:PORT --address IP --name NAME [--namespace NS] [--kind sidecar|router]`. */
@@ -16,6 +17,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     labels: { type: 'string' },
     'service-account': { type: 'string' },
     'drain-timeout': { type: 'string' },
+    'insecure-xds': { type: 'boolean' },
   } });
   if (!values.xds || !values.address || !values.name) throw new UsageError('--xds HOST:PORT, --address IP and --name NAME are required');
   const kind = values.kind ?? 'sidecar';
@@ -27,12 +29,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
   // The join token comes in the environment (never argv) and is spent on the first certificate.
   const joinToken = io.env.WEFT_JOIN_TOKEN;
+  // xDS is TLS unless weftd says it serves plaintext (--insecure-xds there) or we are told so here.
+  const bundle = values['control-plane'] && !values['insecure-xds'] ? await fetchTrustBundle(values['control-plane']).catch((e: Error) => { throw new CliError(e.message); }) : undefined;
   delete process.env.WEFT_JOIN_TOKEN;
   const agent = await startProxyAgent({
     xdsAddress: values.xds, kind, address: values.address, name: values.name, namespace: values.namespace ?? 'default',
     labels, serviceAccount: values['service-account'], adminPort: values['admin-port'] ? Number(values['admin-port']) : undefined,
     log: (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`),
     certificates: joinToken && values['control-plane'] ? { apiUrl: values['control-plane'], joinToken } : undefined,
+    xdsRootPem: bundle?.xdsTls ? bundle.rootCert : undefined,
   });
   const drainMs = Number(values['drain-timeout'] ?? 10_000);
   await new Promise<void>((resolve) => {

@@ -1,7 +1,9 @@
 // `weft up`: weftd in the foreground, plus one ingress gateway proxy (Istio's istio-ingressgateway).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startWeftd, type Weftd } from '../../weftd/weftd.js';
+import { startWeftd, type Weftd, type WeftdOptions } from '../../weftd/weftd.js';
+import { readFileSync } from 'node:fs';
+import { parseDurationMs } from '../../xds/protos.js';
 import { UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
 import { httpOk, spawnWeft, stopChild, waitFor } from '../processes.js';
@@ -25,8 +27,10 @@ export interface MeshUp { weftd: Weftd; gateway?: ChildProcess; gatewayAddress?:
 export async function startMesh(o: {
   dataDir?: string; host?: string; apiPort?: number; xdsPort?: number; addressBase?: string;
   portMap?: Record<number, number>; gateway?: boolean; io: CliIO;
+  /** CA, certificate TTL and xDS transport (src/weftd/ca-routes.ts). */
+  security?: Pick<WeftdOptions, 'ca' | 'insecureXds'>;
 }): Promise<MeshUp> {
-  const weftd = await startWeftd({
+  const weftd = await startWeftd({ ...o.security,
     dataDir: o.dataDir, host: o.host, apiPort: o.apiPort, xdsPort: o.xdsPort, addressBase: o.addressBase,
     mesh: o.portMap && Object.keys(o.portMap).length ? { gatewayPortMap: o.portMap } : undefined,
     log: (l) => o.io.err.write(`weftd: ${l}\n`),
@@ -62,7 +66,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     'address-base': { type: 'string' },
     'ingress-port-map': { type: 'string' },
     'no-gateway': { type: 'boolean' },
+    'ca-cert': { type: 'string' },
+    'ca-key': { type: 'string' },
+    'ca-chain': { type: 'string' },
+    'workload-cert-ttl': { type: 'string' },
+    'insecure-xds': { type: 'boolean' },
   } });
+  const security = securityOptions(values);
   const port = (v: string | undefined, flag: string, def: number) => {
     if (v === undefined) return def;
     const n = Number(v);
@@ -72,7 +82,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const dataDir = values['data-dir'] ?? io.env.WEFT_DATA_DIR ?? join(io.env.HOME ?? '.', '.weft');
   const mesh = await startMesh({
     dataDir, host: values.host, apiPort: port(values['api-port'], '--api-port', 15014), xdsPort: port(values['xds-port'], '--xds-port', 15010),
-    addressBase: values['address-base'], portMap: parsePortMap(values['ingress-port-map']), gateway: !values['no-gateway'], io,
+    addressBase: values['address-base'], portMap: parsePortMap(values['ingress-port-map']), gateway: !values['no-gateway'], io, security,
   });
   io.err.write('weftd: ready. Ctrl-C stops the control plane and the gateway.\n');
   await new Promise<void>((resolve) => {
@@ -83,4 +93,26 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   io.err.write('weftd: stopping\n');
   await mesh.stop();
   return 0;
+}
+
+/** `--ca-cert/--ca-key[/--ca-chain]` (PEM files), `--workload-cert-ttl 24h`, `--insecure-xds`. */
+function securityOptions(v: { 'ca-cert'?: string; 'ca-key'?: string; 'ca-chain'?: string; 'workload-cert-ttl'?: string; 'insecure-xds'?: boolean }): Pick<WeftdOptions, 'ca' | 'insecureXds'> {
+  const read = (flag: string, file: string | undefined): string | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`${flag} ${file}: ${(e as Error).message}`);
+    }
+  };
+  if (Boolean(v['ca-cert']) !== Boolean(v['ca-key'])) throw new UsageError('--ca-cert and --ca-key go together');
+  let ttlMs: number | undefined;
+  if (v['workload-cert-ttl'] !== undefined) {
+    ttlMs = parseDurationMs(v['workload-cert-ttl']);
+    if (!ttlMs || ttlMs < 10_000) throw new UsageError('--workload-cert-ttl must be a duration of at least 10s, e.g. 24h');
+  }
+  return {
+    ca: { caCertPem: read('--ca-cert', v['ca-cert']), caKeyPem: read('--ca-key', v['ca-key']), caChainPem: read('--ca-chain', v['ca-chain']), workloadCertTtlMs: ttlMs },
+    insecureXds: v['insecure-xds'],
+  };
 }
