@@ -4,6 +4,7 @@ import { ConfigError, type Obj, arr, bool, durationMs, isObj, num, obj, str } fr
 import { compileRegex } from '../../router/matchers.js';
 import type { HttpFilterFactory } from '../types.js';
 import { InlineJwks, type JwksSource, RemoteJwks } from './jwks.js';
+import { VerifiedCache } from './verify.js';
 import { JwtAuthnFilter } from './filter.js';
 
 export const JWT_AUTHN_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
@@ -24,6 +25,8 @@ export interface Provider {
   readonly forwardPayloadHeader: string;
   readonly claimToHeaders: readonly { header: string; claim: string }[];
   readonly clockSkewSec: number;
+  /** Tokens this provider verified recently (per push). */
+  readonly verified: VerifiedCache;
 }
 
 export type Requirement =
@@ -91,6 +94,7 @@ function parseProvider(name: string, p: Obj, path: string): Provider {
       return { header: str(o.header_name, `${path}.claim_to_headers[${i}].header_name`).toLowerCase(), claim: str(o.claim_name, `${path}.claim_to_headers[${i}].claim_name`) };
     }),
     clockSkewSec: num(p.clock_skew_seconds, `${path}.clock_skew_seconds`, 60),
+    verified: new VerifiedCache(isObj(p.jwt_cache_config) ? num(p.jwt_cache_config.jwt_cache_size, `${path}.jwt_cache_config.jwt_cache_size`, 100) || 100 : 100),
   };
 }
 

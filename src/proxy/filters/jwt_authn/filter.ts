@@ -68,8 +68,11 @@ class Attempt {
     if (found.length === 0) return { kind: 'missing' };
     let failure: Outcome | undefined;
     for (const f of found) {
-      const r = await verifyJwt(f.token, { issuer: p.issuer, audiences: audiences ?? p.audiences, clockSkewSec: p.clockSkewSec, jwks: p.jwks });
+      const key = audiences ? `${audiences.join(',')}|${f.token}` : f.token;
+      const hit = p.verified.get(key, p.clockSkewSec);
+      const r = hit ? { ok: true as const, ...hit } : await verifyJwt(f.token, { issuer: p.issuer, audiences: audiences ?? p.audiences, clockSkewSec: p.clockSkewSec, jwks: p.jwks });
       if (r.ok) {
+        if (!hit) p.verified.set(key, { payload: r.payload, payloadB64: r.payloadB64 });
         if (!this.verified.some((v) => v.token === f.token)) this.verified.push({ ...f, payload: r.payload, payloadB64: r.payloadB64 });
         return { kind: 'ok' };
       }
@@ -80,14 +83,18 @@ class Attempt {
 
   /** Every provider's tokens, for allow_missing*: verified ones still count, failures are remembered. */
   async all(): Promise<Outcome> {
-    let out: Outcome = { kind: 'missing' };
-    for (const p of this.providers) {
-      const r = await this.provider(p, null);
-      if (r.kind === 'fail' && out.kind !== 'fail') out = r;
-      else if (r.kind === 'ok' && out.kind === 'missing') out = r;
-    }
-    return out;
+    const results: Outcome[] = [];
+    for (const p of this.providers) results.push(await this.provider(p, null));
+    return worst(results) ?? (results.some((r) => r.kind === 'ok') ? { kind: 'ok' } : { kind: 'missing' });
   }
+}
+
+/**
+ * As Envoy aggregates failures: a real verification error outranks "issuer not configured" (the
+ * token was meant for another provider), which outranks a missing token (undefined: no failure).
+ */
+function worst(results: readonly Outcome[]): Outcome | undefined {
+  return results.find((o) => o.kind === 'fail' && o.reason !== UNKNOWN_ISSUER) ?? results.find((o) => o.kind === 'fail');
 }
 
 async function check(req: Requirement, a: Attempt): Promise<Outcome> {
@@ -117,9 +124,7 @@ async function check(req: Requirement, a: Attempt): Promise<Outcome> {
         if (o.kind === 'ok') return o;
         results.push(o);
       }
-      // As Envoy aggregates: a real verification error outranks "issuer not configured" (the token
-      // was meant for another provider), which outranks a missing token.
-      const failed = results.find((o) => o.kind === 'fail' && o.reason !== UNKNOWN_ISSUER) ?? results.find((o) => o.kind === 'fail');
+      const failed = worst(results);
       if (req.of.some((r) => r.kind === 'allow_missing_or_failed')) return { kind: 'ok' };
       if (failed) return failed;
       if (req.of.some((r) => r.kind === 'allow_missing')) return { kind: 'ok' };

@@ -81,3 +81,31 @@ export async function verifyJwt(token: string, p: ProviderCheck, nowSec = Date.n
   }
   return { ok: true, payload, payloadB64: parts[1] };
 }
+
+/**
+ * Verified tokens per provider (Envoy's jwt_cache_config, 100 entries by default): a repeated token
+ * skips parsing and the signature check until it expires. Failures are never cached.
+ */
+export class VerifiedCache {
+  private readonly m = new Map<string, { payload: Record<string, unknown>; payloadB64: string }>();
+  constructor(private readonly max = 100) {}
+
+  get(key: string, skewSec: number, nowSec = Date.now() / 1000): { payload: Record<string, unknown>; payloadB64: string } | undefined {
+    const e = this.m.get(key);
+    if (!e) return undefined;
+    const { exp, nbf } = e.payload;
+    if ((typeof exp === 'number' && exp + skewSec < nowSec) || (typeof nbf === 'number' && nbf - skewSec > nowSec)) {
+      this.m.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  set(key: string, v: { payload: Record<string, unknown>; payloadB64: string }): void {
+    if (this.m.size >= this.max) {
+      const oldest = this.m.keys().next();
+      if (!oldest.done) this.m.delete(oldest.value);
+    }
+    this.m.set(key, v);
+  }
+}
