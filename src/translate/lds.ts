@@ -100,14 +100,14 @@ export function inboundListener(address: string, p: InboundPort, authz?: Inbound
 }
 
 /** Gateway listener for a server port, bound on 0.0.0.0 at the mapped host port. */
-export function gatewayListener(registry: Registry, port: number, routeConfig: Obj): Obj {
+export function gatewayListener(registry: Registry, port: number, routeConfig: Obj, authzHttp: readonly Obj[] = []): Obj {
   const name = outboundListenerName(port);
   return {
     name,
     address: socketAddress('0.0.0.0', gatewayHostPort(registry.snapshot.mesh, port)),
     filter_chains: [{ filters: [hcmFilter(httpConnectionManager({
       statPrefix: `outbound_${name}`, rds: gatewayRouteName(port),
-      httpFilters: httpFilters('gateway', filterNeeds([routeConfig])), useRemoteAddress: true,
+      httpFilters: [...authzHttp, ...httpFilters('gateway', filterNeeds([routeConfig]))], useRemoteAddress: true,
     }))] }],
     traffic_direction: 'OUTBOUND',
   };

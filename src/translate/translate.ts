@@ -83,10 +83,11 @@ function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
   const built = registry.memo(key, () => {
     const res: { listeners: Obj[]; routes: Obj[] } = { listeners: [], routes: [] };
     const byPort = gatewayServersByPort(registry, proxy);
+    const authz = inboundAuthz(registry, { namespace: proxy.namespace, labels: proxy.labels });
     for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
       const rc = gatewayRouteConfig(registry, proxy, port, byPort.get(port) ?? []);
       res.routes.push(rc);
-      res.listeners.push(gatewayListener(registry, port, rc));
+      res.listeners.push(gatewayListener(registry, port, rc, authz.http));
     }
     return res;
   });

@@ -263,3 +263,30 @@ void test('translate(): authz filters lead the inbound HTTP chain (router last),
   assert.deepEqual(tcp.filter_chains[0].filters.map((f) => f.name), ['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy']);
   assert.deepEqual(roundTripMismatches(r), []);
 });
+
+void test('gateways: a policy selecting the ingress gateway (or mesh-wide) leads its HTTP filters; sidecars elsewhere are unaffected', () => {
+  const s = createSnapshot('1', parseResources(`${SVC}---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: istio-system }
+spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }] }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ingress-ips, namespace: istio-system }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  action: DENY
+  rules: [{ from: [{ source: { remoteIpBlocks: ["203.0.113.0/24"] } }] }]
+`, 't'), [W]);
+  const gw: ProxyInfo = { id: 'router~127.88.0.9~istio-ingressgateway.istio-system~istio-system.svc.cluster.local', kind: 'gateway', name: 'istio-ingressgateway', namespace: 'istio-system', labels: { istio: 'ingressgateway' }, address: '127.88.0.9', serviceAccount: 'istio-ingressgateway-service-account' };
+  const r = translate(s, gw);
+  const l = [...r.listeners.values()][0] as { filter_chains: [{ filters: [{ typed_config: { http_filters: { name: string; typed_config: { rules?: { policies: object } } }[] } }] }] };
+  const filters = l.filter_chains[0].filters[0].typed_config.http_filters;
+  assert.deepEqual(filters.map((f) => f.name), ['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+  assert.deepEqual(Object.keys(filters[0].typed_config.rules?.policies ?? {}), ['ns[istio-system]-policy[ingress-ips]-rule[0]']);
+  const sidecar = translate(s, { id: `sidecar~${W.address}~productpage-v1.default~default.svc.cluster.local`, kind: 'sidecar', name: 'productpage-v1', namespace: 'default', labels: W.labels, address: W.address, serviceAccount: 'productpage' });
+  const inbound = sidecar.listeners.get(`${W.address}_9080`) as { filter_chains: { filters: [{ typed_config: { http_filters: { name: string }[] } }] }[] };
+  assert.deepEqual(inbound.filter_chains[0].filters[0].typed_config.http_filters.map((f) => f.name), ['envoy.filters.http.router']);
+  assert.deepEqual(roundTripMismatches(r), []);
+});
