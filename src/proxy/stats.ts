@@ -11,13 +11,29 @@ export class ClusterStats {
   upstream_rq_4xx = 0;
   upstream_rq_5xx = 0;
   upstream_rq_retry = 0;
+  upstream_rq_retry_success = 0;
+  upstream_rq_retry_overflow = 0;
+  upstream_rq_retry_backoff_exponential = 0;
+  upstream_rq_retry_limit_exceeded = 0;
   upstream_rq_timeout = 0;
+  upstream_rq_per_try_timeout = 0;
+  upstream_rq_pending_total = 0;
+  upstream_rq_pending_active = 0;
+  upstream_rq_pending_overflow = 0;
   upstream_rq_pending_failure_eject = 0;
+  upstream_rq_maintenance_mode = 0;
+  upstream_cx_overflow = 0;
+  upstream_cx_max_requests = 0;
+  upstream_cx_idle_timeout = 0;
+  upstream_cx_max_duration_reached = 0;
+  lb_healthy_panic = 0;
   upstream_cx_total = 0;
   upstream_cx_active = 0;
   upstream_cx_connect_fail = 0;
   upstream_cx_destroy = 0;
   upstream_cx_none_healthy = 0;
+  /** outlier_detection.* (flattened with the dot, as Envoy names them). */
+  readonly outlier = new OutlierStats();
   /** upstream_rq_<code>, indexed by status code. */
   readonly byCode = new Float64Array(600);
 
@@ -30,6 +46,20 @@ export class ClusterStats {
     else if (code < 500) this.upstream_rq_4xx++;
     else this.upstream_rq_5xx++;
   }
+}
+
+export class OutlierStats {
+  ejections_active = 0;
+  ejections_total = 0;
+  ejections_enforced_total = 0;
+  ejections_overflow = 0;
+  ejections_consecutive_5xx = 0;
+  ejections_enforced_consecutive_5xx = 0;
+  ejections_detected_consecutive_5xx = 0;
+  ejections_enforced_consecutive_gateway_failure = 0;
+  ejections_detected_consecutive_gateway_failure = 0;
+  ejections_enforced_consecutive_local_origin_failure = 0;
+  ejections_detected_consecutive_local_origin_failure = 0;
 }
 
 export class HcmStats {
@@ -106,6 +136,7 @@ export class StatsStore {
     };
     for (const [name, s] of this.clusters) {
       put(`cluster.${name}`, s);
+      put(`cluster.${name}.outlier_detection`, s.outlier);
       for (let c = 100; c < 600; c++) if (s.byCode[c] > 0) out.push([`cluster.${name}.upstream_rq_${c}`, s.byCode[c]]);
     }
     for (const [name, s] of this.http) put(`http.${name}`, s);

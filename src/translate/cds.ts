@@ -94,7 +94,8 @@ function applyOutlierDetection(c: Obj, od: OutlierDetection | undefined): void {
   if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = { value: od.maxEjectionPercent };
   out.enforcing_success_rate = { value: 0 };
   c.outlier_detection = out;
-  if (od.minHealthPercent !== undefined) c.common_lb_config = { healthy_panic_threshold: { value: od.minHealthPercent } };
+  // Istio always sets the panic threshold from minHealthPercent (default 0: panic mode off).
+  c.common_lb_config = { ...(c.common_lb_config as Obj | undefined), healthy_panic_threshold: { value: od.minHealthPercent ?? 0 } };
 }
 
 /** One outbound cluster; the DestinationRule (if any) is the one the proxy namespace sees for the host. */

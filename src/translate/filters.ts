@@ -25,11 +25,9 @@ export function filterNeeds(routeConfigs: readonly Obj[]): FilterNeeds {
 /** The HTTP filter chain for a listener kind. gRPC clients always get [fault, router], as Istio sends; servers [router] (RBAC later). */
 export function httpFilters(kind: ListenerKind, needs: FilterNeeds): Obj[] {
   const out: Obj[] = [];
-  // Optional for proxies: a sidecar build without the filter ignores it instead of rejecting the
-  // whole listener (Envoy's is_optional); gRPC clients get Istio's exact list.
-  const optional = kind.startsWith('grpc') ? {} : { is_optional: true };
-  if (needs.cors && !kind.startsWith('grpc')) out.push({ name: FILTER.cors, typed_config: { '@type': TYPES.cors }, ...optional });
-  if (needs.fault || kind === 'grpc-client') out.push({ name: FILTER.fault, typed_config: { '@type': TYPES.fault }, ...optional });
+  // The sidecar implements both filters, so they are required (not is_optional) as Istio sends them.
+  if (needs.cors && !kind.startsWith('grpc')) out.push({ name: FILTER.cors, typed_config: { '@type': TYPES.cors } });
+  if (needs.fault || kind === 'grpc-client') out.push({ name: FILTER.fault, typed_config: { '@type': TYPES.fault } });
   out.push({ name: FILTER.router, typed_config: { '@type': TYPES.router } });
   return out;
 }

@@ -107,6 +107,8 @@ function applyTimeout(action: Obj, timeout: string | undefined, ctx: RouteContex
 }
 
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+/** Istio's retries avoid hosts already tried (previous_hosts predicate, 5 host selection attempts). */
+const RETRY_HOSTS: Obj = { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], host_selection_retry_max_attempts: '5' };
 const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
 
 /** Istio's retry policy: 2 attempts by default; numeric retryOn entries become retriable status codes. */
@@ -119,7 +121,7 @@ function applyRetries(action: Obj, r: HTTPRetry | undefined, ctx: RouteContext):
     action.retry_policy = { retry_on: on.join(','), num_retries: { value: r.attempts ?? 1 } };
     return;
   }
-  const policy: Obj = { retry_on: DEFAULT_RETRY_ON, num_retries: { value: r?.attempts ?? 2 }, retriable_status_codes: [503] };
+  const policy: Obj = { retry_on: DEFAULT_RETRY_ON, num_retries: { value: r?.attempts ?? 2 }, retriable_status_codes: [503], ...RETRY_HOSTS };
   if (r?.retryOn) {
     const parts = r.retryOn.split(',').map((s) => s.trim()).filter(Boolean);
     const codes = parts.filter((p) => /^\d+$/.test(p)).map(Number);
@@ -251,7 +253,7 @@ export function defaultRoute(cluster: string, flavor: 'envoy' | 'grpc', hash?: O
   if (hash) action.hash_policy = hash;
   if (flavor === 'envoy') {
     action.timeout = ZERO_DURATION;
-    action.retry_policy = { retry_on: DEFAULT_RETRY_ON, num_retries: { value: 2 }, retriable_status_codes: [503] };
+    action.retry_policy = { retry_on: DEFAULT_RETRY_ON, num_retries: { value: 2 }, retriable_status_codes: [503], ...RETRY_HOSTS };
   }
   return { name: 'default', match: { prefix: '/' }, route: action };
 }

@@ -33,12 +33,14 @@ void describe('proxy upstream errors and access log', () => {
     await close(dead);
     proxy = new Proxy({ nodeId: 'errors', address: ADDR, adminPort: 0, accessLog: (e) => log.push(e) });
     await proxy.start();
-    mustUpdate(proxy, 'cluster', map([staticCluster('app', [['127.0.0.1', up]]), staticCluster('none', []), staticCluster('mixed', [['127.0.0.1', up], ['127.0.0.1', badPort]]), staticCluster('h2dead', [['127.0.0.1', deadPort]], { http2_protocol_options: {} })]));
+    mustUpdate(proxy, 'cluster', map([staticCluster('app', [['127.0.0.1', up]]), staticCluster('none', []), staticCluster('mixed', [['127.0.0.1', up], ['127.0.0.1', badPort]], { circuit_breakers: { thresholds: [{ max_retries: 100 }] } }), staticCluster('h2dead', [['127.0.0.1', deadPort]], { http2_protocol_options: {} })]));
+    // As Istio sends: retries avoid the hosts already tried.
+    const AVOID = { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], host_selection_retry_max_attempts: 5 };
     const rc = { name: 'in', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [
       { name: 'slow', match: { prefix: '/slow' }, route: { cluster: 'app', timeout: '0.2s' } },
       { match: { prefix: '/none' }, route: { cluster: 'none' } },
-      { match: { prefix: '/retry5xx' }, route: { cluster: 'mixed', retry_policy: { retry_on: '5xx', num_retries: 2 } } },
-      { match: { prefix: '/retrycodes' }, route: { cluster: 'mixed', retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [503], num_retries: 2 } } },
+      { match: { prefix: '/retry5xx' }, route: { cluster: 'mixed', retry_policy: { retry_on: '5xx', num_retries: 2, ...AVOID } } },
+      { match: { prefix: '/retrycodes' }, route: { cluster: 'mixed', retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [503], num_retries: 2, ...AVOID } } },
       { match: { prefix: '/noretry' }, route: { cluster: 'mixed' } },
       { match: { prefix: '/h2dead' }, route: { cluster: 'h2dead' } },
       { match: { prefix: '/' }, route: { cluster: 'app', timeout: '0s' } },

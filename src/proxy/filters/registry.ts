@@ -4,6 +4,8 @@ import type { HttpFilter, HttpFilterFactory } from './types.js';
 import { routerFactory } from './router/config.js';
 import { rbacFactory } from './rbac/config.js';
 import { jwtAuthnFactory } from './jwt_authn/config.js';
+import { faultFactory } from './fault/config.js';
+import { corsFactory } from './cors/config.js';
 
 const byType = new Map<string, HttpFilterFactory>();
 const byPerRouteType = new Map<string, HttpFilterFactory>();
@@ -63,3 +65,5 @@ export function parsePerRouteConfig(_filterName: string, config: Obj, path: stri
 registerHttpFilter(routerFactory);
 registerHttpFilter(rbacFactory);
 registerHttpFilter(jwtAuthnFactory);
+registerHttpFilter(faultFactory);
+registerHttpFilter(corsFactory);

@@ -5,6 +5,26 @@ import type { ClusterSlot } from '../upstream/cluster.js';
 import { type HeaderOp, compileHeaderOps } from './headers.js';
 import { type RequestPredicate, compileHeaderMatcher, compileQueryMatcher, compileRegex } from './matchers.js';
 import type { RequestView } from './request.js';
+import { NO_RETRY, type RetryPolicy, compileRetryPolicy } from './retry.js';
+import { type CompiledHashPolicy, compileHashPolicy } from './hash-policy.js';
+
+export interface MirrorPolicy {
+  readonly cluster: ClusterSlot;
+  /** Share of requests mirrored, 0..1. */
+  readonly fraction: number;
+  /** Envoy appends "-shadow" to the host unless disable_shadow_host_suffix_append. */
+  readonly suffix: boolean;
+}
+
+const DENOMINATORS: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
+
+/** FractionalPercent -> 0..1 (absent: `def`). */
+export function fraction(v: unknown, path: string, def: number): number {
+  if (!isObj(v)) return def;
+  const den = DENOMINATORS[str(v.denominator, `${path}.denominator`, 'HUNDRED')];
+  if (!den) throw new ConfigError(`${path}.denominator`, `unknown ${String(v.denominator)}`);
+  return Math.min(1, num(v.numerator, `${path}.numerator`, 0) / den);
+}
 
 export interface WeightedTarget {
   readonly cluster: ClusterSlot;
@@ -35,10 +55,12 @@ export interface CompiledRoute {
   readonly prefixRewrite?: string;
   readonly regexRewrite?: { re: RegExp; substitution: string };
   readonly hostRewrite?: string;
-  readonly retryOn: readonly string[];
-  readonly numRetries: number;
-  /** Whether a response status is retried under retry_on (5xx, gateway-error, retriable-status-codes). */
-  readonly retryStatus: (status: number) => boolean;
+  readonly retry: RetryPolicy;
+  readonly hashPolicy: CompiledHashPolicy | null;
+  readonly mirrors: readonly MirrorPolicy[];
+  /** Virtual host include_request_attempt_count / include_attempt_count_in_response. */
+  readonly attemptCountToUpstream: boolean;
+  readonly attemptCountToDownstream: boolean;
   readonly resource: Obj;
 }
 
@@ -184,8 +206,6 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
   const requestOps = levels.flatMap(([o, p]) => compileHeaderOps(o, 'request_headers_to_add', 'request_headers_to_remove', p));
   const responseOps = levels.flatMap(([o, p]) => compileHeaderOps(o, 'response_headers_to_add', 'response_headers_to_remove', p));
   let regexRewrite: CompiledRoute['regexRewrite'];
-  let retryOn: string[] = [];
-  let numRetries = 0;
   if (ra && isObj(ra.regex_rewrite)) {
     const rp = `${path}.route.regex_rewrite`;
     const src = str(obj(ra.regex_rewrite.pattern, `${rp}.pattern`).regex, `${rp}.pattern.regex`);
@@ -197,17 +217,19 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     }
     regexRewrite = { re, substitution: str(ra.regex_rewrite.substitution, `${rp}.substitution`).replace(/\\(\d)/g, '$$$1') };
   }
-  const retry = ra ? (isObj(ra.retry_policy) ? ra.retry_policy : isObj(vh.retry_policy) ? vh.retry_policy : undefined) : undefined;
-  if (retry) {
-    retryOn = str(retry.retry_on, `${path}.route.retry_policy.retry_on`).split(',').map((s) => s.trim()).filter(Boolean);
-    numRetries = num(retry.num_retries, `${path}.route.retry_policy.num_retries`, 1);
-  }
-  const codes = new Set(arr(retry?.retriable_status_codes, `${path}.route.retry_policy.retriable_status_codes`).map((c, i) => num(c, `${path}.route.retry_policy.retriable_status_codes[${i}]`, 0)));
-  const any5xx = retryOn.includes('5xx');
-  const gateway = retryOn.includes('gateway-error');
-  const listed = retryOn.includes('retriable-status-codes');
-  const retryStatus = !any5xx && !gateway && !listed ? (): boolean => false
-    : (c: number): boolean => (any5xx && c >= 500) || (gateway && (c === 502 || c === 503 || c === 504)) || (listed && codes.has(c));
+  const retryPath = ra && isObj(ra.retry_policy) ? `${path}.route.retry_policy` : `VirtualHost ${vhName}.retry_policy`;
+  const retry = ra ? compileRetryPolicy(isObj(ra.retry_policy) ? ra.retry_policy : vh.retry_policy, retryPath) : NO_RETRY;
+  const mirrors: MirrorPolicy[] = ra ? arr(ra.request_mirror_policies, `${path}.route.request_mirror_policies`).map((m, i) => {
+    const mp = `${path}.route.request_mirror_policies[${i}]`;
+    const o = obj(m, mp);
+    const name = str(o.cluster, `${mp}.cluster`);
+    if (!name) throw new ConfigError(`${mp}.cluster`, 'missing');
+    return {
+      cluster: deps.clusterSlot(name),
+      fraction: fraction(obj(o.runtime_fraction, `${mp}.runtime_fraction`).default_value, `${mp}.runtime_fraction.default_value`, 1),
+      suffix: !bool(o.disable_shadow_host_suffix_append, `${mp}.disable_shadow_host_suffix_append`, false),
+    };
+  }) : [];
   return {
     name: str(r.name, `${path}.name`),
     virtualHost: vhName,
@@ -221,9 +243,11 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     prefixRewrite: ra && typeof ra.prefix_rewrite === 'string' ? ra.prefix_rewrite : undefined,
     regexRewrite,
     hostRewrite: ra ? str(ra.host_rewrite_literal, `${path}.route.host_rewrite_literal`) || undefined : undefined,
-    retryOn,
-    numRetries,
-    retryStatus,
+    retry,
+    hashPolicy: ra ? compileHashPolicy(ra.hash_policy, `${path}.route.hash_policy`) : null,
+    mirrors,
+    attemptCountToUpstream: bool(vh.include_request_attempt_count, `VirtualHost ${vhName}.include_request_attempt_count`, false),
+    attemptCountToDownstream: bool(vh.include_attempt_count_in_response, `VirtualHost ${vhName}.include_attempt_count_in_response`, false),
     resource: r,
   };
 }

@@ -3,6 +3,8 @@ import { ConfigError, type Obj, arr, bool, durationMs, isObj, num, obj, socketAd
 import type { StatsStore } from '../stats.js';
 import { Endpoint } from './endpoint.js';
 import { type Picker, buildPicker, hasLoadBalancer } from './lb.js';
+import { type ClusterPolicy, DEFAULT_POLICY, clusterPolicy } from './policy.js';
+import { OutlierDetector } from './outlier.js';
 import { SecretStore, type TransportSelector, compileUpstreamTransport } from '../tls/index.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
@@ -17,6 +19,12 @@ export class Cluster {
   picker: Picker = { pick: () => null };
   /** TLS origination per endpoint (src/proxy/tls); null = plaintext. */
   transport: TransportSelector | null = null;
+  /** Circuit breakers, connection options, LB sizes, outlier detection settings. */
+  policy: ClusterPolicy = DEFAULT_POLICY;
+  outlier: OutlierDetector | null = null;
+  /** Requests waiting for a connection (max_pending_requests) and retries in flight (max_retries). */
+  pendingActive = 0;
+  retriesActive = 0;
   /** ORIGINAL_DST: one endpoint per requested host:port, made on demand. */
   private readonly originals = new Map<string, Endpoint>();
 
@@ -46,7 +54,7 @@ export class Cluster {
         const e = obj(lbe, ep);
         const { address, port } = socketAddress(obj(e.endpoint, `${ep}.endpoint`).address, `${ep}.endpoint.address`);
         const key = `${address}:${port}`;
-        const endpoint = old.get(key) ?? new Endpoint(address, port, this.stats, this.connectTimeoutMs);
+        const endpoint = old.get(key) ?? new Endpoint(address, port, this.stats, this.connectTimeoutMs, this.policy);
         old.delete(key);
         endpoint.tls = this.transport?.forEndpoint(e.metadata) ?? null;
         endpoint.weight = num(e.load_balancing_weight, `${ep}.load_balancing_weight`, 1);
@@ -57,9 +65,24 @@ export class Cluster {
         next.push(endpoint);
       }
     }
-    for (const gone of old.values()) gone.release();
+    for (const gone of old.values()) {
+      this.outlier?.forget(gone);
+      gone.release();
+    }
     this.endpoints = next;
-    this.picker = buildPicker(this.lbPolicy, next);
+    this.rebuildPicker();
+  }
+
+  /** After an endpoint or ejection change. */
+  rebuildPicker(): void {
+    this.picker = buildPicker(this.lbPolicy, this.endpoints, this.policy, () => this.stats.lb_healthy_panic++);
+  }
+
+  /** Turns on outlier detection per the policy (once, at compile time). */
+  startOutlierDetection(): void {
+    const cfg = this.policy.outlier;
+    if (!cfg || this.type === 'ORIGINAL_DST') return;
+    this.outlier = new OutlierDetector(cfg, this.stats.outlier, () => this.endpoints, () => this.rebuildPicker());
   }
 
   /** The endpoint for an original destination (ORIGINAL_DST clusters). */
@@ -68,7 +91,7 @@ export class Cluster {
     let e = this.originals.get(key);
     if (!e) {
       if (this.originals.size >= 1024) this.releaseOriginals();
-      e = new Endpoint(host, port, this.stats, this.connectTimeoutMs);
+      e = new Endpoint(host, port, this.stats, this.connectTimeoutMs, this.policy);
       this.originals.set(key, e);
     }
     return e;
@@ -84,6 +107,8 @@ export class Cluster {
   }
 
   release(): void {
+    this.outlier?.close();
+    if (this.outlier) this.stats.outlier.ejections_active = 0;
     for (const e of this.endpoints) e.release();
     this.releaseOriginals();
   }
@@ -118,6 +143,8 @@ export function compileCluster(name: string, c: Obj, stats: StatsStore, path: st
   const edsName = str(eds.service_name, `${path}.eds_cluster_config.service_name`) || name;
   bool(c.respect_dns_ttl, `${path}.respect_dns_ttl`, false);
   const cluster = new Cluster(name, c, type as DiscoveryType, lb, connectTimeoutMs, upstreamProtocol(c, path), edsName, stats.cluster(name));
+  cluster.policy = clusterPolicy(c, path);
+  cluster.startOutlierDetection();
   if (secrets) cluster.transport = compileUpstreamTransport(c, secrets, secrets.log, path);
   if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
     cluster.setLoadAssignment(obj(c.load_assignment, `${path}.load_assignment`), `${path}.load_assignment`);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ClusterStats } from '../stats.js';
 import type { UpstreamTls } from '../tls/index.js';
+import { type ClusterPolicy, DEFAULT_POLICY } from './policy.js';
 
 /** A socket error we raise ourselves when connect_timeout expires. */
 export class ConnectTimeoutError extends Error {
@@ -42,6 +43,13 @@ export class Endpoint {
   rqError = 0;
   cxActive = 0;
   cxTotal = 0;
+  /** Outlier detection state: ejected now, times ejected, when, consecutive failure counters. */
+  ejected = false;
+  ejectionCount = 0;
+  ejectedAt = 0;
+  od5xx = 0;
+  odGateway = 0;
+  odLocal = 0;
   /** TLS origination for this endpoint (set by its cluster); null = plaintext. */
   tls: UpstreamTls | null = null;
   private agent: http.Agent | undefined;
@@ -52,6 +60,8 @@ export class Endpoint {
     readonly port: number,
     readonly stats: ClusterStats,
     readonly connectTimeoutMs: number,
+    /** Connection limits and timeouts of the cluster (set again when the cluster is recompiled). */
+    public policy: ClusterPolicy = DEFAULT_POLICY,
   ) {
     this.key = `${host}:${port}`;
   }
@@ -59,16 +69,42 @@ export class Endpoint {
   /** The keep-alive agent of this endpoint (created on first use). */
   httpAgent(): http.Agent {
     if (this.agent) return this.agent;
-    const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+    const p = this.policy;
+    // maxSockets: Envoy's max_connections (per cluster there; per host here). Requests beyond it wait
+    // in the agent's queue, which the router bounds by max_pending_requests. `timeout` closes idle
+    // keep-alive connections before the server does (the keep-alive race).
+    const agent = new http.Agent({
+      keepAlive: p.maxRequestsPerConnection !== 1, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo',
+      maxSockets: p.maxConnections, timeout: p.idleTimeoutMs,
+    });
     (agent as unknown as { createConnection: (o: net.NetConnectOpts, cb?: unknown) => Duplex }).createConnection = (o) => this.connect(o);
     this.agent = agent;
     return agent;
+  }
+
+  /** An HTTP/1.1 keep-alive connection is free for reuse now. */
+  hasIdleConnection(): boolean {
+    const free = this.agent?.freeSockets;
+    if (!free) return false;
+    for (const k in free) if ((free[k]?.length ?? 0) > 0) return true;
+    return false;
   }
 
   /** Opens a counted TCP connection with connect_timeout. */
   connect(o: net.NetConnectOpts): net.Socket {
     const s = this.tls ? this.tls.connect(this.host, this.port) : net.createConnection({ ...o, host: this.host, port: this.port, noDelay: true } as net.NetConnectOpts);
     const stats = this.stats;
+    const p = this.policy;
+    if (p.tcpKeepaliveMs > 0) s.setKeepAlive(true, p.tcpKeepaliveMs);
+    if (p.maxConnectionDurationMs > 0) {
+      const life = setTimeout(() => {
+        stats.upstream_cx_max_duration_reached++;
+        // Envoy drains: no new requests; an idle socket closes now, a busy one after its response.
+        (s as net.Socket & { _httpMessage?: unknown })._httpMessage ? s.end() : s.destroy();
+      }, p.maxConnectionDurationMs);
+      life.unref();
+      s.once('close', () => clearTimeout(life));
+    }
     stats.upstream_cx_total++;
     stats.upstream_cx_active++;
     this.cxActive++;

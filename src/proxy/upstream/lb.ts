@@ -1,14 +1,16 @@
 // Load balancers: a registry by Envoy lb_policy. A balancer builds an immutable Picker from the
 // current endpoint set; the picker is replaced on every change, so a request does one sync pick().
 import type { Endpoint } from './endpoint.js';
+import { maglev, ringHash } from './hash-lb.js';
+import { type ClusterPolicy, DEFAULT_POLICY } from './policy.js';
 
 export interface Picker {
-  /** An endpoint, or null when the cluster has no healthy endpoint. */
-  pick(): Endpoint | null;
+  /** An endpoint, or null when the cluster has no healthy endpoint. `hash`: the request's hash_policy value. */
+  pick(hash?: number): Endpoint | null;
 }
 
 /** Builds a picker over healthy endpoints (non-empty, all of the same priority). */
-export type PickerFactory = (endpoints: readonly Endpoint[]) => Picker;
+export type PickerFactory = (endpoints: readonly Endpoint[], policy: ClusterPolicy) => Picker;
 
 const registry = new Map<string, PickerFactory>();
 
@@ -22,15 +24,25 @@ export function hasLoadBalancer(policy: string): boolean {
 
 const EMPTY: Picker = { pick: () => null };
 
-/** The picker for a cluster: lowest priority level with a healthy endpoint, then the policy's choice. */
-export function buildPicker(policy: string, endpoints: readonly Endpoint[]): Picker {
+/**
+ * The picker for a cluster: lowest priority level with a healthy (and not outlier-ejected) endpoint,
+ * then the policy's choice. Below the panic threshold of healthy hosts in that level, Envoy balances
+ * over all of its hosts instead (`panic` reports it).
+ */
+export function buildPicker(lbPolicy: string, endpoints: readonly Endpoint[], policy: ClusterPolicy = DEFAULT_POLICY, panic?: () => void): Picker {
   let best = Infinity;
   for (const e of endpoints) if (e.healthy && e.priority < best) best = e.priority;
   if (best === Infinity) return EMPTY;
-  const usable = endpoints.filter((e) => e.healthy && e.priority === best && e.weight > 0);
-  if (usable.length === 0) return EMPTY;
-  const factory = registry.get(policy) ?? registry.get('ROUND_ROBIN')!;
-  return factory(usable);
+  const level = endpoints.filter((e) => e.healthy && e.priority === best && e.weight > 0);
+  if (level.length === 0) return EMPTY;
+  let usable = level.filter((e) => !e.ejected);
+  if (usable.length === 0 && policy.panicThreshold <= 0) return EMPTY;
+  if (usable.length === 0 || (usable.length * 100) / level.length < policy.panicThreshold) {
+    usable = level;
+    panic?.();
+  }
+  const factory = registry.get(lbPolicy) ?? registry.get('ROUND_ROBIN')!;
+  return factory(usable, policy);
 }
 
 function gcd(a: number, b: number): number {
@@ -106,6 +118,5 @@ function leastRequest(endpoints: readonly Endpoint[]): Picker {
 registerLoadBalancer('ROUND_ROBIN', roundRobin);
 registerLoadBalancer('RANDOM', random);
 registerLoadBalancer('LEAST_REQUEST', leastRequest);
-// No consistent hashing yet: these fall back to round robin rather than reject the push.
-registerLoadBalancer('RING_HASH', roundRobin);
-registerLoadBalancer('MAGLEV', roundRobin);
+registerLoadBalancer('RING_HASH', (eps, p) => ringHash(eps, p.ringMin, p.ringMax));
+registerLoadBalancer('MAGLEV', (eps, p) => maglev(eps, p.maglevSize));

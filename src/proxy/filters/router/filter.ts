@@ -63,7 +63,9 @@ export class RouterFilter implements HttpFilter {
     const h = s.requestHeaders;
     const authority = route.hostRewrite ?? String(h.host ?? s.view.authority);
     h.host = authority;
-    const ep = pickEndpoint(cluster, authority);
+    const hp = route.hashPolicy ? route.hashPolicy(s) : null;
+    const hash = hp ? hp.hash : undefined;
+    const ep = pickEndpoint(cluster, authority, hash);
     if (!ep) {
       cluster.stats.upstream_cx_none_healthy++;
       s.sendLocalReply(503, NO_HEALTHY_UPSTREAM, 'UH');
@@ -73,25 +75,17 @@ export class RouterFilter implements HttpFilter {
       path: rewritePath(s.view.path, route),
       authority,
       suppressEnvoyHeaders: this.config.suppressEnvoyHeaders,
-      retriesLeft: route.numRetries,
-      retryOn: route.retryOn,
-      retryStatus: route.retryStatus,
-      deadline: route.timeoutMs > 0 ? s.env.clock() + route.timeoutMs : 0,
-      // Like Istio's default previous_hosts predicate: a retry tries to avoid the host that failed.
-      repick: (avoid) => {
-        let e = pickEndpoint(cluster, authority);
-        for (let i = 0; i < 4 && e === avoid; i++) e = pickEndpoint(cluster, authority);
-        return e;
-      },
+      hash,
+      setCookie: hp ? hp.setCookie : undefined,
     };
     if (s.socket) forwardUpgrade(s, cluster, ep, u);
-    else forwardHttp(s, cluster, ep, u);
+    else forwardHttp(s, cluster, ep, route, u);
   }
 }
 
 /** ORIGINAL_DST: the requested host:port; otherwise the cluster's load balancer. */
-export function pickEndpoint(cluster: Cluster, authority: string): Endpoint | null {
-  if (cluster.type !== 'ORIGINAL_DST') return cluster.picker.pick();
+export function pickEndpoint(cluster: Cluster, authority: string, hash?: number): Endpoint | null {
+  if (cluster.type !== 'ORIGINAL_DST') return cluster.picker.pick(hash);
   const { host, port } = splitAuthority(authority, 80);
   return host ? cluster.originalDst(host, port) : null;
 }
