@@ -1,6 +1,7 @@
 // JSON Web Key Sets for jwt_authn providers: inline (local_jwks) or fetched (remote_jwks).
 // Remote sets are fetched by the proxy (not through a cluster), shared per URI across pushes, cached
-// for cache_duration, fetched at most once at a time, bounded by http_uri.timeout. After a failed
+// for cache_duration (then refreshed in the background while the old set keeps serving), fetched at
+// most once at a time, bounded by http_uri.timeout. After a failed
 // fetch, requests fail fast ("Jwks remote fetch is failed") until failed_refetch_duration passes,
 // as Envoy does, so a JWKS server that is down never makes requests hang.
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
@@ -80,19 +81,25 @@ export class RemoteJwks implements JwksSource {
     const e = this.entry();
     const now = Date.now();
     if (e.keys && now - e.fetchedAt < this.o.cacheMs) return { ok: true, keys: e.keys };
+    // Expired but present: refresh in the background and keep verifying with the old set meanwhile.
+    if (e.keys) {
+      if (!e.inflight && !(e.failedAt && now - e.failedAt < this.o.failedRefetchMs)) this.prefetch();
+      return { ok: true, keys: e.keys };
+    }
     if (e.inflight) return e.inflight;
-    // Recently failed: fail fast; keep serving an expired set when one exists (Envoy keeps the old keys).
-    if (e.failedAt && now - e.failedAt < this.o.failedRefetchMs) return e.keys ? { ok: true, keys: e.keys } : { ok: false, reason: 'Jwks remote fetch is failed', detail: `${this.o.uri}: ${e.lastError}` };
+    // Never fetched successfully and failed recently: fail fast instead of waiting on the server again.
+    if (e.failedAt && now - e.failedAt < this.o.failedRefetchMs) return { ok: false, reason: 'Jwks remote fetch is failed', detail: `${this.o.uri}: ${e.lastError}` };
+    this.prefetch();
+    return e.inflight ?? { ok: false, reason: 'Jwks remote fetch is failed' };
+  }
+
+  /** Starts a fetch now unless one is running (Envoy's async_fetch); errors are remembered, never thrown. */
+  prefetch(): void {
+    const e = this.entry();
+    if (e.inflight) return;
     e.inflight = this.fetch(e).finally(() => {
       e.inflight = null;
     });
-    return e.inflight;
-  }
-
-  /** Starts a fetch now (Envoy's async_fetch); errors are remembered, never thrown. */
-  prefetch(): void {
-    const r = this.get();
-    if (r instanceof Promise) r.catch(() => {});
   }
 
   private async fetch(e: Entry): Promise<JwksResult> {

@@ -62,3 +62,40 @@ void test('VerifiedCache: hits until the token expires, bounded size', () => {
   assert.equal(c.get('b', 0, now), undefined);
   assert.ok(c.get('d', 0, now));
 });
+
+void test('remote JWKS: fetched once for concurrent requests, refreshed in the background after cache_duration, old keys serve meanwhile', async () => {
+  const http = await import('node:http');
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'r', alg: 'RS256' };
+  let hits = 0;
+  let fail = false;
+  const server = http.createServer((_q, res) => {
+    hits++;
+    if (fail) res.writeHead(500).end();
+    else res.writeHead(200).end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { RemoteJwks, clearRemoteJwksCache } = await import('./jwks.js');
+  clearRemoteJwksCache();
+  const uri = `http://127.0.0.1:${(server.address() as { port: number }).port}/k`;
+  try {
+    const src = new RemoteJwks({ uri, timeoutMs: 1000, cacheMs: 50, failedRefetchMs: 1000 });
+    const p: ProviderCheck = { issuer: '', audiences: [], clockSkewSec: 0, jwks: src };
+    const tok = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'RS256', kid: 'r' }).sign(privateKey);
+    const rs = await Promise.all([1, 2, 3, 4].map(() => verifyJwt(tok, p)));
+    assert.ok(rs.every((r) => r.ok));
+    assert.equal(hits, 1);
+    const deadline = Date.now() + 2000;
+    fail = true;
+    while (Date.now() < deadline) {
+      const r = await verifyJwt(tok, p);
+      assert.ok(r.ok, 'stale keys keep verifying while the refresh fails');
+      if (hits >= 2) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.ok(hits >= 2, 'a background refresh happened after cache_duration');
+  } finally {
+    server.close();
+    clearRemoteJwksCache();
+  }
+});
