@@ -81,14 +81,17 @@ function claimAt(claims: Readonly<Record<string, unknown>>, names: readonly stri
 }
 
 type Counters = Record<string, number>;
-const countersByStream = new WeakMap<object, Counters>();
+/** Per HCM and rules_stat_prefix: looked up once per request without building the name. */
+const countersByHcm = new WeakMap<object, Map<string, Counters>>();
 
 function counters(s: Stream, config: RbacConfig): Counters {
-  let c = countersByStream.get(s.hcm);
+  let byPrefix = countersByHcm.get(s.hcm);
+  if (!byPrefix) countersByHcm.set(s.hcm, (byPrefix = new Map()));
+  let c = byPrefix.get(config.rulesStatPrefix);
   if (!c) {
     c = s.env.stats.group(`http.${s.hcm.statPrefix}.${config.rulesStatPrefix}rbac`);
     for (const k of ['allowed', 'denied']) c[k] ??= 0;
-    countersByStream.set(s.hcm, c);
+    byPrefix.set(config.rulesStatPrefix, c);
   }
   return c;
 }
