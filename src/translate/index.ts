@@ -15,6 +15,8 @@
 //   policy.ts         DestinationRule traffic policy merging (host, port-level, subset)
 //   eds.ts            ClusterLoadAssignments (subset filtering, locality grouping with weights)
 //   consistency.ts    dangling-reference check over one proxy's resources
+//   authz/            AuthorizationPolicy -> RBAC (HTTP + network), RequestAuthentication -> jwt_authn;
+//                     lds.ts puts them ahead of the inbound and gateway HTTP filters / tcp_proxy
 //   names.ts, envoy.ts, proxy.ts, types.ts   shared names, type URLs and builders, node parsing
 export { translate } from './translate.js';
 export { translateForGrpc, resolveGrpcTarget, GRPC_SERVER_LISTENER_PREFIX } from './grpc.js';
