@@ -248,6 +248,7 @@ spec:
   assert.deepEqual(Object.keys(fc.providers), ['origins-0', 'origins-1']);
   assert.deepEqual(fc.providers['origins-0'].from_headers, [{ name: 'x-jwt', value_prefix: 'Token ' }]);
   assert.equal(fc.providers['origins-0'].forward, true);
+  assert.deepEqual(fc.providers['origins-0'].normalize_payload_in_metadata, { space_delimited_claims: ['scope', 'permission'] });
   roundTrip(full.typed_config as Record<string, unknown>);
 });
 

@@ -25,7 +25,7 @@ function remoteCluster(uri: string): string {
   }
 }
 
-export function jwtProvider(rule: JWTRule): Obj {
+export function jwtProvider(rule: JWTRule & { spaceDelimitedClaims?: string[] }): Obj {
   const p: Obj = { issuer: rule.issuer ?? '' };
   if (rule.audiences?.length) p.audiences = [...rule.audiences];
   if (rule.jwks) p.local_jwks = { inline_string: rule.jwks };
@@ -44,6 +44,8 @@ export function jwtProvider(rule: JWTRule): Obj {
   if (rule.outputClaimToHeaders?.length) p.claim_to_headers = rule.outputClaimToHeaders.map((c) => ({ header_name: c.header, claim_name: c.claim }));
   // Istio's istio_authn reads the payload from here; Weft's RBAC reads ctx.authn, but keep the shape.
   if (rule.issuer) p.payload_in_metadata = rule.issuer;
+  // `scope` and `permission` (and the rule's own) are lists written as space-separated strings.
+  p.normalize_payload_in_metadata = { space_delimited_claims: [...new Set(['scope', 'permission', ...(rule.spaceDelimitedClaims ?? [])])] };
   return p;
 }
 

@@ -25,6 +25,8 @@ export interface Provider {
   readonly forwardPayloadHeader: string;
   readonly claimToHeaders: readonly { header: string; claim: string }[];
   readonly clockSkewSec: number;
+  /** Claims whose space-separated string value is a list for RBAC (normalize_payload_in_metadata). */
+  readonly spaceDelimitedClaims: readonly string[];
   /** Tokens this provider verified recently (per push). */
   readonly verified: VerifiedCache;
 }
@@ -94,6 +96,9 @@ function parseProvider(name: string, p: Obj, path: string): Provider {
       return { header: str(o.header_name, `${path}.claim_to_headers[${i}].header_name`).toLowerCase(), claim: str(o.claim_name, `${path}.claim_to_headers[${i}].claim_name`) };
     }),
     clockSkewSec: num(p.clock_skew_seconds, `${path}.clock_skew_seconds`, 60),
+    spaceDelimitedClaims: isObj(p.normalize_payload_in_metadata)
+      ? arr(p.normalize_payload_in_metadata.space_delimited_claims, `${path}.normalize_payload_in_metadata.space_delimited_claims`).map((x, i) => str(x, `${path}.normalize_payload_in_metadata.space_delimited_claims[${i}]`))
+      : [],
     verified: new VerifiedCache(isObj(p.jwt_cache_config) ? num(p.jwt_cache_config.jwt_cache_size, `${path}.jwt_cache_config.jwt_cache_size`, 100) || 100 : 100),
   };
 }

@@ -172,7 +172,7 @@ export class JwtAuthnFilter implements HttpFilter {
       return 'stop';
     }
     const first = a.verified[0];
-    if (first) ctx.authn = toAuthn(first.payload);
+    if (first) ctx.authn = toAuthn(first.payload, first.provider.spaceDelimitedClaims);
     const h = ctx.requestHeaders;
     for (const v of a.verified) {
       const p = v.provider;
@@ -188,8 +188,16 @@ export class JwtAuthnFilter implements HttpFilter {
 }
 
 /** Istio's request.auth.* attributes of a verified payload. */
-export function toAuthn(payload: Record<string, unknown>): RequestAuthn {
+export function toAuthn(payload: Record<string, unknown>, spaceDelimited: readonly string[] = []): RequestAuthn {
   const iss = typeof payload.iss === 'string' ? payload.iss : '';
   const sub = typeof payload.sub === 'string' ? payload.sub : '';
-  return { principal: `${iss}/${sub}`, claims: payload, audiences: audiencesOf(payload), presenter: typeof payload.azp === 'string' ? payload.azp : '' };
+  let claims = payload;
+  for (const name of spaceDelimited) {
+    const v = payload[name];
+    if (typeof v === 'string') {
+      if (claims === payload) claims = { ...payload };
+      claims[name] = v.split(' ').filter(Boolean);
+    }
+  }
+  return { principal: `${iss}/${sub}`, claims, audiences: audiencesOf(payload), presenter: typeof payload.azp === 'string' ? payload.azp : '' };
 }

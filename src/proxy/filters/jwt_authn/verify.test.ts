@@ -99,3 +99,9 @@ void test('remote JWKS: fetched once for concurrent requests, refreshed in the b
     clearRemoteJwksCache();
   }
 });
+
+void test('request.auth attributes of a payload: principal iss/sub, audiences as a list, presenter, space-delimited claims split', async () => {
+  const { toAuthn } = await import('./filter.js');
+  const a = toAuthn({ iss: 'i', sub: 's', aud: 'x', azp: 'cli', scope: 'read  write', other: 'a b' }, ['scope', 'permission']);
+  assert.deepEqual(a, { principal: 'i/s', audiences: ['x'], presenter: 'cli', claims: { iss: 'i', sub: 's', aud: 'x', azp: 'cli', scope: ['read', 'write'], other: 'a b' } });
+});
