@@ -26,6 +26,7 @@ export interface DataplaneOptions {
 export const TOPOLOGIES: { key: string; label: string }[] = [
   { key: 'direct', label: 'direct (no proxy)' },
   { key: 'weft', label: 'Weft sidecar pair' },
+  { key: 'weft-mtls', label: 'Weft sidecar pair, mTLS' },
   { key: 'nginx', label: 'nginx pair' },
   { key: 'haproxy', label: 'HAProxy pair' },
   { key: 'http-proxy', label: 'node-http-proxy pair' },
@@ -56,10 +57,11 @@ async function setupTopology(key: string, dir: string, upstreamPort: number, pin
   switch (key) {
     case 'direct':
       return { target: { url: `http://127.0.0.1:${upstreamPort}/` }, proxies: {}, async stop() {} };
-    case 'weft': {
+    case 'weft':
+    case 'weft-mtls': {
       let pair;
       try {
-        pair = await startWeftPair(upstreamPort, pin.proxyCore);
+        pair = await startWeftPair(upstreamPort, pin.proxyCore, key === 'weft-mtls');
       } catch (e) {
         throw new SkipError(`weft sidecar not ready: ${(e as Error).message}`);
       }

@@ -29,12 +29,16 @@ async function adminReady(address: string): Promise<boolean> {
   return res.status === 200;
 }
 
-async function startSidecar(weftd: Weftd, name: string, address: string, core: number | undefined): Promise<WeftSidecar> {
+async function startSidecar(weftd: Weftd, name: string, address: string, core: number | undefined, mtls = false): Promise<WeftSidecar> {
   const t0 = performance.now();
   // e.g. WEFT_BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sidecars under load.
   const nodeArgs = (process.env.WEFT_BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, WEFT_BIN, 'proxy', '--xds', weftd.xdsAddress, '--address', address, '--name', name, '--namespace', NS];
+  const args = [...nodeArgs, WEFT_BIN, 'proxy', '--xds', weftd.xdsAddress, '--address', address, '--name', name, '--namespace', NS,
+    ...(mtls ? ['--control-plane', weftd.apiUrl, '--service-account', 'default'] : ['--insecure-xds'])];
+  // mTLS: the sidecar gets a certificate with a join token (from the environment, as weft run does).
+  if (mtls) process.env.WEFT_JOIN_TOKEN = weftd.issueJoinToken(NS, 'default');
   const s = startProcess(`weft sidecar ${name}`, process.execPath, args, core);
+  delete process.env.WEFT_JOIN_TOKEN;
   try {
     const readyMs = await pollUntil(`weft sidecar ${name} /ready`, () => adminReady(address), t0, 15_000, s);
     return Object.assign(s, { address, readyMs });
@@ -45,9 +49,9 @@ async function startSidecar(weftd: Weftd, name: string, address: string, core: n
 }
 
 /** Starts weftd and both sidecars; throws (with everything stopped) when any piece is not working. */
-export async function startWeftPair(upstreamPort: number, core: number | undefined): Promise<WeftPair> {
+export async function startWeftPair(upstreamPort: number, core: number | undefined, mtls = false): Promise<WeftPair> {
   const logs: string[] = [];
-  const weftd = await startWeftd({ apiPort: 0, xdsPort: 0, addressBase: '127.77', log: (l) => { logs.push(l); if (logs.length > 50) logs.shift(); } });
+  const weftd = await startWeftd({ apiPort: 0, xdsPort: 0, addressBase: mtls ? '127.78' : '127.77', insecureXds: !mtls, log: (l) => { logs.push(l); if (logs.length > 50) logs.shift(); } });
   const started: Started[] = [];
   try {
     const service: Resource = {
@@ -60,10 +64,10 @@ export async function startWeftPair(upstreamPort: number, core: number | undefin
       ports: { http: WEFT_SERVICE_PORT }, appPort: upstreamPort, ready: false,
     });
     const clientWl = weftd.workloads.register({ name: 'bench-client', namespace: NS, labels: { app: 'bench-client' }, serviceAccount: 'default', ports: {}, ready: true });
-    const server = await startSidecar(weftd, serverWl.name, serverWl.address, core);
+    const server = await startSidecar(weftd, serverWl.name, serverWl.address, core, mtls);
     started.push(server);
     weftd.workloads.setReady(NS, serverWl.name, true);
-    const client = await startSidecar(weftd, clientWl.name, clientWl.address, core);
+    const client = await startSidecar(weftd, clientWl.name, clientWl.address, core, mtls);
     started.push(client);
 
     const url = `http://${client.address}:15001/`;

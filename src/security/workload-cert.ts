@@ -44,11 +44,11 @@ export interface CertClientOptions {
 
 async function post(url: string, body: unknown, token?: string): Promise<Record<string, string>> {
   const res = await fetch(url, {
-    method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
+    method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000),
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
   });
   const json = await res.json().catch(() => ({})) as Record<string, string>;
-  if (!res.ok) throw new Error(`certificate request refused: ${res.status} ${json.message ?? ''}`);
+  if (!res.ok) throw Object.assign(new Error(`certificate request refused: ${res.status} ${json.message ?? ''}`), { status: res.status });
   return json;
 }
 
@@ -62,12 +62,22 @@ export class WorkloadCertClient {
   constructor(private readonly o: CertClientOptions) {}
 
   async start(): Promise<WorkloadCert> {
-    const tb = await fetch(`${this.o.apiUrl}/apis/weft.dev/v1/trustbundle`, { signal: AbortSignal.timeout(10_000) });
+    const tb = await fetch(`${this.o.apiUrl}/apis/weft.dev/v1/trustbundle`, { signal: AbortSignal.timeout(30_000) });
     if (!tb.ok) throw new Error(`trust bundle: HTTP ${tb.status}`);
     this.trustDomain = ((await tb.json()) as { trustDomain: string }).trustDomain;
-    const c = await this.request();
-    this.schedule(c);
-    return c;
+    // weftd busy or restarting: retry a few times; a refusal (4xx) is final (the token may be spent).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const c = await this.request();
+        this.schedule(c);
+        return c;
+      } catch (e) {
+        const status = (e as { status?: number }).status;
+        if (attempt >= 4 || (status !== undefined && status < 500)) throw e;
+        this.o.log(`certificate request failed (attempt ${attempt}, retrying): ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
   }
 
   stop(): void {
