@@ -80,6 +80,10 @@ void test('DENY before ALLOW: the deny names its policy and rule in the access l
     const stats = w.proxy.stats();
     assert.equal(stats['http.inbound_127.88.7.2_9080.rbac.denied'], 3, 'one denial by the ALLOW filter, two by the DENY filter');
     assert.ok(stats['http.inbound_127.88.7.2_9080.rbac.allowed'] >= 3);
+    // Per-policy counters name the rule that decided (track_per_rule_stats).
+    assert.equal(stats['http.inbound_127.88.7.2_9080.rbac.policy.ns[default]-policy[deny-admin]-rule[1].denied'], 1);
+    assert.equal(stats['http.inbound_127.88.7.2_9080.rbac.policy.ns[default]-policy[deny-admin]-rule[0].denied'], 1);
+    assert.ok(stats['http.inbound_127.88.7.2_9080.rbac.policy.ns[default]-policy[allow-reads]-rule[0].allowed'] >= 2);
   } finally {
     await w.close();
   }

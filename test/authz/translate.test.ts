@@ -67,6 +67,7 @@ void test('seed 001-07: ALLOW GET from the bookinfo-viewer principal becomes one
           },
         },
       },
+      track_per_rule_stats: true,
     },
   });
   roundTrip(a.http[0].typed_config);

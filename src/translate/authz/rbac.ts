@@ -180,8 +180,9 @@ export function rbacConfigs(policies: readonly Policy[], forTcp: boolean): Obj[]
   return out;
 }
 
+/** HTTP RBAC filters; per-policy counters on, so /stats names the policy and rule that decided. */
 export function rbacHttpFilters(policies: readonly Policy[]): Obj[] {
-  return rbacConfigs(policies, false).map((c) => ({ name: RBAC_HTTP_FILTER, typed_config: { '@type': RBAC_HTTP_TYPE, ...c } }));
+  return rbacConfigs(policies, false).map((c) => ({ name: RBAC_HTTP_FILTER, typed_config: { '@type': RBAC_HTTP_TYPE, ...c, track_per_rule_stats: true } }));
 }
 
 export function rbacNetworkFilters(policies: readonly Policy[]): Obj[] {

@@ -1,5 +1,5 @@
 // envoy.extensions.filters.http.rbac.v3.RBAC: enforced rules plus optional shadow rules, compiled once per push.
-import { ConfigError, type Obj, isObj, str } from '../../wire.js';
+import { ConfigError, type Obj, bool, isObj, str } from '../../wire.js';
 import type { HttpFilterFactory } from '../types.js';
 import { type RbacEngine, compileRbac } from './engine.js';
 import { RbacFilter } from './filter.js';
@@ -16,6 +16,8 @@ export interface RbacConfig {
   readonly rulesStatPrefix: string;
   /** Prefixed to shadow_allowed / shadow_denied (Envoy's shadow_rules_stat_prefix). */
   readonly shadowStatPrefix: string;
+  /** Counters per policy: `rbac.policy.<name>.allowed|denied` (Envoy's track_per_rule_stats). */
+  readonly trackPerRuleStats: boolean;
 }
 
 export function parseRbacConfig(config: Obj, path: string): RbacConfig {
@@ -25,6 +27,7 @@ export function parseRbacConfig(config: Obj, path: string): RbacConfig {
     shadow: isObj(config.shadow_rules) ? compileRbac(config.shadow_rules, `${path}.shadow_rules`) : null,
     rulesStatPrefix: str(config.rules_stat_prefix, `${path}.rules_stat_prefix`),
     shadowStatPrefix: str(config.shadow_rules_stat_prefix, `${path}.shadow_rules_stat_prefix`),
+    trackPerRuleStats: bool(config.track_per_rule_stats, `${path}.track_per_rule_stats`, false),
   };
 }
 

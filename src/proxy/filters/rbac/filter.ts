@@ -117,6 +117,7 @@ export class RbacFilter implements HttpFilter {
       bump(c, d.policyId ? 'logged' : 'not_logged');
       return 'continue';
     }
+    if (config.trackPerRuleStats && d.policyId) bump(c, `policy.${d.policyId}.${d.allowed ? 'allowed' : 'denied'}`);
     if (d.allowed) {
       bump(c, 'allowed');
       return 'continue';
@@ -133,6 +134,7 @@ export class RbacFilter implements HttpFilter {
     const d = evaluate(engine, input);
     if (engine.action === 'LOG') return;
     bump(c, `${config.shadowStatPrefix}shadow_${d.allowed ? 'allowed' : 'denied'}`);
+    if (config.trackPerRuleStats && d.policyId) bump(c, `policy.${config.shadowStatPrefix}${d.policyId}.shadow_${d.allowed ? 'allowed' : 'denied'}`);
     if (!d.allowed) s.env?.log.warn(`rbac: shadow denied ${input.view.method} ${input.view.authority}${input.view.pathOnly}: policy ${d.policyId || 'none'}`);
   }
 }
