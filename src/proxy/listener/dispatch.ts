@@ -211,14 +211,21 @@ export class ListenerDispatch {
       else down.destroy();
       return;
     }
+    // Keep what the client sends before the upstream is up (a sniffed socket is already flowing).
+    const early: Buffer[] = head && head.length ? [head] : [];
+    const hold = (c: Buffer): void => {
+      early.push(c);
+    };
+    down.on('data', hold);
     const up = ep.connect({ host: ep.host, port: ep.port });
     up.on('error', () => {
       if (connectAuthority && up.connecting) down.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else down.destroy();
     });
     up.once('connect', () => {
+      down.removeListener('data', hold);
       if (connectAuthority) down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      splice(down, up, head, null);
+      splice(down, up, early.length ? Buffer.concat(early) : null, null);
     });
   }
 
