@@ -1,11 +1,12 @@
 // A test backend for the resilience tests, run under `weft run`: answers "instance=<name>" with the
 // status STATUS after DELAY_MS, closes idle keep-alive connections after KEEPALIVE_MS, counts the
-// requests it saw (GET /__count, not counted), and with RELAY_TO forwards each request there through
+// requests it saw (GET /__count, not counted; /__last: the last Host; /__status/<code> changes STATUS), and with RELAY_TO forwards each request there through
 // its sidecar (HTTP_PROXY), like the seeds' nginx in front of tomcat.
 import http from 'node:http';
 
 const name = process.env.WEFT_WORKLOAD_NAME ?? `replica-${process.pid}`;
-const status = Number(process.env.STATUS ?? 200);
+let status = Number(process.env.STATUS ?? 200);
+let lastHost = '';
 const delayMs = Number(process.env.DELAY_MS ?? 0);
 const relay = process.env.RELAY_TO;
 const proxy = process.env.HTTP_PROXY ? new URL(process.env.HTTP_PROXY) : undefined;
@@ -34,7 +35,18 @@ const server = http.createServer((req, res) => {
     res.end(String(count));
     return;
   }
+  if (req.url === '/__last') {
+    res.end(lastHost);
+    return;
+  }
+  const fail = /^\/__status\/(\d+)$/.exec(req.url ?? '');
+  if (fail) {
+    status = Number(fail[1]);
+    res.end('ok');
+    return;
+  }
   count++;
+  lastHost = req.headers.host ?? '';
   if (relay) {
     forward(req, res);
     return;
