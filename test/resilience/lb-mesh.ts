@@ -12,7 +12,7 @@ export interface LbMesh {
   replicas: RunningWorkload[];
   shadow: RunningWorkload;
   /** One call to lb:9000 with x-case `header` through the client sidecar. */
-  call(header: string, extra?: Record<string, string>): Promise<Reply>;
+  call(header: string, extra?: Record<string, string>, path?: string): Promise<Reply>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +63,11 @@ spec:
     route: [{ destination: { host: lb, subset: rr } }]
     mirror: { host: shadow }
     mirrorPercentage: { value: 100 }
+  - match: [{ uri: { prefix: /old }, headers: { x-case: { exact: redirect } } }]
+    redirect: { uri: /new/place, authority: www.example.com, redirectCode: 302 }
+  - match: [{ uri: { prefix: /api/ }, headers: { x-case: { exact: rewrite } } }]
+    rewrite: { uri: /, authority: backend.internal }
+    route: [{ destination: { host: lb, subset: rr } }]
   - match: [{ headers: { x-case: { exact: random } } }]
     route: [{ destination: { host: lb, subset: random } }]
   - match: [{ headers: { x-case: { exact: lr } } }]
@@ -105,13 +110,13 @@ export async function startLbMesh(): Promise<LbMesh> {
   try {
     await mesh.apply(CONFIG);
     const started = await Promise.all([
-      ...[0, 1, 2].map((i) => replica(mesh, 'lb', 9000, 'app=lb', { KEEPALIVE_MS: '1000', ...(i === 2 ? { DELAY_MS: '60' } : {}) }, `lb-${i}`)),
+      ...[0, 1, 2].map((i) => replica(mesh, 'lb', 9000, 'app=lb', { KEEPALIVE_MS: '1000', ...(i === 2 ? { DELAY_MS: '100' } : {}) }, `lb-${i}`)),
       replica(mesh, 'shadow', 9001, 'app=shadow', {}, 'shadow'),
       mesh.runClient('client'),
     ]);
     const clientAddr = (await started[4].workload()).address;
-    const call = (header: string, extra: Record<string, string> = {}): Promise<Reply> =>
-      send({ host: clientAddr, port: 15001, path: 'http://lb:9000/', headers: { 'x-case': header, ...extra } }, agent, 10_000);
+    const call = (header: string, extra: Record<string, string> = {}, path = '/'): Promise<Reply> =>
+      send({ host: clientAddr, port: 15001, path: `http://lb:9000${path}`, headers: { 'x-case': header, ...extra } }, agent, 10_000);
     await pollUntil('all three replicas through the client sidecar', async () => tally(await fanOut(12, 3, () => call('rr'))).size === 3, 20_000);
     return {
       mesh, clientAddr, replicas: started.slice(0, 3), shadow: started[3], call,

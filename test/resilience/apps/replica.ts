@@ -53,7 +53,7 @@ const server = http.createServer((req, res) => {
   }
   const reply = (): void => {
     req.resume();
-    const body = `instance=${name} host=${req.headers.host ?? ''}\n`;
+    const body = `instance=${name} host=${req.headers.host ?? ''} path=${req.url ?? ''}\n`;
     res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
