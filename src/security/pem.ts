@@ -13,15 +13,8 @@ export const subtle = webcrypto.subtle;
 /** Workload and CA keys made by Weft: ECDSA P-256 with SHA-256. */
 export const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-export function toPem(der: ArrayBuffer | Uint8Array, label: string): string {
-  const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64');
-  return `-----BEGIN ${label}-----\n${b64.replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
-}
-
-/** Splits a PEM bundle into its certificates (in order). */
-export function splitPemCerts(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${c}\n`) ?? [];
-}
+import { toPem } from './pem-text.js';
+export { toPem, splitPemCerts } from './pem-text.js';
 
 export async function generateKeyPair(): Promise<CryptoKeyPair> {
   return await subtle.generateKey(EC_P256, true, ['sign', 'verify']);

@@ -2,7 +2,7 @@
 // trades a join token (first time) or a rotation proof (later) for a certificate at weftd, and
 // renews at about half-life. The private key stays in this process; only the CSR goes out.
 import { sign } from 'node:crypto';
-import { generateKeyPair, privateKeyPem, x509, EC_P256 } from './pem.js';
+import { makeCsrDer } from './csr.js';
 import { spiffeUri } from './spiffe.js';
 
 export interface WorkloadCert {
@@ -15,13 +15,8 @@ export interface WorkloadCert {
   spiffe: string;
 }
 
-export async function makeCsr(trustDomain: string, namespace: string, serviceAccount: string): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await generateKeyPair();
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    keys, signingAlgorithm: EC_P256,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeUri(trustDomain, namespace, serviceAccount) }], true)],
-  });
-  return { csrPem: csr.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+export function makeCsr(trustDomain: string, namespace: string, serviceAccount: string): Promise<{ csrPem: string; keyPem: string }> {
+  return Promise.resolve(makeCsrDer(spiffeUri(trustDomain, namespace, serviceAccount)));
 }
 
 /** Proof that we hold the current certificate's key (see CertificateAuthority.verifyRotationProof). */

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { type Obj, bool, isObj } from '../wire.js';
 import type { Logger } from '../env.js';
-import { splitPemCerts } from '../../security/pem.js';
+import { splitPemCerts } from '../../security/pem-text.js';
 import { type CommonTls, DOWNSTREAM_TLS, TlsRefusal, compileCommonTls, tlsTypedConfig } from './context.js';
 import type { SecretStore } from './secrets.js';
 

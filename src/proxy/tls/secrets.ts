@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, type Obj, isObj, obj, str } from '../wire.js';
-import { splitPemCerts } from '../../security/pem.js';
+import { splitPemCerts } from '../../security/pem-text.js';
 import { type Logger, silentLogger } from '../env.js';
 
 export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
