@@ -71,7 +71,9 @@ export class SteadyLoad {
           try {
             const r = await send(t, this.agent);
             this.result.total++;
-            if (!ok(r)) this.result.failures.push(`${Date.now() - this.t0}ms ${t.path}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
+            // x-envoy-upstream-service-time tells a reply the first sidecar relayed from one it made itself.
+            const relayed = r.headers['x-envoy-upstream-service-time'] !== undefined ? ' (relayed from upstream)' : '';
+            if (!ok(r)) this.result.failures.push(`${Date.now() - this.t0}ms ${t.path}: HTTP ${r.status}${relayed} ${r.body.slice(0, 200)}`);
             else {
               const c = classify(r);
               this.result.counts.set(c, (this.result.counts.get(c) ?? 0) + 1);
@@ -109,12 +111,25 @@ export class SteadyLoad {
   }
 }
 
+/** Failures grouped by message (time prefix stripped): "N x message (first at T ms, last at T ms)". */
+export function summarise(failures: string[]): string[] {
+  const groups = new Map<string, number[]>();
+  for (const f of failures) {
+    const m = /^(\d+)ms (.*)$/s.exec(f);
+    const key = (m?.[2] ?? f).slice(0, 160);
+    const list = groups.get(key) ?? [];
+    list.push(Number(m?.[1] ?? 0));
+    groups.set(key, list);
+  }
+  return [...groups].map(([k, ts]) => `${ts.length} x ${k} (first at ${Math.min(...ts)} ms, last at ${Math.max(...ts)} ms)`);
+}
+
 /** Starts `weft run ARGS -- COMMAND` against any weftd (in-process or not); resolves when the sidecar is ready. */
 export async function runWorkload(apiUrl: string, token: string | undefined, name: string, args: string[], command: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; address: string; output(): string }> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, WEFT_CONTROL_PLANE: apiUrl };
   if (token) childEnv.WEFT_TOKEN = token;
   else delete childEnv.WEFT_TOKEN;
-  const child = spawn(process.execPath, [WEFT, 'run', '--name', name, ...args, '--control-plane', apiUrl, '--', ...command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WEFT, 'run', '--name', name, ...args, '--control-plane', apiUrl, '--', ...command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
@@ -128,6 +143,6 @@ export async function runWorkload(apiUrl: string, token: string | undefined, nam
     const admin = await fetch(`http://${w.address}:15000/ready`, { signal: AbortSignal.timeout(1000) });
     await admin.arrayBuffer();
     return admin.ok;
-  }, 20_000, child).catch((e: Error) => { child.kill('SIGKILL'); throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
+  }, 20_000, child).catch((e: Error) => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
   return { child, address, output: () => out };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { stopChild } from '../../src/cli/processes.js';
 import { captureIO } from '../helpers/io.js';
-import { SAMPLES, WEFT, freePort, waitFor } from '../helpers/mesh.js';
+import { SAMPLES, WEFT, freePort, stopGroup, waitFor } from '../helpers/mesh.js';
 import { uniqueAddressBase } from '../helpers/weftd.js';
 import { SteadyLoad, pollUntil, runWorkload, type Reply } from './helpers.js';
 
@@ -20,7 +20,7 @@ let weftd: ChildProcess | undefined;
 let weftdOut = '';
 
 after(async () => {
-  await Promise.all(children.map((c) => stopChild(c, 5000)));
+  await Promise.all(children.map((c) => stopGroup(c, 5000)));
   if (weftd) await stopChild(weftd, 5000);
   rmSync(dataDir, { recursive: true, force: true });
 });

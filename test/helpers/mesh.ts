@@ -47,7 +47,7 @@ export class TestMesh {
     const nsIdx = args.indexOf('--namespace');
     const namespace = nsIdx >= 0 ? args[nsIdx + 1] : 'default';
     const child = spawn(process.execPath, [WEFT, 'run', ...(nameIdx >= 0 ? [] : ['--name', name]), ...args, '--control-plane', this.weftd.apiUrl, '--', ...command], {
-      env: { ...process.env, ...env, WEFT_CONTROL_PLANE: this.weftd.apiUrl }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, WEFT_CONTROL_PLANE: this.weftd.apiUrl }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
@@ -86,7 +86,7 @@ export class TestMesh {
       labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, ports: {}, ready: true,
     });
     const child = spawn(process.execPath, [WEFT, 'proxy', '--kind', 'router', '--xds', this.weftd.xdsAddress, '--address', gw.address,
-      '--name', gw.name, '--namespace', gw.namespace, '--service-account', gw.serviceAccount, '--control-plane', this.weftd.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'],
+      '--name', gw.name, '--namespace', gw.namespace, '--service-account', gw.serviceAccount, '--control-plane', this.weftd.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'], detached: true,
       env: { ...process.env, WEFT_JOIN_TOKEN: this.weftd.issueJoinToken(gw.namespace, gw.serviceAccount) } });
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
@@ -103,8 +103,21 @@ export class TestMesh {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.children.map((c) => stopChild(c, 5000)));
+    await Promise.all(this.children.map((c) => stopGroup(c, 5000)));
     await this.weftd.cleanup();
+  }
+}
+
+/**
+ * Stops a child started with `detached: true` (its own process group): SIGTERM to it, then SIGKILL to
+ * the whole group, so a sidecar or app it started never outlives a test (they hold our stdout pipes).
+ */
+export async function stopGroup(child: ChildProcess, graceMs: number): Promise<void> {
+  await stopChild(child, graceMs);
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is already gone
   }
 }
 

@@ -6,7 +6,10 @@ import type { Workload } from '../../model/index.js';
 import { controlPlaneUrl, weftdRequest, type MeshInfo } from '../control-plane.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
-import { exited, freePort, httpOk, spawnWeft, stopChild, tcpOpen, waitFor } from '../processes.js';
+import { exited, freePort, httpOk, sleep, spawnWeft, stopChild, tcpOpen, waitFor } from '../processes.js';
+
+/** How long a deregistered workload's sidecar keeps serving while peers drop its endpoint. */
+const ENDPOINT_REMOVAL_MS = 1000;
 
 export interface RunSpec {
   service?: string;
@@ -86,13 +89,25 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const join = await weftdRequest<{ token: string }>(api, 'POST', `/apis/weft.dev/v1/namespaces/${spec.namespace}/jointokens`, io, { serviceAccount: spec.serviceAccount });
   const proxy = spawnWeft(['proxy', '--xds', mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
     '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api], { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: ['ignore', 'inherit', 'inherit'] });
+  // A signal while the sidecar starts must not leave it running without us: stop it and deregister.
+  let earlySignal: NodeJS.Signals | undefined;
+  const onEarlySignal = (s: NodeJS.Signals) => { earlySignal = s; proxy.kill('SIGTERM'); };
+  process.on('SIGINT', onEarlySignal);
+  process.on('SIGTERM', onEarlySignal);
   try {
     await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 15_000, proxy);
   } catch (e) {
     await stopChild(proxy, 1000);
     await deregister();
+    if (earlySignal) {
+      log(`${earlySignal} before the app started: sidecar stopped, workload deregistered`);
+      return 128 + (earlySignal === 'SIGINT' ? 2 : 15);
+    }
     io.err.write(`weft run: ${(e as Error).message}\n`);
     return EXIT.invalid;
+  } finally {
+    process.off('SIGINT', onEarlySignal);
+    process.off('SIGTERM', onEarlySignal);
   }
   log(`sidecar ready (admin http://${workload.address}:15000)`);
 
@@ -110,11 +125,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   app.once('error', (e) => { spawnError = e; });
 
   let stopping = false;
+  let deregisteredAt: number | undefined;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: deregistering and draining`);
     await deregister(); // other sidecars stop sending here first
+    deregisteredAt = Date.now();
     if (app.exitCode === null) app.kill(signal);
   };
   const onSignal = (s: NodeJS.Signals) => { void stop(s); };
@@ -134,6 +151,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   process.off('SIGTERM', onSignal);
   if (spawnError) io.err.write(`weft run: cannot start ${spec.command[0]}: ${spawnError.message}\n`);
   await deregister();
+  // Like Istio's termination drain: the sidecar keeps answering (503s its peers retry elsewhere) until
+  // the endpoint removal has reached the other sidecars, instead of resetting their keep-alive requests.
+  const propagated = (deregisteredAt ?? Date.now()) + ENDPOINT_REMOVAL_MS - Date.now();
+  if (propagated > 0) await sleep(propagated);
   await stopChild(proxy, 10_000);
   log(`app exited (${signal ?? code})`);
   if (spawnError) return 127;
