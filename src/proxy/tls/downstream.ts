@@ -11,6 +11,7 @@ import { type CommonTls, DOWNSTREAM_TLS, TlsRefusal, compileCommonTls, tlsTypedC
 import type { SecretStore } from './secrets.js';
 
 const TLS_HANDSHAKE = 0x16;
+const PEEK_TIMEOUT_MS = 5000;
 const peerInfo = Symbol('weft.tls.peer');
 
 export interface PeerInfo { localSpiffe: string; peerSpiffe: string; peerDer: Buffer; peerSubject: string }
@@ -65,7 +66,15 @@ export class DownstreamTls {
    */
   accept(sock: net.Socket, plaintextAllowed: boolean, onConnection: (s: net.Socket) => void, onPlaintext: (s: net.Socket) => void): void {
     const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
-    sock.once('data', (first: Buffer) => {
+    // Server-speaks-first protocols send nothing: after a quiet period, PERMISSIVE treats the
+    // connection as plaintext (Istio's continue_on_listener_filters_timeout).
+    const quiet = plaintextAllowed ? setTimeout(() => {
+      sock.removeListener('data', onFirst);
+      onPlaintext(sock);
+    }, PEEK_TIMEOUT_MS) : undefined;
+    sock.once('close', () => clearTimeout(quiet));
+    const onFirst = (first: Buffer): void => {
+      clearTimeout(quiet);
       sock.pause();
       sock.unshift(first);
       if (first[0] !== TLS_HANDSHAKE) {
@@ -110,7 +119,8 @@ export class DownstreamTls {
         onConnection(ts);
       });
       // The TLSSocket now reads the raw handle itself (and took the unshifted bytes): no resume here.
-    });
+    };
+    sock.once('data', onFirst);
   }
 }
 
