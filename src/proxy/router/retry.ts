@@ -1,6 +1,6 @@
 // Route retry_policy compiled once per push into bit flags and numbers, so deciding whether an
 // attempt's outcome is retried is a few integer tests.
-import { ConfigError, type Obj, arr, durationMs, isObj, num, obj, str } from '../wire.js';
+import { ConfigError, arr, durationMs, isObj, num, obj, str } from '../wire.js';
 
 export const RETRY_5XX = 1;
 export const RETRY_GATEWAY = 2;

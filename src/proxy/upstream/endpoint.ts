@@ -100,7 +100,8 @@ export class Endpoint {
       const life = setTimeout(() => {
         stats.upstream_cx_max_duration_reached++;
         // Envoy drains: no new requests; an idle socket closes now, a busy one after its response.
-        (s as net.Socket & { _httpMessage?: unknown })._httpMessage ? s.end() : s.destroy();
+        if ((s as net.Socket & { _httpMessage?: unknown })._httpMessage) s.end();
+        else s.destroy();
       }, p.maxConnectionDurationMs);
       life.unref();
       s.once('close', () => clearTimeout(life));
