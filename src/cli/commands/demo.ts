@@ -1,7 +1,6 @@
 // `weft demo bookinfo`: the whole Bookinfo mesh on this machine with one command.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,7 +53,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (await httpOk(`${api}/healthz`).catch(() => false)) {
       say(`using the control plane already running at ${api}`);
     } else {
-      dataDir = mkdtempSync(join(tmpdir(), 'weft-demo-'));
+      // The demo's own data dir, fresh each run; other terminals find its admin token through
+      // WEFT_DATA_DIR (printed below), as they find ~/.weft's for `weft up`.
+      dataDir = io.env.WEFT_DEMO_DATA_DIR ?? join(io.env.HOME ?? '.', '.weft-demo');
+      rmSync(dataDir, { recursive: true, force: true });
+      mkdirSync(dataDir, { recursive: true });
       const { parsePortMap } = await import('./up.js');
       const portMap = parsePortMap(values['ingress-port-map']);
       if (portMap[80]) gatewayPort = portMap[80];
@@ -64,8 +67,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       });
       api = mesh.weftd.apiUrl;
     }
-    const env = { ...io.env, WEFT_CONTROL_PLANE: api };
-    const client = new ApiClient(api, { token: adminToken(io.env) });
+    // With its own weftd the demo holds the admin credential; its workloads get it through WEFT_TOKEN.
+    const token = mesh?.weftd.adminToken ?? adminToken(io.env);
+    const env = { ...io.env, WEFT_CONTROL_PLANE: api, ...(token ? { WEFT_TOKEN: token } : {}) };
+    const client = new ApiClient(api, { token });
     const files = ['platform/services.yaml', 'networking/bookinfo-gateway.yaml', 'networking/destination-rule-all.yaml'].map((f) => join(BOOKINFO_SRC, f));
     const loaded = await loadPaths(files);
     if (hasErrors(loaded.diagnostics)) throw new CliError(loaded.diagnostics.map(formatDiagnostic).join('\n'));
@@ -91,6 +96,7 @@ Bookinfo is up.
   Refresh it: reviews v1 (no stars), v2 (black stars) and v3 (red stars) take turns.
 
 Try (in another terminal, from this directory):
+  export WEFT_DATA_DIR=${dataDir ?? io.env.WEFT_DATA_DIR ?? '~/.weft'} WEFT_CONTROL_PLANE=${api}
   npx weft apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml          # only v1, no stars
   npx weft apply -f samples/bookinfo/networking/virtual-service-reviews-test-v2.yaml # log in as jason: black stars
   npx weft apply -f samples/bookinfo/networking/virtual-service-reviews-90-10.yaml   # canary 90/10
