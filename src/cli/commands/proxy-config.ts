@@ -94,25 +94,55 @@ function listenersTable(s: DumpSections): string {
       return f.name ?? '';
     }));
     const match = l.use_original_dst ? 'ALL' : l.bind_to_port === false || (l.bind_to_port as { value?: boolean } | undefined)?.value === false ? 'Port handoff' : 'ALL';
-    return [str(l.name), sa.address ?? '', String(sa.port_value ?? ''), match, dest.join('; ') || '-'];
+    return [str(l.name), sa.address ?? '', String(sa.port_value ?? ''), match, [...new Set(dest)].join('; ') || '-'];
   });
   return table(['NAME', 'ADDRESS', 'PORT', 'MATCH', 'DESTINATION'], rows);
+}
+
+type Loose = Record<string, unknown>;
+
+/** A header matcher as `name=value`, `name~regex`, `name^prefix`, `name present`; `!` when inverted. */
+function headerMatch(h: Loose): string {
+  const sm = (h.string_match as Loose | undefined) ?? {};
+  const name = str(h.name);
+  const not = h.invert_match ? '!' : '';
+  const pick = (k: string): unknown => sm[k] ?? h[`${k}_match`];
+  if (pick('exact') !== undefined) return `${not}${name}=${str(pick('exact'))}`;
+  if (pick('prefix') !== undefined) return `${not}${name}^${str(pick('prefix'))}`;
+  if (pick('suffix') !== undefined) return `${not}${name}$${str(pick('suffix'))}`;
+  const re = (sm.safe_regex ?? h.safe_regex_match) as Loose | undefined;
+  if (re) return `${not}${name}~${str(re.regex)}`;
+  if (h.present_match !== undefined) return `${not}${name} present`;
+  return `${not}${name}`;
+}
+
+function routeMatch(m: Loose): string {
+  const path = m.prefix !== undefined ? `${str(m.prefix) || '/'}*` : m.path !== undefined ? str(m.path)
+    : m.safe_regex ? `regex ${str((m.safe_regex as Loose).regex)}` : m.path_separated_prefix !== undefined ? `${str(m.path_separated_prefix)}/*` : '/*';
+  const headers = ((m.headers as Loose[] | undefined) ?? []).map(headerMatch);
+  const query = ((m.query_parameters as Loose[] | undefined) ?? []).map((q) => `?${str(q.name)}`);
+  const extra = [...headers, ...query];
+  return extra.length ? `${path} [${extra.join(', ')}]` : path;
+}
+
+/** Istio tags a route with the VirtualService it came from (metadata istio.config); else its name. */
+function routeOrigin(r: Loose): string {
+  const config = ((r.metadata as Loose | undefined)?.filter_metadata as Record<string, Loose> | undefined)?.istio?.config;
+  const m = typeof config === 'string' ? /namespaces\/([^/]+)\/virtual-service\/([^/]+)/.exec(config) : null;
+  if (m) return `${m[2]}.${m[1]}`;
+  return str(r.name) || '-';
 }
 
 function routesTable(s: DumpSections): string {
   const rows: string[][] = [];
   for (const rc of s.routes) {
-    for (const vh of (rc.virtual_hosts as { name?: string; domains?: string[]; routes?: { match?: Record<string, unknown>; name?: string }[] }[] | undefined) ?? []) {
+    for (const vh of (rc.virtual_hosts as { name?: string; domains?: string[]; routes?: Loose[] }[] | undefined) ?? []) {
       const domains = vh.domains ?? [];
       const shown = domains.length > 2 ? `${domains.slice(0, 2).join(', ')} + ${domains.length - 2} more...` : domains.join(', ');
-      for (const r of vh.routes ?? []) {
-        const m = r.match ?? {};
-        const match = m.prefix !== undefined ? `${str(m.prefix) || '/'}*` : m.path !== undefined ? str(m.path) : m.safe_regex ? `regex ${String((m.safe_regex as { regex?: string }).regex)}` : '/*';
-        rows.push([str(rc.name), vh.name ?? '', shown, match, r.name ?? '']);
-      }
+      for (const r of vh.routes ?? []) rows.push([str(rc.name), vh.name ?? '', shown, routeMatch((r.match as Loose | undefined) ?? {}), routeOrigin(r)]);
     }
   }
-  return table(['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'ROUTE NAME'], rows);
+  return table(['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'], rows);
 }
 
 function endpointsTable(clusters: unknown, s: DumpSections): string {
