@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { ClusterStats } from '../stats.js';
 import { Endpoint } from './endpoint.js';
 import { buildPicker } from './lb.js';
+import { DEFAULT_POLICY } from './policy.js';
 
 function endpoints(weights: number[]): Endpoint[] {
   const stats = new ClusterStats();
@@ -69,4 +70,20 @@ void describe('load balancer specifics', () => {
     const c = counts('LEAST_REQUEST', eps, 1000);
     assert.equal(c[1], 1000);
   });
+});
+
+void it('outlier ejection of every local host fails over to the next priority (Istio locality failover)', () => {
+  const build = buildPicker;
+  const st = new ClusterStats();
+  const local = [new Endpoint('10.0.0.1', 1, st, 1000), new Endpoint('10.0.0.2', 1, st, 1000)];
+  const remote = new Endpoint('10.0.1.1', 1, st, 1000);
+  remote.priority = 1;
+  const all = [...local, remote];
+  const noPanic = { ...DEFAULT_POLICY, panicThreshold: 0 };
+  assert.ok(local.includes(build('ROUND_ROBIN', all, noPanic).pick()!));
+  for (const e of local) e.ejected = true;
+  assert.equal(build('ROUND_ROBIN', all, noPanic).pick(), remote);
+  remote.ejected = true;
+  assert.equal(build('ROUND_ROBIN', all, noPanic).pick(), null, 'all ejected, panic mode off: no healthy upstream');
+  assert.ok(build('ROUND_ROBIN', all).pick() !== null, 'with the default 50% threshold: panic mode uses them all');
 });

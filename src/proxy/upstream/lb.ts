@@ -30,11 +30,18 @@ const EMPTY: Picker = { pick: () => null };
  * over all of its hosts instead (`panic` reports it).
  */
 export function buildPicker(lbPolicy: string, endpoints: readonly Endpoint[], policy: ClusterPolicy = DEFAULT_POLICY, panic?: () => void): Picker {
+  // Failover (Istio localityLbSetting): the lowest priority with a host neither unhealthy nor
+  // ejected; when every host is ejected, the lowest priority with a healthy one (panic below).
   let best = Infinity;
-  for (const e of endpoints) if (e.healthy && e.priority < best) best = e.priority;
+  let bestAny = Infinity;
+  for (const e of endpoints) {
+    if (!e.healthy || e.weight <= 0) continue;
+    if (e.priority < bestAny) bestAny = e.priority;
+    if (!e.ejected && e.priority < best) best = e.priority;
+  }
+  if (best === Infinity) best = bestAny;
   if (best === Infinity) return EMPTY;
   const level = endpoints.filter((e) => e.healthy && e.priority === best && e.weight > 0);
-  if (level.length === 0) return EMPTY;
   let usable = level.filter((e) => !e.ejected);
   if (usable.length === 0 && policy.panicThreshold <= 0) return EMPTY;
   if (usable.length === 0 || (usable.length * 100) / level.length < policy.panicThreshold) {
