@@ -1,19 +1,8 @@
 // Wire types of the config API, shared by the server and the client.
 import type { Resource } from '../model/index.js';
 
-/** Structurally the same as src/config's Diagnostic, declared here so the API does not depend on ingestion. */
-export interface Diagnostic {
-  severity: 'error' | 'warning';
-  code: string;
-  message: string;
-  path?: string;
-  file?: string;
-  line?: number;
-  column?: number;
-  kind?: string;
-  namespace?: string;
-  name?: string;
-}
+export type { Diagnostic } from '../model/diagnostic.js';
+import type { Diagnostic } from '../model/diagnostic.js';
 
 export type StatusReason =
   | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest' | 'Unauthorized' | 'MethodNotAllowed'

@@ -1,19 +1,7 @@
 // Diagnostics: what ingestion reports about a document, with where it came from.
 
-export interface Diagnostic {
-  severity: 'error' | 'warning';
-  /** Stable code: WEFT-* for validation, IST0xxx for analyzer findings (Istio's codes). */
-  code: string;
-  message: string;
-  /** Field path inside the document, e.g. `spec.http[0].route[1].weight`. */
-  path?: string;
-  file?: string;
-  line?: number;
-  column?: number;
-  kind?: string;
-  namespace?: string;
-  name?: string;
-}
+export type { Diagnostic } from '../model/diagnostic.js';
+import type { Diagnostic } from '../model/diagnostic.js';
 
 export function hasErrors(ds: readonly Diagnostic[]): boolean {
   return ds.some((d) => d.severity === 'error');

@@ -4,6 +4,7 @@ export * from './networking.js';
 export * from './security.js';
 export * from './telemetry.js';
 export * from './core.js';
+export * from './diagnostic.js';
 
 /** A workload registered live by `weft run` (not stored as YAML): Weft's equivalent of a Pod. */
 export interface Workload {

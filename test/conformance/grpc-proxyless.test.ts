@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { callGreeter as call, greeterBackend as backend } from '../helpers/grpc.js';
 import * as grpcXds from '@grpc/grpc-js-xds';
 import { TYPE } from '../../src/xds/protos.js';
 import type { ProxyStatus } from '../../src/xds/types.js';
@@ -11,24 +12,6 @@ import { uniqueAddressBase } from '../helpers/weftd.js';
 
 grpcXds.register();
 
-const bytes = (b: Buffer): Buffer => b;
-const METHOD = '/helloworld.Greeter/SayHello';
-const definition: grpc.ServiceDefinition = {
-  SayHello: { path: METHOD, requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes },
-};
-
-async function backend(address: string, reply: string): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(definition, { SayHello: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(reply)) });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`${address}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { server, port };
-}
-
-function call(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(METHOD, bytes, bytes, Buffer.from('hi'), new grpc.Metadata(), { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(String(res))));
-  });
-}
 
 const vs = (w1: number, w2: number) => `
 apiVersion: networking.istio.io/v1

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { callGreeter as call, greeterBackend as backend } from '../helpers/grpc.js';
 import * as grpcXds from '@grpc/grpc-js-xds';
 import type { Workload } from '../../src/model/index.js';
 import { createSnapshot } from '../../src/registry/index.js';
@@ -13,26 +14,6 @@ import { parseResources } from './harness.js';
 
 grpcXds.register();
 
-const bytes = (b: Buffer): Buffer => b;
-const METHOD = '/helloworld.Greeter/SayHello';
-const definition: grpc.ServiceDefinition = {
-  SayHello: { path: METHOD, requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes },
-};
-
-async function backend(address: string, reply: string): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(definition, { SayHello: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(reply)) });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`${address}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { server, port };
-}
-
-function call(client: grpc.Client, md: Record<string, string>): Promise<string> {
-  const metadata = new grpc.Metadata();
-  for (const [k, v] of Object.entries(md)) metadata.set(k, v);
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(METHOD, bytes, bytes, Buffer.from('hi'), metadata, { deadline: Date.now() + 2000 }, (err, res) => (err ? reject(err) : resolve(String(res))));
-  });
-}
 
 void test('a grpc-js xDS client routes by header through Weft-translated resources', { timeout: 20_000 }, async () => {
   const v1 = await backend('127.0.0.1', 'v1');
