@@ -38,8 +38,8 @@ async function startDemo(extra: string[]): Promise<{ child: ChildProcess; gwPort
   { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   groups.push(child.pid!);
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
   return { child, gwPort, output: () => out };
 }
 

@@ -131,8 +131,8 @@ export async function runWorkload(apiUrl: string, token: string | undefined, nam
   else delete childEnv.WEFT_TOKEN;
   const child = spawn(process.execPath, [WEFT, 'run', '--name', name, ...args, '--control-plane', apiUrl, '--', ...command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
   let address = '';
   await waitFor(`workload ${name}`, async () => {
     const res = await fetch(`${apiUrl}/apis/weft.dev/v1/namespaces/default/workloads/${name}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(1000) });
