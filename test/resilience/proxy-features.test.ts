@@ -63,6 +63,7 @@ void describe('resilience features of the sidecar', () => {
       { match: { prefix: '/slow' }, route: { cluster: 'a', ...retry('5xx', { per_try_timeout: '0.3s' }) } },
       { match: { prefix: '/always503' }, route: { cluster: 'tight', ...retry('5xx') } },
       { match: { prefix: '/hold' }, route: { cluster: 'a', timeout: '5s' } },
+      { match: { prefix: '/gt' }, route: { cluster: 'a', prefix_rewrite: '/hold', timeout: '5s', max_stream_duration: { grpc_timeout_header_max: '0s' } } },
       { match: { prefix: '/fault' }, route: { cluster: 'a' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT, abort: { grpc_status: 14, percentage: { numerator: 100 } } } } },
       { match: { prefix: '/cors' }, route: { cluster: 'a' }, typed_per_filter_config: { 'envoy.filters.http.cors': { '@type': CORS_POLICY, allow_origin_string_match: [{ exact: 'https://ok.example' }], allow_methods: 'GET,POST', allow_headers: 'x-a', max_age: '60', expose_headers: 'x-attempt-seen' } } },
       { match: { prefix: '/sticky' }, route: { cluster: 'ring', hash_policy: [{ cookie: { name: 'sticky', ttl: '3600s', path: '/' } }] } },
@@ -130,6 +131,14 @@ void describe('resilience features of the sidecar', () => {
     const uo = rs.find((r) => r.status === 503)!;
     assert.equal(uo.headers['x-envoy-overloaded'], 'true');
     assert.equal(stat('cluster.a.upstream_rq_pending_overflow'), 1);
+  });
+
+  void it('max_stream_duration.grpc_timeout_header_max: grpc-timeout sets the request timeout', async () => {
+    const t0 = performance.now();
+    const r = await request({ host: ADDR, port, path: '/gt', headers: { 'grpc-timeout': '100m' } });
+    assert.equal(r.status, 504);
+    assert.ok(performance.now() - t0 < 280);
+    assert.equal((await request({ host: ADDR, port, path: '/gt' })).status, 200);
   });
 
   void it('fault abort with grpc_status answers a trailers-only gRPC error', async () => {

@@ -51,6 +51,8 @@ export interface CompiledRoute {
   readonly perFilterConfig: ReadonlyMap<string, unknown>;
   /** 0 = no timeout. */
   readonly timeoutMs: number;
+  /** max_stream_duration.grpc_timeout_header_max: undefined = ignore grpc-timeout; 0 = no cap. */
+  readonly grpcTimeoutMaxMs: number | undefined;
   readonly prefix?: string;
   readonly prefixRewrite?: string;
   readonly regexRewrite?: { re: RegExp; substitution: string };
@@ -199,6 +201,13 @@ function compileAction(r: Obj, deps: RouteCompileDeps, path: string): { action: 
   throw new ConfigError(`${path}.route`, 'needs cluster or weighted_clusters');
 }
 
+/** Route timeout (default 15 s), capped by max_stream_duration.max_stream_duration when set. */
+function routeTimeoutMs(ra: Obj, path: string): number {
+  const t = durationMs(ra.timeout, `${path}.route.timeout`) ?? 15_000;
+  const msd = isObj(ra.max_stream_duration) ? durationMs(ra.max_stream_duration.max_stream_duration, `${path}.route.max_stream_duration.max_stream_duration`) ?? 0 : 0;
+  return msd > 0 && (t === 0 || msd < t) ? msd : t;
+}
+
 function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: string, path: string): CompiledRoute {
   const { pred, prefix } = compileMatch(obj(r.match, `${path}.match`), `${path}.match`);
   const { action, ra } = compileAction(r, deps, path);
@@ -238,7 +247,8 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     requestOps,
     responseOps,
     perFilterConfig: compilePerFilter([vh, r], deps, path),
-    timeoutMs: ra ? (durationMs(ra.timeout, `${path}.route.timeout`) ?? 15_000) : 0,
+    timeoutMs: ra ? routeTimeoutMs(ra, path) : 0,
+    grpcTimeoutMaxMs: ra && isObj(ra.max_stream_duration) ? durationMs(ra.max_stream_duration.grpc_timeout_header_max, `${path}.route.max_stream_duration.grpc_timeout_header_max`) : undefined,
     prefix,
     prefixRewrite: ra && typeof ra.prefix_rewrite === 'string' ? ra.prefix_rewrite : undefined,
     regexRewrite,

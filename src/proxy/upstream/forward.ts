@@ -33,6 +33,19 @@ export interface UpstreamRequest {
 const STALE_CONNECTION_RETRIES = 3;
 
 
+const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** Envoy: a grpc-timeout header sets the route timeout, capped by grpc_timeout_header_max (0: no cap). */
+function grpcTimeout(s: Stream, routeMs: number, maxMs: number): number {
+  const v = s.view.headers['grpc-timeout'];
+  if (typeof v !== 'string' || v.length < 2) return routeMs;
+  const unit = GRPC_UNITS[v[v.length - 1]];
+  const n = Number(v.slice(0, -1));
+  if (unit === undefined || !Number.isFinite(n)) return routeMs;
+  const ms = Math.max(1, n * unit);
+  return maxMs > 0 ? Math.min(ms, maxMs) : ms;
+}
+
 export class Forwarder {
   retriesLeft: number;
   attempts = 0;
@@ -51,7 +64,8 @@ export class Forwarder {
   ) {
     this.retriesLeft = route.retry.numRetries;
     s.onAbort = () => this.abort();
-    if (route.timeoutMs > 0) this.timer = setTimeout(() => this.onGlobalTimeout(), route.timeoutMs);
+    const timeout = route.grpcTimeoutMaxMs === undefined ? route.timeoutMs : grpcTimeout(s, route.timeoutMs, route.grpcTimeoutMaxMs);
+    if (timeout > 0) this.timer = setTimeout(() => this.onGlobalTimeout(), timeout);
   }
 
   start(ep: Endpoint): void {
