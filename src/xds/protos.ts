@@ -2,13 +2,11 @@
 //
 // Resources inside Weft are plain objects with Envoy's proto field names (snake_case), enums as
 // names, Durations as {seconds, nanos}, and Any as { '@type': url, ...fields }.
-// Only the files listed in PROTO_FILES are loaded: a proxy pays for no proto it never uses.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Only the types of the files listed in PROTO_FILES (and what they reference) are loaded, from a
+// descriptor generated at build time (src/xds/proto-descriptor.ts): a proxy pays for no proto it never uses.
 import protobuf from 'protobufjs';
-
-const require = createRequire(import.meta.url);
+import { ENVOY_DESCRIPTOR } from './envoy-descriptor.generated.js';
+import { loadProtoFiles, type EnvoyDescriptor } from './proto-descriptor.js';
 
 /** Type URLs of the resources the ADS server serves. */
 export const TYPE = {
@@ -46,33 +44,27 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/access_loggers/file/v3/file.proto',
 ];
 
-function depsDir(): string {
-  const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
-  return join(dirname(pkg), 'deps');
-}
-
 let rootCache: protobuf.Root | undefined;
 
 /** The protobufjs Root holding every Envoy type Weft uses; loaded once per process. */
 export function envoyRoot(): protobuf.Root {
-  if (rootCache) return rootCache;
-  const deps = depsDir();
-  const includes = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d));
-  // descriptor.proto is not among protobufjs' built-in common types, but ships beside them.
-  includes.push(dirname(dirname(dirname(require.resolve('protobufjs/google/protobuf/descriptor.proto')))));
+  rootCache ??= rootFromDescriptor() ?? loadProtoFiles(PROTO_FILES);
+  return rootCache;
+}
+
+/** The Root from the generated descriptor; undefined when PROTO_FILES changed since it was generated. */
+function rootFromDescriptor(): protobuf.Root | undefined {
+  const d = JSON.parse(ENVOY_DESCRIPTOR) as EnvoyDescriptor;
+  if (d.protoFiles.join('\n') !== PROTO_FILES.join('\n')) {
+    process.emitWarning('src/xds/envoy-descriptor.generated.ts does not match PROTO_FILES: parsing the .proto files instead (slow); run npm run gen:protos');
+    return undefined;
+  }
   const root = new protobuf.Root();
-  root.resolvePath = (_origin: string, target: string): string | null => {
-    // google/protobuf/* come from protobufjs' built-in definitions (protobuf.common).
-    if (target.startsWith('google/protobuf/') && protobuf.common.get(target) !== null) return target;
-    for (const inc of includes) {
-      const p = join(inc, target);
-      if (existsSync(p)) return p;
-    }
-    return target;
-  };
-  root.loadSync([...PROTO_FILES], { keepCase: true });
-  root.resolveAll();
-  rootCache = root;
+  root.addJSON(d.nested ?? {});
+  // No resolveAll(): a type's fields resolve when it is first used (Type.setup), so a sidecar only
+  // pays for the types its config contains. Editions features (packed, presence) are resolved here,
+  // as resolveAll would, because encoders read them. A Root's own edition is proto2 by protobufjs' default.
+  root._resolveFeaturesRecursive('proto2');
   return root;
 }
 
