@@ -47,7 +47,7 @@ const stars = (html: string): string => (!html.includes('glyphicon-star') ? 'non
 
 test('weft demo bookinfo: the page shows no stars, black and red in turn; Ctrl-C leaves no process behind', async (t) => {
   const demo = await startDemo([]);
-  await pollUntil('demo says Bookinfo is up', () => Promise.resolve(demo.output().includes('Bookinfo is up') || demo.child.exitCode !== null), 60_000)
+  await pollUntil('demo says Bookinfo is up', () => Promise.resolve(demo.output().includes('Bookinfo is up') || demo.child.exitCode !== null), 130_000)
     .catch((e: Error) => { throw new Error(`${e.message}\n${demo.output().slice(-3000)}`); });
   assert.equal(demo.child.exitCode, null, demo.output().slice(-3000));
   assert.match(demo.output(), new RegExp(`Open http://127\\.0\\.0\\.1:${demo.gwPort}/productpage`));

@@ -143,6 +143,6 @@ export async function runWorkload(apiUrl: string, token: string | undefined, nam
     const admin = await fetch(`http://${w.address}:15000/ready`, { signal: AbortSignal.timeout(1000) });
     await admin.arrayBuffer();
     return admin.ok;
-  }, 20_000, child).catch((e: Error) => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
+  }, 60_000, child).catch((e: Error) => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
   return { child, address, output: () => out };
 }

@@ -61,7 +61,7 @@ export class TestMesh {
     await waitFor(`workload ${name}`, async () => {
       const w = this.weftd.workloads.get(namespace, name);
       return !!w && (args.includes('--port') ? w.ready === true : true) && (await adminReady(w.address));
-    }, 20_000, child).catch((e: Error) => { throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
+    }, 60_000, child).catch((e: Error) => { throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
     return { child, name, namespace, output: () => out, workload: wl };
   }
 
@@ -92,7 +92,7 @@ export class TestMesh {
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
     this.children.push(child);
-    await waitFor('ingress gateway', () => adminReady(gw.address), 15_000, child)
+    await waitFor('ingress gateway', () => adminReady(gw.address), 60_000, child)
       .catch((e: Error) => { throw new Error(`${e.message}\n--- gateway output:\n${out}`); });
     return { child, name: gw.name, namespace: gw.namespace, output: () => out, workload: () => Promise.resolve(gw) };
   }

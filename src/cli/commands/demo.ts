@@ -88,7 +88,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       const res = await fetch(page, { signal: AbortSignal.timeout(2000) });
       const body = await res.text();
       return res.ok && body.includes('Book Details') && !body.includes('Error fetching product details');
-    }, 60_000);
+    }, 120_000);
     io.out.write(`
 Bookinfo is up.
 

@@ -95,7 +95,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   process.on('SIGINT', onEarlySignal);
   process.on('SIGTERM', onEarlySignal);
   try {
-    await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 15_000, proxy);
+    // Generous: a cold Node.js process on a loaded 2-core machine can take many seconds; a sidecar that
+    // dies is noticed at once (waitFor watches the process).
+    await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 60_000, proxy);
   } catch (e) {
     await stopChild(proxy, 1000);
     await deregister();

@@ -45,7 +45,7 @@ export async function startMesh(o: {
   { env: { ...o.io.env, WEFT_JOIN_TOKEN: weftd.issueJoinToken(gw.namespace, gw.serviceAccount) } });
   gateway.once('exit', (code, signal) => { if (!stopping) o.io.err.write(`weft up: the ingress gateway exited (${signal ?? code})\n`); });
   let stopping = false;
-  await waitFor('ingress gateway', () => httpOk(`http://${gw.address}:15000/ready`), 15_000, gateway);
+  await waitFor('ingress gateway', () => httpOk(`http://${gw.address}:15000/ready`), 60_000, gateway);
   o.io.err.write(`weftd: ingress gateway istio-system/istio-ingressgateway at ${gw.address} (admin http://${gw.address}:15000)\n`);
   return {
     weftd, gateway, gatewayAddress: gw.address,
