@@ -5,7 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { TestMesh, SAMPLES, type RunningWorkload } from '../helpers/mesh.js';
+import { spawn } from 'node:child_process';
+import { TestMesh, SAMPLES, WEFT, type RunningWorkload } from '../helpers/mesh.js';
 import { SEEDS, pollUntil, send } from '../e2e/helpers.js';
 import { REPLICA, clusterStat, code, loadVia, outbound, replica, seen, statsText } from './helpers.js';
 
@@ -76,6 +77,24 @@ test('9.7.1 circuit breaker: -c 2 and -c 20 see 503 UO, counted by upstream_rq_p
   assert.ok(uo, 'a burst of 10 overflows');
   assert.equal(uo.headers['x-envoy-overloaded'], 'true');
   assert.match(uo.body, /reset reason: overflow/);
+});
+
+test('9.7.1 as the seed types it: weft run --name fortio -- weft load -c 20 -qps 0 -n 50 prints Code 503 lines', async (t) => {
+  const child = spawn(process.execPath, [WEFT, 'run', '--name', 'fortio-cli', '--control-plane', mesh!.weftd.apiUrl, '--',
+    process.execPath, WEFT, 'load', '-c', '20', '-qps', '0', '-n', '50', 'http://httpbin:8000/get'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+  });
+  t.diagnostic(out.split('\n').filter((l) => l.startsWith('Code ')).join('; '));
+  assert.equal(code, 0, out);
+  const c503 = Number(/^Code 503 : (\d+)/m.exec(out)?.[1] ?? 0);
+  const c200 = Number(/^Code 200 : (\d+)/m.exec(out)?.[1] ?? 0);
+  assert.equal(c503 + c200, 50, out);
+  assert.ok(c503 >= 10, out);
 });
 
 test('9.7.2 timeout: 2 s route timeout in front of a 10 s fault delay answers 504 after 2 s', { skip: PORT_80_OK ? false : 'the seed binds port 80' }, async () => {

@@ -81,7 +81,7 @@ export class Cluster {
   /** Turns on outlier detection per the policy (once, at compile time). */
   startOutlierDetection(): void {
     const cfg = this.policy.outlier;
-    if (!cfg || this.type === 'ORIGINAL_DST') return;
+    if (!cfg || this.outlier || this.type === 'ORIGINAL_DST') return;
     this.outlier = new OutlierDetector(cfg, this.stats.outlier, () => this.endpoints, () => this.rebuildPicker());
   }
 
@@ -144,7 +144,6 @@ export function compileCluster(name: string, c: Obj, stats: StatsStore, path: st
   bool(c.respect_dns_ttl, `${path}.respect_dns_ttl`, false);
   const cluster = new Cluster(name, c, type as DiscoveryType, lb, connectTimeoutMs, upstreamProtocol(c, path), edsName, stats.cluster(name));
   cluster.policy = clusterPolicy(c, path);
-  cluster.startOutlierDetection();
   if (secrets) cluster.transport = compileUpstreamTransport(c, secrets, secrets.log, path);
   if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
     cluster.setLoadAssignment(obj(c.load_assignment, `${path}.load_assignment`), `${path}.load_assignment`);
@@ -193,6 +192,8 @@ export class ClusterManager {
       return e instanceof Error ? e.message : String(e);
     }
     for (const [name, c] of this.clusters) if (next.get(name) !== c) c.release();
+    // Timers start only once the push is accepted (a rejected push leaves nothing running).
+    for (const [name, c] of next) if (this.clusters.get(name) !== c) c.startOutlierDetection();
     this.clusters = next;
     for (const s of this.slots.values()) s.current = next.get(s.name) ?? null;
     for (const name of next.keys()) this.slot(name).current = next.get(name)!;
