@@ -54,6 +54,8 @@ export class Forwarder {
   done = false;
   private timer: NodeJS.Timeout | undefined;
   private backoff: NodeJS.Timeout | undefined;
+  /** This request holds one of the cluster's max_retries slots (from its first retry until it ends). */
+  private retrySlot = false;
   private tried: Endpoint[] | null = null;
 
   constructor(
@@ -107,6 +109,10 @@ export class Forwarder {
     this.current = null;
     if (this.timer) clearTimeout(this.timer);
     if (this.backoff) clearTimeout(this.backoff);
+    if (this.retrySlot) {
+      this.retrySlot = false;
+      this.cluster.retriesActive--;
+    }
   }
 
   private abort(): void {
@@ -144,19 +150,21 @@ export class Forwarder {
     }
     if (!this.replayable()) return false;
     const c = this.cluster;
-    if (c.retriesActive >= c.policy.maxRetries) {
+    if (!this.retrySlot && c.retriesActive >= c.policy.maxRetries) {
       c.stats.upstream_rq_retry_overflow++;
       return false;
     }
     this.retriesLeft--;
     c.stats.upstream_rq_retry++;
     c.stats.upstream_rq_retry_backoff_exponential++;
-    c.retriesActive++;
+    if (!this.retrySlot) {
+      this.retrySlot = true;
+      c.retriesActive++;
+    }
     this.current = null;
     const delay = backoffMs(this.route.retry, this.attempts);
     this.backoff = setTimeout(() => {
       this.backoff = undefined;
-      c.retriesActive--;
       if (this.done) return;
       const ep = this.pickForRetry(from);
       if (!ep) {
