@@ -68,6 +68,7 @@ test('9.7.1 circuit breaker: -c 2 and -c 20 see 503 UO, counted by upstream_rq_p
   const overflow = (await clusterStat(clientAddr, cluster, 'upstream_rq_pending_overflow')) - before0;
   // Every 503 of all runs was an overflow (the counter counts the failed -c 2 runs too).
   assert.ok(overflow >= code(big, 503) + code(small, 503), `pending_overflow ${overflow}`);
+  assert.ok(await clusterStat(clientAddr, cluster, 'upstream_cx_overflow') > 0, 'requests found the one connection busy');
   assert.match(await statsText(clientAddr), new RegExp(`cluster\\.${cluster.replace(/[|.]/g, '\\$&')}\\.upstream_rq_pending_overflow: ${overflow + before0}\\n`));
   const one = await send({ host: clientAddr, port: 15001, path: 'http://httpbin:8000/get' });
   assert.equal(one.status, 200);
