@@ -57,20 +57,31 @@ function put(m: Map<string, object>, o: Obj): void {
 function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   const scope = registry.outboundScope(proxy.namespace, proxy.labels);
   const { clusters, endpoints } = clustersAndEndpoints(registry, scope, proxy.locality);
-  const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
-  put(out.clusters, passthroughCluster());
-  put(out.clusters, blackholeCluster());
+  const locality = localityMatters(registry) ? proxy.locality ?? '' : '';
+  const w = proxy.workload;
+  const inbound = w ? inboundPorts(registry, w) : [];
+  // Read-only maps shared by proxies alike (see translateShared): clusters differ only by the
+  // inbound ports, routes and endpoints not at all between proxies of one scope.
+  const inboundKey = inbound.map((p) => `${p.port}:${p.appPort}`).join(',');
+  const sharedClusters = registry.memo(`sidecar-clusters|${scope.key}|${locality}|${inboundKey}`, () => {
+    const m = new Map<string, object>(clusters);
+    put(m, passthroughCluster());
+    put(m, blackholeCluster());
+    for (const p of inbound) put(m, inboundCluster(p.port, p.appPort));
+    return m;
+  });
   const outbound = sidecarOutbound(registry, proxy, scope);
+  const routes = registry.memo(`sidecar-routes|${scope.key}|${labelsKey(registry, proxy.labels)}`, () => {
+    const m = new Map<string, object>();
+    for (const rc of outbound.routes) put(m, rc);
+    return m;
+  });
+  const out: XdsResources = { listeners: new Map(), routes, clusters: sharedClusters, endpoints };
   if (proxy.address) put(out.listeners, virtualOutboundListener(proxy.address, scope.outboundTrafficPolicy));
   for (const l of outbound.listeners) put(out.listeners, l);
-  for (const rc of outbound.routes) put(out.routes, rc);
-  const w = proxy.workload;
   if (w) {
     const authz = inboundAuthz(registry, w);
-    for (const p of inboundPorts(registry, w)) {
-      put(out.listeners, withInboundMtls(registry, w, p.port, inboundListener(w.address, p, authz))); // PeerAuthentication mTLS
-      put(out.clusters, inboundCluster(p.port, p.appPort));
-    }
+    for (const p of inbound) put(out.listeners, withInboundMtls(registry, w, p.port, inboundListener(w.address, p, authz))); // PeerAuthentication mTLS
   }
   return out;
 }
@@ -97,11 +108,11 @@ function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
 }
 
 /**
- * Every Listener, RouteConfiguration, Cluster and ClusterLoadAssignment for a sidecar or gateway.
- * Pure: the same snapshot and proxy give equal results (and shared objects where the proxy does not matter).
- * Proxyless gRPC clients ask by name: use translateForGrpc.
+ * Like translate(), but the returned Maps may be shared with other proxies of the same snapshot
+ * (and with later calls): callers must never mutate them. This is what the xDS source serves, so
+ * alike proxies get the same Map instances and the server encodes each once.
  */
-export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): XdsResources {
+export function translateShared(snapshot: ConfigSnapshot, proxy: ProxyInfo): XdsResources {
   const registry = registryFor(snapshot);
   const p = withWorkload(proxy, snapshot);
   if (p.kind === 'gateway') return translateGateway(registry, p);
@@ -109,4 +120,12 @@ export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): XdsResour
   return translateSidecar(registry, p);
 }
 
-
+/**
+ * Every Listener, RouteConfiguration, Cluster and ClusterLoadAssignment for a sidecar or gateway.
+ * Pure: the same snapshot and proxy give equal results (and shared objects where the proxy does not matter).
+ * The Maps are the caller's own. Proxyless gRPC clients ask by name: use translateForGrpc.
+ */
+export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): XdsResources {
+  const r = translateShared(snapshot, proxy);
+  return { listeners: new Map(r.listeners), routes: new Map(r.routes), clusters: new Map(r.clusters), endpoints: new Map(r.endpoints) };
+}

@@ -2,21 +2,88 @@
 import { TYPE } from '../xds/protos.js';
 import type { NodeInfo, ResourceSource } from '../xds/types.js';
 import type { ConfigSnapshot } from '../registry/snapshot.js';
-import { translate, translateForGrpc, type XdsResources } from '../translate/index.js';
+import { translateShared, translateForGrpc, type XdsResources } from '../translate/index.js';
 import type { Workload } from '../model/index.js';
 import { identifyProxy, type ProxyIdentity } from './proxies.js';
+
+/**
+ * Keeps resources and Maps identical across snapshot versions when their content is: a resource
+ * equal (as JSON) to one served before is replaced by that earlier object, and a Map with the same
+ * names and objects as an earlier one by that Map. The xDS server caches encodings by identity and
+ * skips a type whose Map it already sent, so an unchanged resource is neither re-encoded nor
+ * re-hashed after a config change, and an unchanged type costs nothing per proxy.
+ * Two generations (the current snapshot's and the previous one's) bound the memory.
+ */
+class ContentInterner {
+  private objects = new Map<string, object>();
+  private oldObjects = new Map<string, object>();
+  private maps = new Map<string, ReadonlyMap<string, object>>();
+  private oldMaps = new Map<string, ReadonlyMap<string, object>>();
+  /** Source object or Map -> its canonical one (valid across generations: content never changes). */
+  private canonical = new WeakMap<object, object>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+
+  /** Starts a generation: what the previous one did not use is forgotten. */
+  nextGeneration(): void {
+    this.oldObjects = this.objects;
+    this.objects = new Map();
+    this.oldMaps = this.maps;
+    this.maps = new Map();
+  }
+
+  private lookup<T>(cur: Map<string, T>, old: Map<string, T>, key: string): T | undefined {
+    let v = cur.get(key);
+    if (v === undefined) {
+      v = old.get(key);
+      if (v !== undefined) cur.set(key, v);
+    }
+    return v;
+  }
+
+  object(typeUrl: string, obj: object): object {
+    const hit = this.canonical.get(obj);
+    if (hit) return hit;
+    let key: string;
+    try {
+      key = `${typeUrl}\n${JSON.stringify(obj)}`;
+    } catch {
+      return obj; // not JSON-able (e.g. a BigInt): served as it is
+    }
+    let c = this.lookup(this.objects, this.oldObjects, key);
+    if (!c) this.objects.set(key, (c = obj));
+    this.canonical.set(obj, c);
+    return c;
+  }
+
+  private id(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
+
+  map(typeUrl: string, map: ReadonlyMap<string, object>): ReadonlyMap<string, object> {
+    const hit = this.canonical.get(map) as ReadonlyMap<string, object> | undefined;
+    if (hit) return hit;
+    const out = new Map<string, object>();
+    let key = typeUrl;
+    for (const [name, obj] of map) {
+      const c = this.object(typeUrl, obj);
+      out.set(name, c);
+      key += `\n${name}\t${this.id(c)}`;
+    }
+    let c = this.lookup(this.maps, this.oldMaps, key);
+    if (!c) this.maps.set(key, (c = out));
+    this.canonical.set(map, c);
+    return c;
+  }
+}
 
 /** Serves the current snapshot; translation results are memoised per (snapshot version, node). */
 export class SnapshotSource implements ResourceSource {
   private snapshot: ConfigSnapshot;
   private cache = new Map<string, XdsResources>();
-  /**
-   * Identical result maps are handed out as the same Map instance, because the xDS server encodes
-   * a Map once however many proxies receive it. Keyed by names + object identities, per snapshot.
-   */
-  private interned = new Map<string, ReadonlyMap<string, object>>();
-  private readonly ids = new WeakMap<object, number>();
-  private nextId = 1;
+  private readonly interner = new ContentInterner();
 
   constructor(initial: ConfigSnapshot, private readonly lookup: (ns: string, name: string) => Workload | undefined) {
     this.snapshot = initial;
@@ -29,20 +96,7 @@ export class SnapshotSource implements ResourceSource {
   setSnapshot(s: ConfigSnapshot): void {
     this.snapshot = s;
     this.cache = new Map(); // results of older versions are never asked for again
-    this.interned = new Map();
-  }
-
-  private intern(typeUrl: string, map: ReadonlyMap<string, object>): ReadonlyMap<string, object> {
-    let key = typeUrl;
-    for (const [name, obj] of map) {
-      let id = this.ids.get(obj);
-      if (id === undefined) this.ids.set(obj, (id = this.nextId++));
-      key += `\n${name}\t${id}`;
-    }
-    const hit = this.interned.get(key);
-    if (hit) return hit;
-    this.interned.set(key, map);
-    return map;
+    this.interner.nextGeneration();
   }
 
   proxyOf(node: NodeInfo): ProxyIdentity {
@@ -57,19 +111,21 @@ export class SnapshotSource implements ResourceSource {
     }
     let all = this.cache.get(node.id);
     if (!all) {
-      all = translate(this.snapshot, proxy);
+      all = translateShared(this.snapshot, proxy);
       this.cache.set(node.id, all);
     }
-    const byType: Record<string, Map<string, object>> = {
+    const byType: Record<string, ReadonlyMap<string, object>> = {
       [TYPE.listener]: all.listeners, [TYPE.route]: all.routes, [TYPE.cluster]: all.clusters, [TYPE.endpoint]: all.endpoints,
     };
-    const map = byType[typeUrl] ?? new Map<string, object>();
-    if (names === '*') return this.intern(typeUrl, map);
+    const map = this.interner.map(typeUrl, byType[typeUrl] ?? new Map<string, object>());
+    if (names === '*') return map;
+    // A subscription naming exactly what there is (the usual case for RDS/EDS) gets the shared Map.
+    if (names.length === map.size && names.every((n) => map.has(n))) return map;
     const out = new Map<string, object>();
     for (const n of names) {
       const r = map.get(n);
       if (r) out.set(n, r);
     }
-    return this.intern(typeUrl, out);
+    return this.interner.map(typeUrl, out);
   }
 }
