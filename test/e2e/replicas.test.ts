@@ -92,7 +92,7 @@ test('one of three replicas exits under steady load: removed from the endpoints,
 });
 
 test('a replica killed outright (weft run, sidecar and app: no deregistration): dropped after the grace period, no request fails', {
-  todo: 'connect failures to the dead address are retried onto the same host: src/translate emits no retry_host_predicate previous_hosts (Istio does), and even with it src/proxy picks the dead host again (see the report)',
+  todo: 'with Istio\'s default retry policy (2 retries, previous_hosts) ~2% of requests still fail while a SIGKILLed replica awaits its grace period: upstream_rq_retry_limit_exceeded > 0 in the client sidecar; the cause is not found yet',
 }, async (t) => {
   const load = await steadyLoad();
   try {

@@ -56,7 +56,8 @@ export class Forwarder {
   private backoff: NodeJS.Timeout | undefined;
   /** This request holds one of the cluster's max_retries slots (from its first retry until it ends). */
   private retrySlot = false;
-  private tried: Endpoint[] | null = null;
+  /** Keys (address:port) of hosts tried: keys, not objects, because an EDS push may rebuild the endpoints mid-request. */
+  private tried: string[] | null = null;
 
   constructor(
     readonly s: Stream,
@@ -97,7 +98,7 @@ export class Forwarder {
 
   launch(ep: Endpoint, isRetry: boolean, staleRetries: number): void {
     this.attempts++;
-    if (this.route.retry.avoidPrevious) (this.tried ??= []).push(ep);
+    if (this.route.retry.avoidPrevious) (this.tried ??= []).push(ep.key);
     if (this.route.attemptCountToUpstream) this.s.requestHeaders['x-envoy-attempt-count'] = String(this.attempts);
     this.current = new Attempt(this, ep, isRetry, staleRetries);
     this.current.start();
@@ -183,7 +184,7 @@ export class Forwarder {
     const p = this.route.retry;
     const tried = this.tried;
     let e = c.picker.pick(this.u.hash);
-    for (let i = 1; i < p.hostSelectionAttempts && e && tried && tried.includes(e); i++) e = c.picker.pick(this.u.hash === undefined ? undefined : (Math.random() * 2 ** 32) >>> 0);
+    for (let i = 1; i < p.hostSelectionAttempts && e && tried && tried.includes(e.key); i++) e = c.picker.pick(this.u.hash === undefined ? undefined : (Math.random() * 2 ** 32) >>> 0);
     return e;
   }
 
