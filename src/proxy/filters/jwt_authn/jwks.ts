@@ -4,9 +4,19 @@
 // most once at a time, bounded by http_uri.timeout. After a failed
 // fetch, requests fail fast ("Jwks remote fetch is failed") until failed_refetch_duration passes,
 // as Envoy does, so a JWKS server that is down never makes requests hang.
-import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet, LocalJWKSet } from 'jose';
 
-export type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+export type KeyResolver = (...args: Parameters<LocalJWKSet>) => ReturnType<LocalJWKSet>;
+
+let joseModule: Promise<typeof import('jose')> | undefined;
+
+/**
+ * jose, imported on first need: it costs ~40 ms and several MB, so a sidecar without a jwt_authn
+ * filter never loads it. A configured key set starts the import (see parseJwks) before any request.
+ */
+export function loadJose(): Promise<typeof import('jose')> {
+  return (joseModule ??= import('jose'));
+}
 
 /** reason: Envoy's text for the client and log; detail: why (for the log only). */
 export type JwksResult = { ok: true; keys: KeyResolver } | { ok: false; reason: string; detail?: string };
@@ -29,7 +39,12 @@ export function parseJwks(text: string): KeyResolver {
   // Symmetric (oct) keys are dropped: a public key set must never verify an HMAC token.
   const keys = ((doc as { keys: unknown[] }).keys).filter((k) => !!k && typeof k === 'object' && (k as { kty?: unknown }).kty !== 'oct');
   if (keys.length === 0) throw new Error('Jwks doesn\'t have valid keys');
-  return createLocalJWKSet({ keys } as JSONWebKeySet);
+  loadJose().catch(() => {}); // warm up now; a failed import surfaces at verification
+  let set: Promise<LocalJWKSet> | undefined;
+  return async (...args) => {
+    set ??= loadJose().then((jose) => jose.createLocalJWKSet({ keys } as JSONWebKeySet));
+    return (await set)(...args);
+  };
 }
 
 export class InlineJwks implements JwksSource {

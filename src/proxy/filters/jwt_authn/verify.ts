@@ -1,7 +1,6 @@
 // One JWT against one provider, in Envoy's order and with Envoy's failure texts: format, algorithm,
 // issuer, lifetime, audiences, then key lookup and signature (jose). Never throws.
-import { compactVerify } from 'jose';
-import type { JwksSource } from './jwks.js';
+import { loadJose, type JwksSource } from './jwks.js';
 
 /** Asymmetric algorithms only: `none` and HMAC (HS*) are refused before any key is looked at. */
 export const ALLOWED_ALGS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -73,6 +72,7 @@ export async function verifyJwt(token: string, p: ProviderCheck, nowSec = Date.n
   const jwks = await p.jwks.get();
   if (!jwks.ok) return jwks;
   try {
+    const { compactVerify } = await loadJose();
     await compactVerify(token, jwks.keys, { algorithms: [alg] });
   } catch (e) {
     const code = (e as { code?: string }).code ?? '';
