@@ -52,6 +52,8 @@ export interface CompiledHcm {
   readonly generateRequestId: boolean;
   readonly upgradeTypes: ReadonlySet<string>;
   readonly maxRequestHeadersBytes: number;
+  /** common_http_protocol_options.max_headers_count: more request headers than this get 431 (Envoy's default 100). */
+  readonly maxHeadersCount: number;
   readonly streamIdleTimeoutMs: number;
   readonly serverName: string;
   /** server_header_transformation: OVERWRITE (default), APPEND_IF_ABSENT or PASS_THROUGH. */
@@ -86,6 +88,7 @@ export function compileHcm(cfg: Obj, routes: RouteTable, stats: StatsStore, path
     generateRequestId: bool(cfg.generate_request_id, `${path}.generate_request_id`, true),
     upgradeTypes,
     maxRequestHeadersBytes: num(cfg.max_request_headers_kb, `${path}.max_request_headers_kb`, 60) * 1024,
+    maxHeadersCount: num((cfg.common_http_protocol_options as { max_headers_count?: unknown } | undefined)?.max_headers_count, `${path}.common_http_protocol_options.max_headers_count`, 100),
     streamIdleTimeoutMs: durationMs(cfg.stream_idle_timeout, `${path}.stream_idle_timeout`) ?? 300_000,
     serverName: str(cfg.server_name, `${path}.server_name`, 'envoy'),
     serverHeader: serverHeaderMode(str(cfg.server_header_transformation, `${path}.server_header_transformation`, 'OVERWRITE'), `${path}.server_header_transformation`),

@@ -162,6 +162,10 @@ export class ListenerDispatch {
     try {
       if (l.tls) applyXfcc(req.headers, req.socket);
       stream = new Stream(hcm, this.env, req, res, socket, head, target);
+      if (req.rawHeaders.length > hcm.maxHeadersCount * 2) {
+        stream.sendLocalReply(431, 'Request Header Fields Too Large', 'DPE');
+        return;
+      }
       stream.run();
     } catch (e) {
       // Whatever a request carries (e.g. header bytes h2 allows and HTTP/1.1 does not) must not crash the proxy.
@@ -232,8 +236,15 @@ export class ListenerDispatch {
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const chain = this.current.chain;
     if (chain?.kind === 'http') chain.hcm.stats.downstream_cx_protocol_error++;
-    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) {
+    // A bad request pipelined behind a good one: the good one's response goes out first (as Envoy does).
+    // (Only when the in-flight request itself was read whole: an error in its own body ends it.)
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (inFlight && !inFlight.writableFinished && inFlight.req?.complete && socket.writable && err.code !== 'ECONNRESET') {
+      inFlight.once('finish', () => this.onClientError(err, socket));
+      inFlight.once('close', () => { if (!inFlight.writableFinished) socket.destroy(); });
+      return;
+    }
+    if (!socket.writable || err.code === 'ECONNRESET' || (inFlight && !inFlight.writableFinished && inFlight.headersSent)) {
       socket.destroy();
       return;
     }
