@@ -5,13 +5,15 @@
 // The simulated sidecars run in a child process, so weftd's CPU and RSS are its own. xDS is served
 // in plaintext on loopback (weftd --insecure-xds): TLS costs are the data plane's story.
 // `npm run bench` calls runControlPlaneBench().
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdsClient, type AdsClient } from '../src/xds/client.js';
-import { TYPE } from '../src/xds/protos.js';
+import * as grpc from '@grpc/grpc-js';
+import { TYPE, toStruct, unpackAny } from '../src/xds/protos.js';
+import { ADS_SOTW_PATH, decodeResponse, encodeRequest, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/codec.js';
 import { edsNames, rdsNames } from '../src/agent/agent.js';
 import { startWeftd } from '../src/weftd/weftd.js';
 import { ApiClient } from '../src/api/client.js';
@@ -43,20 +45,71 @@ function pct(sorted: number[], p: number): number {
 const rssMB = () => process.memoryUsage().rss / 1048576;
 const cpuS = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
-type Protocol = 'sotw' | 'delta';
+/** sotw/delta: the full ADS client (decodes everything); light: SotW, ACKs RDS/EDS undecoded. */
+type Protocol = 'sotw' | 'delta' | 'light';
 
-/** Child process: N sidecars subscribed like Envoy; reports every RDS ACK to the parent. */
-function runClients(xds: string, from: number, to: number, protocol: Protocol): void {
-  const clients: AdsClient[] = [];
-  for (let i = from; i < to; i++) {
-    const id = `sidecar~127.88.${i >> 8}.${(i & 255) + 1}~bench-${i}.default~default.svc.cluster.local`;
-    const c = createAdsClient({ address: xds, protocol, node: { id, metadata: { NAMESPACE: 'default', WORKLOAD_NAME: `bench-${i}` }, locality: {} } });
+type Sidecar = { close(): void };
+
+/**
+ * A light SotW sidecar: a real gRPC ADS stream subscribed like Envoy (CDS/LDS wildcard, then
+ * EDS/RDS by the names they carry), but it decodes only CDS and LDS (to learn those names) and
+ * ACKs RDS/EDS on receipt. Many of them share this one process, where decoding every response
+ * with protobufjs would serialise N proxies' work on one core and time the clients, not weftd;
+ * `decodeMs` in the result is what one proxy spends decoding the changed RDS.
+ */
+function lightSidecar(xds: string, id: string, name: string, address: string, onRouteAck: (version: string, decodeMs?: number) => void, timeDecode: boolean): Sidecar {
+  const client = new grpc.Client(xds, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse);
+  const names = new Map<string, string[]>();
+  const send = (type_url: string, version_info: string, response_nonce: string, node?: Record<string, unknown>): void => {
+    stream.write({ type_url, version_info, response_nonce, resource_names: names.get(type_url) ?? [], ...(node ? { node } : {}) });
+  };
+  const resubscribe = (typeUrl: string, want: string[]): void => {
+    const prev = names.get(typeUrl);
+    if (prev && prev.join('\n') === want.join('\n')) return;
+    names.set(typeUrl, want);
+    send(typeUrl, '', prevNonce.get(typeUrl) ?? '');
+  };
+  const prevNonce = new Map<string, string>();
+  stream.on('data', (r: DiscoveryResponse) => {
+    prevNonce.set(r.type_url, r.nonce);
+    send(r.type_url, r.version_info, r.nonce);
+    if (r.type_url === TYPE.cluster) resubscribe(TYPE.endpoint, edsNames(new Map(r.resources.map((a) => { const c = unpackAny<{ name: string }>(a); return [c.name, c]; }))));
+    else if (r.type_url === TYPE.listener) resubscribe(TYPE.route, rdsNames(new Map(r.resources.map((a) => { const l = unpackAny<{ name: string }>(a); return [l.name, l]; }))));
+    else if (r.type_url === TYPE.route) {
+      let decodeMs: number | undefined;
+      if (timeDecode) { // after the ACK went out, so it does not delay it
+        const t0 = performance.now();
+        for (const a of r.resources) unpackAny(a);
+        decodeMs = performance.now() - t0;
+      }
+      onRouteAck(r.version_info, decodeMs);
+    }
+  });
+  stream.on('error', () => {});
+  const node = { id, locality: {}, metadata: toStruct({ NAMESPACE: 'default', WORKLOAD_NAME: name, INSTANCE_IPS: address }) };
+  send(TYPE.cluster, '', '', node);
+  send(TYPE.listener, '', '');
+  return { close: () => { stream.cancel(); client.close(); } };
+}
+
+/** Child process: one sidecar per given workload; reports every RDS ACK to the parent. */
+function runClients(xds: string, from: number, protocol: Protocol, nodes: readonly { name: string; address: string }[]): void {
+  const clients: Sidecar[] = [];
+  nodes.forEach(({ name, address }, k) => {
+    const i = from + k;
+    const id = `sidecar~${address}~${name}.default~default.svc.cluster.local`;
+    if (protocol === 'light') {
+      clients.push(lightSidecar(xds, id, name, address, (version, decodeMs) => process.send?.({ i, version, decodeMs }), k === 0));
+      return;
+    }
+    const c = createAdsClient({ address: xds, protocol, node: { id, metadata: { NAMESPACE: 'default', WORKLOAD_NAME: name, INSTANCE_IPS: address }, locality: {} } });
     c.subscribe(TYPE.cluster, '*', (u) => { c.subscribe(TYPE.endpoint, edsNames(u.resources), () => undefined); });
     c.subscribe(TYPE.listener, '*', (u) => { c.subscribe(TYPE.route, rdsNames(u.resources), () => undefined); });
     c.on('ack', (e) => { if (e.typeUrl === TYPE.route) process.send?.({ i, version: e.version }); });
     c.start();
     clients.push(c);
-  }
+  });
   const stop = (): void => { for (const c of clients) c.close(); process.exit(0); };
   process.on('message', (m) => { if (m === 'stop') stop(); });
   process.on('disconnect', stop); // the parent is gone: never linger
@@ -76,6 +129,8 @@ export interface ControlPlaneBenchOptions {
 export interface ControlPlaneRow {
   sidecars: number; services: number; protocol: Protocol; initialApplyMs: number; allSyncedMs: number;
   p50Ms: number; p99Ms: number; cpuSecondsPerPush: number; mbPerSidecar: number; rssConnectedMB: number;
+  /** light clients: what one proxy spends decoding a changed RDS response with protobufjs (median). */
+  rdsDecodeMs?: number;
 }
 
 const HEADER = '| sidecars | xDS | mesh | initial apply ms | all synced ms | apply -> all ACKed p50 ms | p99 ms | weftd CPU s per push | weftd MB per sidecar |\n|---|---|---|---|---|---|---|---|---|';
@@ -93,22 +148,29 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
   const rows: ControlPlaneRow[] = [];
   for (const n of opts.sidecars) {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-cp-'));
-    const weftd = await startWeftd({ dataDir, apiPort: 0, xdsPort: 0, addressBase: '127.87', log: () => {}, debounceMs: 10, insecureXds: true });
+    const weftd = await startWeftd({ dataDir, apiPort: 0, xdsPort: 0, addressBase: '127.87', log: () => {}, debounceMs: 10, insecureXds: true,
+      workloadGraceMs: 3_600_000 }); // the bench's workloads have no sidecar of their own: never swept mid-run
     const api = new ApiClient(weftd.apiUrl, { token: weftd.adminToken });
     let t = Date.now();
     await api.apply(meshResources(services), {});
     const applyMs = Date.now() - t;
-    // 3 ready workloads per service (v1, v2, v3).
-    for (let i = 0; i < services; i++) {
-      for (const v of ['v1', 'v2', 'v3']) {
-        weftd.workloads.register({ name: `svc-${i}-${v}`, namespace: 'default', labels: { app: `svc-${i}`, version: v }, serviceAccount: 'default', ports: { http: 9080 }, ready: true });
+    // 3 ready workloads per service (v1, v2, v3); sidecar i is one of them (its own inbound listener).
+    const registered: { name: string; address: string }[] = [];
+    for (const v of ['v1', 'v2', 'v3']) {
+      for (let i = 0; i < services; i++) {
+        const w = weftd.workloads.register({ name: `svc-${i}-${v}`, namespace: 'default', labels: { app: `svc-${i}`, version: v }, serviceAccount: 'default', ports: { http: 9080 }, ready: true });
+        registered.push({ name: w.name, address: w.address });
       }
     }
+    if (n + 1 > registered.length) throw new Error(`${n} sidecars need at least ${Math.ceil((n + 1) / 3)} services`);
+    const clients = (from: number, to: number): ChildProcess => fork(SELF, ['--clients', weftd.xdsAddress, String(from), protocol],
+      { stdio: 'inherit', env: { ...process.env, WEFT_BENCH_NODES: JSON.stringify(registered.slice(from, to)) } });
     const acked = new Map<number, string>();
-    const onAck = (m: { i: number; version: string }): void => { acked.set(m.i, m.version); };
+    const decodeMs: number[] = [];
+    const onAck = (m: { i: number; version: string; decodeMs?: number }): void => { acked.set(m.i, m.version); if (m.decodeMs !== undefined) decodeMs.push(m.decodeMs); };
     // One probe sidecar first, so the snapshot, translation and encodings (a fixed cost) are not
     // counted as per-sidecar memory.
-    const probe = fork(SELF, ['--clients', weftd.xdsAddress, String(n), String(n + 1), protocol], { stdio: 'inherit' });
+    const probe = clients(n, n + 1);
     probe.on('message', onAck);
     t = Date.now();
     while (!acked.has(n)) {
@@ -117,7 +179,7 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     }
     await new Promise((r) => setTimeout(r, 500));
     const rss0 = rssMB();
-    const child = fork(SELF, ['--clients', weftd.xdsAddress, '0', String(n), protocol], { stdio: 'inherit' });
+    const child = clients(0, n);
     child.on('message', onAck);
     t = Date.now();
     while (acked.size < n + 1) {
@@ -147,7 +209,8 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     const cpuPerPush = (cpuS() - cpu0) / changes;
     lat.sort((a, b) => a - b);
     rows.push({ sidecars: n, services, protocol, initialApplyMs: applyMs, allSyncedMs: connectMs, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99),
-      cpuSecondsPerPush: cpuPerPush, mbPerSidecar: (rssConnected - rss0) / n, rssConnectedMB: rssConnected });
+      cpuSecondsPerPush: cpuPerPush, mbPerSidecar: (rssConnected - rss0) / n, rssConnectedMB: rssConnected,
+      rdsDecodeMs: decodeMs.length ? [...decodeMs].sort((a, b) => a - b)[decodeMs.length >> 1] : undefined });
     child.send('stop');
     probe.send('stop');
     await weftd.close();
@@ -158,7 +221,7 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--clients') {
-    runClients(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), (process.argv[6] ?? 'sotw') as Protocol);
+    runClients(process.argv[3], Number(process.argv[4]), (process.argv[5] ?? 'sotw') as Protocol, JSON.parse(process.env.WEFT_BENCH_NODES ?? '[]') as { name: string; address: string }[]);
     return;
   }
   const rows = await runControlPlaneBench({

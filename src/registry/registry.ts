@@ -199,6 +199,11 @@ export class Registry {
     });
   }
 
+  /** Copies memo entries of an earlier registry whose results are known to hold for this one. */
+  inheritMemo(from: Registry, keep: (key: string) => boolean): void {
+    for (const [k, v] of from.memoStore) if (keep(k) && !this.memoStore.has(k)) this.memoStore.set(k, v);
+  }
+
   /** Per-snapshot memoization of proxy-independent results: computed once per key per snapshot. */
   memo<T>(key: string, compute: () => T): T {
     if (this.memoStore.has(key)) return this.memoStore.get(key) as T;
@@ -215,4 +220,32 @@ export function registryFor(snapshot: ConfigSnapshot): Registry {
   let r = registries.get(snapshot);
   if (!r) registries.set(snapshot, (r = new Registry(snapshot)));
   return r;
+}
+
+/** Kinds whose changes cannot alter any cluster or ClusterLoadAssignment (they shape routes, listeners, filters). */
+const ROUTING_ONLY_KINDS = new Set(['VirtualService', 'Gateway', 'AuthorizationPolicy', 'RequestAuthentication']);
+/** Memo keys of cluster and endpoint results (see src/translate/cds.ts, eds.ts, translate.ts). */
+const CLUSTER_MEMO_PREFIXES = ['cds+eds|', 'cluster|', 'cla|', 'sidecar-clusters|', 'locality-matters'];
+
+function sameItems<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/**
+ * When `next` differs from `prev` only in routing kinds (e.g. a VirtualService change) and its
+ * unchanged inputs are the very same objects (see SnapshotInputCache), hands `next` the clusters
+ * and endpoints already built for `prev` instead of rebuilding thousands of them. Returns whether
+ * it did. Safe to skip: it only saves work.
+ */
+export function inheritClusterMemos(prev: ConfigSnapshot, next: ConfigSnapshot): boolean {
+  const old = registries.get(prev);
+  if (!old || prev === next) return false;
+  if (!sameItems(prev.workloads, next.workloads) || JSON.stringify(prev.mesh) !== JSON.stringify(next.mesh)) return false;
+  for (const kind of new Set([...prev.byKind.keys(), ...next.byKind.keys()])) {
+    if (!ROUTING_ONLY_KINDS.has(kind) && !sameItems(prev.byKind.get(kind), next.byKind.get(kind))) return false;
+  }
+  registryFor(next).inheritMemo(old, (key) => CLUSTER_MEMO_PREFIXES.some((p) => key.startsWith(p)));
+  return true;
 }

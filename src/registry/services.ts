@@ -88,7 +88,38 @@ function endpoint(src: EndpointSource, port: number, servicePort: number): Servi
 
 export interface ServiceWithEndpoints { service: MeshService; endpoints: readonly ServiceEndpoint[] }
 
-function k8sService(r: Resource<ServiceSpec>, domainSuffix: string, sources: readonly EndpointSource[]): ServiceWithEndpoints {
+/**
+ * Endpoint sources by namespace and by each `label=value`, in their original order, so a selector
+ * is matched against the few sources carrying its first label instead of every source.
+ */
+class SourceIndex {
+  private readonly byNs = new Map<string, { all: EndpointSource[]; byLabel: Map<string, EndpointSource[]> }>();
+
+  constructor(sources: readonly EndpointSource[]) {
+    for (const s of sources) {
+      let e = this.byNs.get(s.namespace);
+      if (!e) this.byNs.set(s.namespace, (e = { all: [], byLabel: new Map() }));
+      e.all.push(s);
+      for (const [k, v] of Object.entries(s.labels)) {
+        const key = `${k}=${v}`;
+        let list = e.byLabel.get(key);
+        if (!list) e.byLabel.set(key, (list = []));
+        list.push(s);
+      }
+    }
+  }
+
+  /** Sources of `namespace` whose labels match `selector` (all of the namespace for an empty one). */
+  select(namespace: string, selector: Readonly<Record<string, string>> | undefined): EndpointSource[] {
+    const e = this.byNs.get(namespace);
+    if (!e) return [];
+    const first = selector ? Object.entries(selector)[0] : undefined;
+    const candidates = first ? e.byLabel.get(`${first[0]}=${first[1]}`) ?? [] : e.all;
+    return candidates.filter((src) => labelsMatch(selector, src.labels));
+  }
+}
+
+function k8sService(r: Resource<ServiceSpec>, domainSuffix: string, sources: SourceIndex): ServiceWithEndpoints {
   const ns = r.metadata.namespace ?? 'default';
   const ports: ServicePortInfo[] = (r.spec.ports ?? []).map((p: ServicePort) => ({
     name: p.name ?? '', port: p.port, protocol: servicePortProtocol(p), targetPort: p.targetPort,
@@ -102,8 +133,7 @@ function k8sService(r: Resource<ServiceSpec>, domainSuffix: string, sources: rea
   const endpoints: ServiceEndpoint[] = [];
   const selector = r.spec.selector;
   if (selector && Object.keys(selector).length > 0) {
-    for (const src of sources) {
-      if (src.namespace !== ns || !labelsMatch(selector, src.labels)) continue;
+    for (const src of sources.select(ns, selector)) {
       for (const p of ports) {
         const port = k8sEndpointPort(p, src);
         if (port !== undefined) endpoints.push(endpoint(src, port, p.port));
@@ -119,7 +149,7 @@ function exportToAnnotation(r: Resource): string[] | undefined {
   return a ? a.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
 }
 
-function serviceEntryServices(r: Resource<ServiceEntrySpec>, sources: readonly EndpointSource[]): ServiceWithEndpoints[] {
+function serviceEntryServices(r: Resource<ServiceEntrySpec>, sources: SourceIndex): ServiceWithEndpoints[] {
   const ns = r.metadata.namespace ?? 'default';
   const spec = r.spec;
   const ports: ServicePortInfo[] = (spec.ports ?? []).map((p: Port) => ({
@@ -132,7 +162,7 @@ function serviceEntryServices(r: Resource<ServiceEntrySpec>, sources: readonly E
     if (s) srcs.push(s);
   });
   if (spec.workloadSelector) {
-    for (const s of sources) if (s.namespace === ns && labelsMatch(spec.workloadSelector.labels, s.labels)) srcs.push(s);
+    srcs.push(...sources.select(ns, spec.workloadSelector.labels));
   }
   return (spec.hosts ?? []).filter((h) => !!h).map((hostname) => {
     const endpoints: ServiceEndpoint[] = [];
@@ -160,8 +190,9 @@ export function buildServices(snapshot: ConfigSnapshot): ServiceWithEndpoints[] 
     const s = fromWorkloadEntry(we.spec, we.metadata.namespace ?? 'default', `WorkloadEntry/${we.metadata.name}`);
     if (s) sources.push(s);
   }
+  const index = new SourceIndex(sources);
   const out: ServiceWithEndpoints[] = [];
-  for (const r of resourcesOfKind<ServiceSpec>(snapshot, 'Service')) out.push(k8sService(r, snapshot.mesh.domainSuffix, sources));
-  for (const r of resourcesOfKind<ServiceEntrySpec>(snapshot, 'ServiceEntry')) out.push(...serviceEntryServices(r, sources));
+  for (const r of resourcesOfKind<ServiceSpec>(snapshot, 'Service')) out.push(k8sService(r, snapshot.mesh.domainSuffix, index));
+  for (const r of resourcesOfKind<ServiceEntrySpec>(snapshot, 'ServiceEntry')) out.push(...serviceEntryServices(r, index));
   return out;
 }

@@ -62,11 +62,13 @@ function deepFreeze<T>(v: T): T {
 
 /**
  * Copies and deep-freezes its inputs (the caller may keep mutating its own objects) and builds the
- * per-kind index once. Resources must be validated and have `metadata.namespace` set.
+ * per-kind index once. Resources must be validated and have `metadata.namespace` set. A frozen
+ * resource or workload is taken as it is, uncopied (it must be deeply frozen, as a snapshot's own
+ * are): that is how a rebuild reuses the unchanged objects of the previous snapshot.
  */
 export function createSnapshot(version: string, resources: readonly Resource[], workloads: readonly Workload[],
   mesh?: Partial<MeshConfig>): ConfigSnapshot {
-  const copied = resources.map((r) => structuredClone(r));
+  const copied = resources.map((r) => (Object.isFrozen(r) ? r : structuredClone(r)));
   for (const r of copied) {
     if (!r.metadata?.namespace && r.kind !== 'Namespace') {
       throw new Error(`createSnapshot: ${r.kind}/${r.metadata?.name ?? '?'} has no metadata.namespace`);
@@ -88,7 +90,7 @@ export function createSnapshot(version: string, resources: readonly Resource[], 
   const snap: ConfigSnapshot = {
     version,
     resources: sorted,
-    workloads: workloads.map((w) => structuredClone(w)),
+    workloads: workloads.map((w) => (Object.isFrozen(w) ? w : structuredClone(w))),
     mesh: meshConfig,
     byKind,
   };
@@ -97,4 +99,43 @@ export function createSnapshot(version: string, resources: readonly Resource[], 
   deepFreeze(snap.mesh);
   for (const list of byKind.values()) Object.freeze(list);
   return Object.freeze(snap);
+}
+
+/**
+ * Hands the previous build's frozen objects back for inputs that did not change, so a rebuild
+ * copies and freezes only what changed and unchanged resources keep their identity (what
+ * identity-keyed caches downstream rely on). Resources are matched by kind/namespace/name, uid and
+ * resourceVersion (a store changes the resourceVersion with the content), else by content, as are
+ * workloads. Keeps one build's worth of objects.
+ */
+export class SnapshotInputCache {
+  private resources = new Map<string, Resource>();
+  private workloads = new Map<string, Workload>();
+
+  private static reuse<T extends object>(items: readonly T[], prev: Map<string, T>, keyOf: (x: T) => string): { out: T[]; next: Map<string, T> } {
+    const next = new Map<string, T>();
+    const out = items.map((x) => {
+      const key = keyOf(x);
+      const hit = prev.get(key) ?? next.get(key);
+      const v = hit ?? deepFreeze(structuredClone(x));
+      next.set(key, v);
+      return v;
+    });
+    return { out, next };
+  }
+
+  resourcesOf(items: readonly Resource[]): Resource[] {
+    const { out, next } = SnapshotInputCache.reuse(items, this.resources, (r) => {
+      const m = r.metadata;
+      return m?.resourceVersion && m.uid ? `${r.kind}/${m.namespace ?? ''}/${m.name}@${m.uid}@${m.resourceVersion}` : JSON.stringify(r);
+    });
+    this.resources = next;
+    return out;
+  }
+
+  workloadsOf(items: readonly Workload[]): Workload[] {
+    const { out, next } = SnapshotInputCache.reuse(items, this.workloads, (w) => JSON.stringify(w));
+    this.workloads = next;
+    return out;
+  }
 }

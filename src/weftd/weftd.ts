@@ -6,7 +6,8 @@ import { startApiServer } from '../api/server.js';
 import { FileStore } from '../store/file.js';
 import { MemoryStore } from '../store/memory.js';
 import type { ConfigStore } from '../store/types.js';
-import { createSnapshot, type MeshConfig } from '../registry/snapshot.js';
+import { createSnapshot, SnapshotInputCache, type MeshConfig } from '../registry/snapshot.js';
+import { inheritClusterMemos } from '../registry/registry.js';
 import { checkConsistency, translate } from '../translate/index.js';
 import { createXdsServer } from '../xds/server.js';
 import type { XdsLogger } from '../xds/types.js';
@@ -60,9 +61,10 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   });
 
   let seq = 0;
+  const inputs = new SnapshotInputCache(); // unchanged resources keep their frozen objects across rebuilds
   const build = async () => {
-    const resources = await store.list();
-    const live = workloads.list().filter((w) => w.ready !== false);
+    const resources = inputs.resourcesOf(await store.list());
+    const live = inputs.workloadsOf(workloads.list().filter((w) => w.ready !== false));
     return createSnapshot(`${store.revision()}.${++seq}`, resources, live, opts.mesh);
   };
   const source = new SnapshotSource(await build(), (ns, name) => workloads.get(ns, name));
@@ -82,6 +84,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
       do {
         again = false;
         const snap = await build();
+        inheritClusterMemos(source.current(), snap); // a routing-only change reuses every cluster and endpoint
         source.setSnapshot(snap);
         xds.notify();
       } while (again);
