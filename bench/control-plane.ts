@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAdsClient, type AdsClient } from '../src/xds/client.js';
+import { createAdsClient } from '../src/xds/client.js';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE, toStruct, unpackAny } from '../src/xds/protos.js';
 import { ADS_SOTW_PATH, decodeResponse, encodeRequest, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/codec.js';

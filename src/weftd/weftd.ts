@@ -13,6 +13,7 @@ import { createXdsServer } from '../xds/server.js';
 import type { XdsLogger } from '../xds/types.js';
 import { WorkloadRegistry } from './workloads.js';
 import { SnapshotSource } from './xds-source.js';
+import { ConfigView } from './config-view.js';
 import { registerWeftRoutes } from './routes.js';
 import { setupSecurity, type SecurityOptions } from './ca-routes.js';
 
@@ -62,8 +63,9 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
 
   let seq = 0;
   const inputs = new SnapshotInputCache(); // unchanged resources keep their frozen objects across rebuilds
+  const config = new ConfigView(store); // the store's resources kept from watch events, not listed per change
   const build = async () => {
-    const resources = inputs.resourcesOf(await store.list());
+    const resources = inputs.resourcesOf(await config.list());
     const live = inputs.workloadsOf(workloads.list().filter((w) => w.ready !== false));
     return createSnapshot(`${store.revision()}.${++seq}`, resources, live, opts.mesh);
   };
@@ -120,6 +122,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
     version: () => source.current().version,
     async close() {
       unwatch();
+      config.close();
       workloads.close();
       await api.close();
       await xds.close();
