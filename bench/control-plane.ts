@@ -233,3 +233,10 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] === SELF) await main();
+
+/** `npm run bench` entry: a markdown table (quick: 100 sidecars; full: 100 and 1000, light clients, and 100 with full decoding). */
+export default async function controlPlaneSuite(opts: { quick: boolean }): Promise<string> {
+  const rows = await runControlPlaneBench({ sidecars: opts.quick ? [100] : [100, 1000], services: 1000, changes: opts.quick ? 3 : 10, protocol: 'light' });
+  if (!opts.quick) rows.push(...await runControlPlaneBench({ sidecars: [100], services: 1000, changes: 5, protocol: 'sotw' }));
+  return controlPlaneTable(rows);
+}

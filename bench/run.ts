@@ -21,6 +21,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--seconds N] [--rounds N] [--o
 const OTHER_SUITES = [
   { name: 'xds push', file: 'xds/push.js' },
   { name: 'translate', file: 'translate.js' },
+  { name: 'control plane', file: 'control-plane.js' },
 ];
 
 type SuiteFn = (opts: { quick: boolean }) => unknown;

@@ -1,11 +1,12 @@
 // Translation benchmark: 1000 services x 3 subsets, 1000 VirtualServices, 3000 workloads in 10
 // namespaces. Times createSnapshot, translate for one sidecar, then for 100 sidecars (10 per
 // namespace) sharing the per-snapshot memo, the same again fully memoized, and 100 on a fresh snapshot.
-// Run: npx tsc -p . && node dist/bench/translate.js
+// Run: npx tsc -p . && node dist/bench/translate.js   (`npm run bench` calls runTranslateBench())
 import { performance } from 'node:perf_hooks';
 import type { Resource, Workload } from '../src/model/index.js';
-import { createSnapshot } from '../src/registry/index.js';
-import { translate, checkConsistency, type ProxyInfo } from '../src/translate/index.js';
+import { fileURLToPath } from 'node:url';
+import { createSnapshot, inheritClusterMemos, SnapshotInputCache } from '../src/registry/index.js';
+import { translate, translateShared, checkConsistency, type ProxyInfo } from '../src/translate/index.js';
 
 const SERVICES = 1000;
 const NAMESPACES = 10;
@@ -39,27 +40,57 @@ function proxyFor(w: Workload): ProxyInfo {
     namespace: w.namespace, labels: w.labels, address: w.address, serviceAccount: w.serviceAccount, workload: w };
 }
 
-function time<T>(label: string, f: () => T): T {
-  const t0 = performance.now();
-  const v = f();
-  console.log(`${label.padEnd(58)} ${(performance.now() - t0).toFixed(1).padStart(8)} ms`);
-  return v;
+export interface TranslateTiming { label: string; ms: number }
+
+/**
+ * Times snapshot creation and translation (two rounds: cold then warm JIT) and a routing-only
+ * rebuild (one VirtualService changed: clusters and endpoints inherited). Returns the timings of
+ * the second round and prints every line.
+ */
+export function runTranslateBench(opts: { log?: (line: string) => void } = {}): TranslateTiming[] {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  let timings: TranslateTiming[] = [];
+  const time = <T>(label: string, f: () => T): T => {
+    const t0 = performance.now();
+    const v = f();
+    const ms = performance.now() - t0;
+    timings.push({ label, ms });
+    log(`${label.padEnd(64)} ${ms.toFixed(1).padStart(8)} ms`);
+    return v;
+  };
+  const { resources, workloads } = inputs();
+  log(`${SERVICES} services x 3 subsets, ${SERVICES} VirtualServices, ${workloads.length} workloads, ${NAMESPACES} namespaces`);
+  const proxies = Array.from({ length: 100 }, (_, k) => proxyFor(workloads[(k * 97) % workloads.length]));
+  for (let round = 1; round <= 2; round++) {
+    timings = [];
+    log(`-- round ${round}${round === 1 ? ' (cold JIT)' : ''}`);
+    const cache = new SnapshotInputCache();
+    const snap = time('createSnapshot', () => createSnapshot(`v${round}`, cache.resourcesOf(resources), cache.workloadsOf(workloads)));
+    const one = time('translate, 1 sidecar (builds registry + its namespace)', () => translate(snap, proxies[0]));
+    time('translate, 100 sidecars in 10 namespaces (shared memo)', () => { for (const p of proxies) translate(snap, p); });
+    time('translate, the same 100 sidecars again (all memoized)', () => { for (const p of proxies) translate(snap, p); });
+    const snap2 = createSnapshot(`v${round}b`, resources, workloads);
+    time('translate, 100 sidecars on a fresh snapshot (cold memo)', () => { for (const p of proxies) translate(snap2, p); });
+    const changed = resources.map((r) => (r.kind === 'VirtualService' && r.metadata.name === 'svc0'
+      ? { ...r, metadata: { ...r.metadata, resourceVersion: `changed-${round}` }, spec: { ...(r.spec as object), http: [{ route: [{ destination: { host: 'svc0', subset: 'v2' } }] }] } } : r));
+    time('one VirtualService changed: rebuild + 100 sidecars (incremental)', () => {
+      const next = createSnapshot(`v${round}c`, cache.resourcesOf(changed), cache.workloadsOf(workloads));
+      inheritClusterMemos(snap, next);
+      for (const p of proxies) translateShared(next, p);
+    });
+    if (round === 1) {
+      log(`   one sidecar: ${one.listeners.size} listeners, ${one.routes.size} route configs, ${one.clusters.size} clusters, ${one.endpoints.size} CLAs`);
+      const problems = checkConsistency(one);
+      if (problems.length > 0) log(`   INCONSISTENT: ${problems.slice(0, 3).join('; ')}`);
+    }
+  }
+  return timings;
 }
 
-const { resources, workloads } = inputs();
-console.log(`${SERVICES} services x 3 subsets, ${SERVICES} VirtualServices, ${workloads.length} workloads, ${NAMESPACES} namespaces`);
-const proxies = Array.from({ length: 100 }, (_, k) => proxyFor(workloads[(k * 97) % workloads.length]));
-for (let round = 1; round <= 2; round++) {
-  console.log(`-- round ${round}${round === 1 ? ' (cold JIT)' : ''}`);
-  const snap = time('createSnapshot', () => createSnapshot(`v${round}`, resources, workloads));
-  const one = time('translate, 1 sidecar (builds registry + its namespace)', () => translate(snap, proxies[0]));
-  time('translate, 100 sidecars in 10 namespaces (shared memo)', () => { for (const p of proxies) translate(snap, p); });
-  time('translate, the same 100 sidecars again (all memoized)', () => { for (const p of proxies) translate(snap, p); });
-  const snap2 = createSnapshot(`v${round}b`, resources, workloads);
-  time('translate, 100 sidecars on a fresh snapshot (cold memo)', () => { for (const p of proxies) translate(snap2, p); });
-  if (round === 1) {
-    console.log(`   one sidecar: ${one.listeners.size} listeners, ${one.routes.size} route configs, ${one.clusters.size} clusters, ${one.endpoints.size} CLAs`);
-    const problems = checkConsistency(one);
-    if (problems.length > 0) console.log(`   INCONSISTENT: ${problems.slice(0, 3).join('; ')}`);
-  }
+if (process.argv[1] === fileURLToPath(import.meta.url)) runTranslateBench();
+
+/** `npm run bench` entry: a markdown table of the warm round. */
+export default function translateSuite(): string {
+  const rows = runTranslateBench({ log: () => {} });
+  return `| step (1000 services x 3 subsets, 1000 VS, 3000 workloads, 10 namespaces) | ms |\n|---|---|\n${rows.map((r) => `| ${r.label} | ${r.ms.toFixed(1)} |`).join('\n')}`;
 }

@@ -6,6 +6,7 @@
 // cores are still shared with the clients (which decode every full-state push), so latencies
 // are upper bounds.
 import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createXdsServer, type AckEvent } from '../../src/xds/server.js';
 import * as grpc from '@grpc/grpc-js';
 import { createAdsClient } from '../../src/xds/client.js';
@@ -14,6 +15,7 @@ import { unpackAny } from '../../src/xds/protos.js';
 import { TYPE } from '../../src/xds/protos.js';
 import type { NodeInfo, ResourceSource } from '../../src/xds/types.js';
 
+const SELF = fileURLToPath(import.meta.url);
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
@@ -55,8 +57,8 @@ async function waitFor(what: string, f: () => boolean, timeoutMs: number): Promi
   }
 }
 
-type Mode = 'sotw' | 'delta';
-interface Row { mode: Mode; n: number; resources: number; connectS: number; p50: number; p99: number; all: number; cpuS: number; rssPerStreamKB: number }
+export type Mode = 'sotw' | 'delta';
+export interface Row { mode: Mode; n: number; resources: number; connectS: number; p50: number; p99: number; all: number; cpuS: number; rssPerStreamKB: number }
 
 async function runOne(mode: Mode, n: number, count: number, rounds: number): Promise<Row> {
   const source = new SyntheticSource(count);
@@ -78,7 +80,7 @@ async function runOne(mode: Mode, n: number, count: number, rounds: number): Pro
   for (let p = 0; p < procs; p++) {
     const from = Math.floor((p * n) / procs);
     const to = Math.floor(((p + 1) * n) / procs);
-    children.push(fork(process.argv[1], ['--clients', mode, String(port), String(from), String(to)], { stdio: 'inherit', execArgv: [] }));
+    children.push(fork(SELF, ['--clients', mode, String(port), String(from), String(to)], { stdio: 'inherit', execArgv: [] }));
   }
   let lastReport = Date.now();
   await waitFor('initial sync', () => {
@@ -143,17 +145,36 @@ function runClients(mode: Mode, port: number, from: number, to: number): void {
       clients.push(deltaClient(port, `proxy-${i}`));
       continue;
     }
-    const c = createAdsClient({ address: `127.0.0.1:${port}`, node: { id: `proxy-${i}`, metadata: {} },
-      channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+    const c = createAdsClient({ address: `127.0.0.1:${port}`, node: { id: `proxy-${i}`, metadata: {} } });
     c.subscribe(TYPE.cluster, '*', () => undefined);
     c.subscribe(TYPE.listener, '*', () => undefined);
     c.start();
     clients.push(c);
   }
-  process.on('SIGTERM', () => {
+  const stop = (): void => {
     for (const c of clients) c.close();
     process.exit(0);
-  });
+  };
+  process.on('SIGTERM', stop);
+  process.on('disconnect', stop); // never outlive the benchmark
+}
+
+/** Runs each mode at each N; returns the rows (also what `npm run bench` records). */
+export async function runXdsPushBench(opts: { sidecars: number[]; resources: number; rounds: number; modes?: Mode[] }): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of opts.sidecars) {
+    for (const mode of opts.modes ?? ['sotw', 'delta']) {
+      rows.push(await runOne(mode, n, opts.resources, opts.rounds));
+      console.error(`done ${mode} N=${n}`);
+    }
+  }
+  return rows;
+}
+
+export function xdsPushTable(rows: readonly Row[]): string {
+  const head = '| mode | proxies | resources | initial sync s | ACK p50 ms | ACK p99 ms | all ACKed ms | server CPU s per push | server RSS per stream KB |\n|---|---|---|---|---|---|---|---|---|';
+  return `${head}\n${rows.map((r) => `| ${r.mode} | ${r.n} | ${r.resources} clusters + ${r.resources} listeners | ${r.connectS.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ` +
+    `${r.all.toFixed(0)} | ${r.cpuS.toFixed(2)} | ${r.rssPerStreamKB.toFixed(0)} |`).join('\n')}`;
 }
 
 async function main(): Promise<void> {
@@ -161,27 +182,23 @@ async function main(): Promise<void> {
     runClients(process.argv[3] as Mode, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
     return;
   }
-  const ns = (process.argv[2] ?? '100').split(',').map(Number);
   const count = Number(process.argv[3] ?? 1000);
   const rounds = Number(process.argv[4] ?? 5);
   const modeArg = process.argv[5] ?? 'both';
-  const modes: Mode[] = modeArg === 'both' ? ['sotw', 'delta'] : [modeArg as Mode];
-  const rows: Row[] = [];
-  for (const n of ns) {
-    for (const mode of modes) {
-      rows.push(await runOne(mode, n, count, rounds));
-      console.error(`done ${mode} N=${n}`);
-    }
-  }
+  const rows = await runXdsPushBench({ sidecars: (process.argv[2] ?? '100').split(',').map(Number), resources: count, rounds,
+    modes: modeArg === 'both' ? ['sotw', 'delta'] : [modeArg as Mode] });
   console.log(`xDS push: one cluster changes among ${count} clusters + ${count} listeners (wildcard; SotW CDS is full state); ${rounds} rounds`);
-  console.log('mode   N      initial sync s   ack p50 ms   ack p99 ms   all acked ms   server CPU s/push   server RSS/stream KB');
-  for (const r of rows) {
-    console.log(`${r.mode.padEnd(7)}${String(r.n).padEnd(7)}${r.connectS.toFixed(1).padStart(14)}${r.p50.toFixed(0).padStart(13)}${r.p99.toFixed(0).padStart(13)}` +
-      `${r.all.toFixed(0).padStart(15)}${r.cpuS.toFixed(2).padStart(20)}${r.rssPerStreamKB.toFixed(0).padStart(23)}`);
-  }
+  console.log(xdsPushTable(rows));
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (process.argv[1] === SELF) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
+
+/** `npm run bench` entry: a markdown table. */
+export default async function xdsPushSuite(opts: { quick: boolean }): Promise<string> {
+  return xdsPushTable(await runXdsPushBench({ sidecars: [100], resources: 1000, rounds: opts.quick ? 3 : 5 }));
+}
