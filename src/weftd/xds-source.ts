@@ -84,6 +84,7 @@ export class SnapshotSource implements ResourceSource {
   private snapshot: ConfigSnapshot;
   private cache = new Map<string, XdsResources>();
   private readonly interner = new ContentInterner();
+  private readonly byNames = new WeakMap<readonly string[], { from: ReadonlyMap<string, object>; out: ReadonlyMap<string, object> }>();
 
   constructor(initial: ConfigSnapshot, private readonly lookup: (ns: string, name: string) => Workload | undefined) {
     this.snapshot = initial;
@@ -119,13 +120,21 @@ export class SnapshotSource implements ResourceSource {
     };
     const map = this.interner.map(typeUrl, byType[typeUrl] ?? new Map<string, object>());
     if (names === '*') return map;
+    // The server hands the same names array while the subscription is unchanged: thousands of EDS
+    // names are not looked up again for every push.
+    const last = this.byNames.get(names);
+    if (last?.from === map) return last.out;
     // A subscription naming exactly what there is (the usual case for RDS/EDS) gets the shared Map.
-    if (names.length === map.size && names.every((n) => map.has(n))) return map;
-    const out = new Map<string, object>();
-    for (const n of names) {
-      const r = map.get(n);
-      if (r) out.set(n, r);
+    let out: ReadonlyMap<string, object> = map;
+    if (names.length !== map.size || !names.every((n) => map.has(n))) {
+      const some = new Map<string, object>();
+      for (const n of names) {
+        const r = map.get(n);
+        if (r) some.set(n, r);
+      }
+      out = this.interner.map(typeUrl, some);
     }
-    return this.interner.map(typeUrl, out);
+    this.byNames.set(names, { from: map, out });
+    return out;
   }
 }

@@ -55,6 +55,10 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     }
     // The client drops what it unsubscribes: forget it so a re-subscription sends it again.
     if (req.resource_names_unsubscribe.length > 0) this.dropUnsubscribed(t);
+    if (req.resource_names_subscribe.length > 0 || req.resource_names_unsubscribe.length > 0) {
+      t.namesList = undefined;
+      t.coveredBy = undefined;
+    }
     return added;
   }
 

@@ -50,8 +50,14 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     if (wildcard && !t.wildcard) added.push('*');
     // Names the previous wildcard already covered are not new to the proxy.
     if (!wildcard && !t.wildcard) for (const n of names) if (!t.names.has(n)) added.push(n);
+    // Most requests (ACKs) repeat the subscription: keep the same Set so cached lookups stay valid.
+    const sameNames = !wildcard && !t.wildcard && added.length === 0 && names.size === t.names.size;
     t.wildcard = wildcard;
-    t.names = names;
+    if (!sameNames) {
+      t.names = names;
+      t.namesList = undefined;
+      t.coveredBy = undefined;
+    }
     // The proxy forgets what it unsubscribes: drop it so a later re-subscription resends it.
     this.dropUnsubscribed(t);
     return added;

@@ -27,6 +27,10 @@ export interface TypeState {
   pending: boolean;
   /** Names to send even when unchanged (newly subscribed), or 'all' after a fresh subscription. */
   forced: Set<string> | 'all';
+  /** `names` as the array handed to the source; reset whenever `names` changes (a stable identity lets sources cache). */
+  namesList?: string[];
+  /** The last shared result found to cover exactly `namesList`: skips re-checking thousands of names per push. */
+  coveredBy?: ReadonlyMap<string, object>;
 }
 
 export interface StreamContext {
@@ -119,7 +123,7 @@ export abstract class AdsStreamBase<Resp> {
   protected async fetch(t: TypeState): Promise<Map<string, EncodedResource> | undefined> {
     let found: ReadonlyMap<string, object>;
     try {
-      found = await this.ctx.source.resources(this.node!, t.typeUrl, t.wildcard ? '*' : [...t.names]);
+      found = await this.ctx.source.resources(this.node!, t.typeUrl, t.wildcard ? '*' : (t.namesList ??= [...t.names]));
       if (!(found instanceof Map)) throw new Error(`ResourceSource.resources() returned ${typeof found}, not a Map`);
       t.sourceError = undefined;
     } catch (e) {
@@ -130,7 +134,8 @@ export abstract class AdsStreamBase<Resp> {
     if (this.closed) return undefined;
     // Identical proxies usually get the very same Map from the source: encode and hash it once.
     const shared = sharedResults.get(found)?.get(t.typeUrl);
-    if (shared && (t.wildcard || [...found.keys()].every((n) => t.names.has(n)))) {
+    if (shared && (t.wildcard || (t.coveredBy === found && t.namesList) || [...found.keys()].every((n) => t.names.has(n)))) {
+      if (!t.wildcard) t.coveredBy = found;
       t.encodeErrors = [];
       return shared;
     }
