@@ -6,7 +6,7 @@ import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
 import { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
-import { startAgentCerts, type AgentCertOptions } from '../security/agent-certs.js';
+import { startAgentCerts, xdsCredentials, type AgentCertOptions } from '../security/agent-certs.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -79,9 +79,12 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000, log: { info: () => {}, warn: log, error: log } });
   await proxy.start();
   const certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' }, proxy, log);
-  // xDS over node:http2 (src/xds/grpc-stream.ts), reconnecting with the ADS client's own backoff.
-  // weftd's certificate names itself 'weftd' (no SNI to an IP).
-  const client = createAdsClient({ address: opts.xdsAddress, node, tls: opts.xdsRootPem ? { rootPem: opts.xdsRootPem, serverName: 'weftd' } : undefined });
+  // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
+  // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
+  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: xdsCredentials(opts.xdsRootPem), channelOptions: {
+    ...(opts.xdsRootPem ? { 'grpc.ssl_target_name_override': 'weftd' } : {}), // weftd's certificate names itself 'weftd' (no SNI to an IP)
+    'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
+  } });
 
   const apply = (u: ResourceUpdate): string | undefined => {
     const r = proxy.update(u.typeUrl, u.resources);

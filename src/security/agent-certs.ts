@@ -1,6 +1,7 @@
 // Glue between the proxy agent and its sidecar: the agent obtains and rotates the workload
 // certificate (WorkloadCertClient) and hands it to the proxy as local SDS secrets `default` and
 // `ROOTCA` (what Istio's agent serves Envoy over its local SDS socket). Nothing here leaves the process.
+import * as grpc from '@grpc/grpc-js';
 import { TYPE } from '../xds/protos.js';
 import { WorkloadCertClient, type WorkloadCert } from './workload-cert.js';
 
@@ -45,6 +46,11 @@ export async function startAgentCerts(
     log(`no workload certificate, mTLS off for this proxy: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+/** xDS channel credentials: TLS verified against weftd's root (no client certificate), or plaintext. */
+export function xdsCredentials(rootPem: string | undefined): grpc.ChannelCredentials | undefined {
+  return rootPem ? grpc.credentials.createSsl(Buffer.from(rootPem)) : undefined;
 }
 
 /** weftd's trust bundle (open endpoint): trust domain, root certificate, whether xDS is TLS. */

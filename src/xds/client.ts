@@ -2,7 +2,7 @@
 // reconnection with jittered exponential backoff. It never throws into the event loop; when the
 // server goes away, the caller simply keeps its last config until new responses arrive.
 import { EventEmitter } from 'node:events';
-import { GRPC_STATUS, GrpcChannel, type GrpcDuplexStream, type GrpcStatusObject, type GrpcTls } from './grpc-stream.js';
+import * as grpc from '@grpc/grpc-js';
 import { unpackAny } from './protos.js';
 import { ADS_DELTA_PATH, ADS_SOTW_PATH, decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest, nodeInfoToProto, resourceName,
   type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
@@ -31,8 +31,8 @@ export interface AdsClientOptions {
   /** 'sotw' (StreamAggregatedResources, default) or 'delta' (DeltaAggregatedResources). Handlers see the same updates. */
   protocol?: 'sotw' | 'delta';
   node: NodeInfo;
-  /** TLS to the ADS server (verified against rootPem); absent = plaintext. */
-  tls?: GrpcTls;
+  credentials?: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
   /** Reconnect backoff: first delay (default 100 ms), cap (default 5000 ms), jitter fraction (default 0.2). */
   backoff?: { initialMs?: number; maxMs?: number; multiplier?: number; jitter?: number };
   logger?: XdsLogger;
@@ -73,10 +73,10 @@ interface Subscription {
 
 type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
 type AnyResponse = DiscoveryResponse | DeltaDiscoveryResponse;
-type AdsStream = GrpcDuplexStream<AnyRequest, AnyResponse>;
+type AdsStream = grpc.ClientDuplexStream<AnyRequest, AnyResponse>;
 
 export class AdsClient extends EventEmitter {
-  private readonly channel: GrpcChannel;
+  private readonly client: grpc.Client;
   private readonly subs = new Map<string, Subscription>();
   private stream: AdsStream | undefined;
   private sentNode = false;
@@ -93,7 +93,9 @@ export class AdsClient extends EventEmitter {
   constructor(private readonly opts: AdsClientOptions) {
     super();
     this.logger = opts.logger ?? noopLogger;
-    this.channel = new GrpcChannel(opts.address, opts.tls);
+    this.client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': -1, ...opts.channelOptions,
+    });
   }
 
   override emit<E extends keyof AdsClientEvents>(event: E, ...args: AdsClientEvents[E]): boolean {
@@ -165,7 +167,7 @@ export class AdsClient extends EventEmitter {
     const s = this.stream;
     this.stream = undefined;
     if (s) s.cancel();
-    this.channel.close();
+    this.client.close();
   }
 
   private openStream(): void {
@@ -173,8 +175,8 @@ export class AdsClient extends EventEmitter {
     let stream: AdsStream;
     try {
       stream = (this.opts.protocol === 'delta'
-        ? this.channel.bidi(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse)
-        : this.channel.bidi(ADS_SOTW_PATH, encodeRequest, decodeResponse)) as unknown as AdsStream;
+        ? this.client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse)
+        : this.client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse)) as unknown as AdsStream;
     } catch (e) {
       this.onStreamGone(undefined, e instanceof Error ? e.message : String(e));
       return;
@@ -198,7 +200,7 @@ export class AdsClient extends EventEmitter {
     });
     stream.on('error', (e: Error) => this.onStreamGone(stream, e.message));
     stream.on('end', () => this.onStreamGone(stream, 'stream ended by server'));
-    stream.on('status', (s: GrpcStatusObject) => this.onStreamGone(stream, `status ${s.code}: ${s.details}`));
+    stream.on('status', (s: grpc.StatusObject) => this.onStreamGone(stream, `status ${s.code}: ${s.details}`));
     for (const s of this.subs.values()) this.sendRequest(s);
   }
 
@@ -239,7 +241,7 @@ export class AdsClient extends EventEmitter {
       type_url: sub.typeUrl,
       response_nonce: extra?.nonce ?? sub.nonce,
     };
-    if (extra?.error !== undefined) req.error_detail = { code: GRPC_STATUS.INVALID_ARGUMENT, message: extra.error };
+    if (extra?.error !== undefined) req.error_detail = { code: grpc.status.INVALID_ARGUMENT, message: extra.error };
     if (!this.sentNode) {
       req.node = nodeInfoToProto(this.opts.node);
       this.sentNode = true;
