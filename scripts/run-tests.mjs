@@ -2,7 +2,8 @@
 // Runs every compiled test file (dist/**/*.test.js) with node's built-in test runner.
 // Node 20 has no glob support in `node --test`, so the files are listed here.
 // Usage: node scripts/run-tests.mjs [substring filter ...]
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -26,6 +27,23 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.WEFT_TEST_CONCURRENCY ?? '2';
-const args = ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+// Spec output for people; a TAP copy to count from, so the run ends with one plain summary line
+// (node's spec reporter ends with the list of failing tests, todo ones included).
+const tapFile = join(mkdtempSync(join(tmpdir(), 'weft-tests-')), 'results.tap');
+const args = ['--test', `--test-concurrency=${concurrency}`,
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files];
 const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  const count = (name) => {
+    try {
+      const m = new RegExp(`^# ${name} (\\d+)$`, 'm').exec(readFileSync(tapFile, 'utf8'));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  };
+  const failed = count('fail') + count('cancelled');
+  console.log(`\ntests: ${count('pass')} passed, ${failed} failed, ${count('skipped') + count('todo')} skipped`);
+  process.exit(code ?? (signal ? 1 : 0));
+});
