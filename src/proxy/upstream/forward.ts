@@ -185,6 +185,9 @@ export class Forwarder {
     const tried = this.tried;
     let e = c.picker.pick(this.u.hash);
     for (let i = 1; i < p.hostSelectionAttempts && e && tried && tried.includes(e.key); i++) e = c.picker.pick(this.u.hash === undefined ? undefined : (Math.random() * 2 ** 32) >>> 0);
+    // LEAST_REQUEST favours a dead host (its attempts fail at once, so it never has active
+    // requests): re-picking can keep landing on it. Take an untried host of the same priority directly.
+    if (e && tried && tried.includes(e.key)) e = untried(c.endpoints, tried, e.priority) ?? e;
     return e;
   }
 
@@ -241,6 +244,17 @@ export class Forwarder {
       h['set-cookie'] = cur === undefined ? [u.setCookie] : Array.isArray(cur) ? [...cur, u.setCookie] : [cur, u.setCookie];
     }
   }
+}
+
+/** A healthy, not ejected endpoint at `priority` whose key is not in `tried`, from a random start. */
+function untried(endpoints: readonly Endpoint[], tried: readonly string[], priority: number): Endpoint | undefined {
+  const n = endpoints.length;
+  const start = Math.floor(Math.random() * n);
+  for (let k = 0; k < n; k++) {
+    const e = endpoints[(start + k) % n];
+    if (e.healthy && !e.ejected && e.weight > 0 && e.priority === priority && !tried.includes(e.key)) return e;
+  }
+  return undefined;
 }
 
 /** Forwards the stream's request to `ep` of `cluster` under the route's timeout and retry policy. */
