@@ -30,7 +30,6 @@ spec:
 before(async () => {
   mesh = await TestMesh.start();
   await mesh.apply(HTTPBIN_SERVICE);
-  await mesh.applyFile(join(SEEDS, '000-05-httpbin-circuit-breaker.yaml'));
   if (PORT_80_OK) await mesh.applyFile(join(SEEDS, '000-06-nginx-tomcat-svc.yaml'));
   await Promise.all([
     mesh.runSample('httpbin', 'v1', 'httpbin/httpbin.js', 8000),
@@ -43,6 +42,15 @@ before(async () => {
   ]);
   clientAddr = (await client.workload()).address;
   await pollUntil('httpbin through the client sidecar', async () => (await send({ host: clientAddr, port: 15001, path: 'http://httpbin:8000/get' })).status === 200, 15_000);
+  // The seed's DestinationRule only once httpbin answers: its outlier detection (1 gateway error,
+  // 3 min ejection) would otherwise eject the only host on a 503 from a cold start.
+  await mesh.applyFile(join(SEEDS, '000-05-httpbin-circuit-breaker.yaml'));
+  await pollUntil('the circuit breaker at the client sidecar', async () => {
+    const dump = await (await fetch(`http://${clientAddr}:15000/config_dump`)).json() as { configs: { dynamic_active_clusters?: { cluster: { name: string; circuit_breakers?: { thresholds?: { max_pending_requests?: unknown }[] } } }[] }[] };
+    const c = dump.configs.flatMap((x) => x.dynamic_active_clusters ?? []).find((x) => x.cluster.name === outbound('httpbin', 8000));
+    const v = c?.cluster.circuit_breakers?.thresholds?.[0]?.max_pending_requests;
+    return Number((v as { value?: unknown } | undefined)?.value ?? v) === 1;
+  }, 15_000);
 });
 
 after(async () => { await mesh?.stop(); });
