@@ -87,14 +87,6 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
       resources: toSend.map((e) => ({ name: e.name, version: e.hash, resource: e.any })),
     };
     if (this.ctx.controlPlaneId) resp.control_plane = { identifier: this.ctx.controlPlaneId };
-    t.sent = current;
-    t.sentVersion = version;
-    t.nonce = nonce;
-    const ok = this.call.write(resp);
-    if (this.ctx.listens('push')) {
-      this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: toSend.map((e) => e.name) });
-    }
-    if (!ok) await this.waitDrain();
-    return nonce;
+    return this.sendResponse(t, current, version, nonce, resp, toSend.map((e) => e.name));
   }
 }

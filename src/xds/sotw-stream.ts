@@ -98,14 +98,6 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
     if (this.ctx.controlPlaneId) resp.control_plane = { identifier: this.ctx.controlPlaneId };
     // Everything in `current` goes out (always for LDS/CDS): the bytes are the same for every stream but the nonce.
     if (toSend.length === current.size) resp.encodedPrefix = responsePrefix(current, resp);
-    t.sent = current;
-    t.sentVersion = version;
-    t.nonce = nonce;
-    const ok = this.call.write(resp);
-    if (this.ctx.listens('push')) {
-      this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: toSend.map((e) => e.name) });
-    }
-    if (!ok) await this.waitDrain();
-    return nonce;
+    return this.sendResponse(t, current, version, nonce, resp, toSend.map((e) => e.name));
   }
 }

@@ -275,6 +275,23 @@ export abstract class AdsStreamBase<Resp> {
   }
 
   /** Backpressure: wait for the write buffer to drain, but never let one stuck stream stall forever. */
+  /**
+   * Writes a response and records what the stream now holds: the same for SotW and Delta.
+   * Returns the nonce once the write buffer has room again.
+   */
+  protected async sendResponse(t: TypeState, current: Map<string, EncodedResource>, version: string, nonce: string,
+    resp: Resp, sentNames: readonly string[]): Promise<string> {
+    t.sent = current;
+    t.sentVersion = version;
+    t.nonce = nonce;
+    const ok = this.call.write(resp);
+    if (this.ctx.listens('push')) {
+      this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: [...sentNames] });
+    }
+    if (!ok) await this.waitDrain();
+    return nonce;
+  }
+
   protected waitDrain(): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
