@@ -37,6 +37,10 @@ export class Endpoint {
   healthy = true;
   healthStatus = 'HEALTHY';
   locality: Record<string, string> = {};
+  /** Its locality's load_balancing_weight (locality-weighted balancing); 0 = the locality gets no traffic. */
+  localityWeight = 1;
+  /** When it joined its cluster (cluster clock, ms): slow start ramps its weight up from here. */
+  joinedAt = 0;
   /** Requests in flight (least-request LB). */
   active = 0;
   rqTotal = 0;
