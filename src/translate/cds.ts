@@ -35,6 +35,36 @@ function applyLoadBalancer(c: Obj, lb: LoadBalancerSettings | undefined, flavor:
     c.lb_policy = 'CLUSTER_PROVIDED';
   } else if (simple === 'ROUND_ROBIN' || simple === 'RANDOM') c.lb_policy = simple;
   else c.lb_policy = 'LEAST_REQUEST'; // LEAST_REQUEST, deprecated LEAST_CONN, and Istio's default since 1.14
+  const slowStart = slowStartConfig(lb);
+  if (slowStart && c.lb_policy === 'ROUND_ROBIN') c.round_robin_lb_config = { slow_start_config: slowStart };
+  else if (slowStart && c.lb_policy === 'LEAST_REQUEST') c.least_request_lb_config = { slow_start_config: slowStart };
+}
+
+/** Istio's warmup (aggression 1 and minimum 10% unless set) or the deprecated warmupDurationSecs. */
+function slowStartConfig(lb: LoadBalancerSettings | undefined): Obj | undefined {
+  const w = lb?.warmup;
+  if (w) {
+    const window = duration(w.duration);
+    return {
+      ...(window ? { slow_start_window: window } : {}),
+      aggression: { default_value: w.aggression ?? 1, runtime_key: '(' }, // Istio exposes no runtime key
+      min_weight_percent: { value: w.minimumPercent ?? 10 },
+    };
+  }
+  const window = duration(lb?.warmupDurationSecs);
+  return window ? { slow_start_window: window } : undefined;
+}
+
+/**
+ * Istio turns on Envoy's locality-weighted balancing (locality load_balancing_weight honoured) for
+ * `distribute`, and for failover settings when outlier detection is on.
+ */
+function applyLocalityWeighted(c: Obj, lb: LoadBalancerSettings | undefined, od: OutlierDetection | undefined): void {
+  const lls = lb?.localityLbSetting;
+  if (!lls || lls.enabled === false) return;
+  const failover = od !== undefined && (lls.failover !== undefined || lls.failoverPriority !== undefined);
+  if (!failover && !lls.distribute?.length) return;
+  c.common_lb_config = { ...(c.common_lb_config as Obj | undefined), locality_weighted_lb_config: {} };
 }
 
 const UNLIMITED = 4294967295;
@@ -118,6 +148,7 @@ export function outboundCluster(registry: Registry, svc: MeshService, port: Serv
   if (c.type === 'ORIGINAL_DST') c.lb_policy = 'CLUSTER_PROVIDED';
   applyConnectionPool(c, policy.connectionPool, port, flavor);
   applyOutlierDetection(c, policy.outlierDetection);
+  if (flavor === 'envoy') applyLocalityWeighted(c, policy.loadBalancer, policy.outlierDetection);
   if (flavor === 'envoy') applyUpstreamTls(c, registry, svc, port, policy.tls); // DestinationRule tls / auto mTLS
   if (dns) {
     const eps = registry.endpoints(svc, port.port);

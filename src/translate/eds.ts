@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { DestinationRuleSpec } from '../model/index.js';
 import { parseLocality, resourcesOfKind, type Registry, type ServiceEndpoint } from '../registry/index.js';
 import { destinationPolicy } from './policy.js';
-import { withLocalityPriorities } from './locality.js';
+import { withLocalityPriorities, withLocalityWeights } from './locality.js';
 import { parseClusterName } from './names.js';
 import { socketAddress, type Obj } from './envoy.js';
 
@@ -59,12 +59,20 @@ export function outboundLoadAssignment(registry: Registry, clusterName: string, 
   if (!proxyLocality) return cla;
   const policy = destinationPolicy(registry, parsed.host, parsed.subset || undefined, parsed.port, proxyNamespace);
   const lls = policy.loadBalancer?.localityLbSetting;
-  if (!policy.outlierDetection || lls?.enabled === false) return cla;
+  if (lls?.enabled === false) return cla;
+  // Istio: `distribute` applies on its own; failover only with outlier detection (else Envoy never fails over).
+  if (lls?.distribute?.length) {
+    const distribute = lls.distribute;
+    return registry.memo(`${key}|distribute|${proxyLocality}|${proxyNamespace}`, () => Object.freeze(withLocalityWeights(cla, proxyLocality, distribute)));
+  }
+  if (!policy.outlierDetection) return cla;
   return registry.memo(`${key}|locality|${proxyLocality}|${proxyNamespace}`, () => Object.freeze(withLocalityPriorities(cla, proxyLocality, lls)));
 }
 
-/** Whether any DestinationRule could turn on locality failover (then CLAs depend on the proxy's locality). */
+/** Whether any DestinationRule could turn on locality failover or weights (then CLAs depend on the proxy's locality). */
 export function localityMatters(registry: Registry): boolean {
-  return registry.memo('locality-matters', () => resourcesOfKind<DestinationRuleSpec>(registry.snapshot, 'DestinationRule').some((dr) =>
-    JSON.stringify(dr.spec).includes('"outlierDetection"')));
+  return registry.memo('locality-matters', () => resourcesOfKind<DestinationRuleSpec>(registry.snapshot, 'DestinationRule').some((dr) => {
+    const spec = JSON.stringify(dr.spec);
+    return spec.includes('"outlierDetection"') || spec.includes('"distribute"');
+  }));
 }

@@ -2,7 +2,7 @@
 import { ConfigError, type Obj, arr, bool, durationMs, isObj, num, obj, socketAddress, str } from '../wire.js';
 import type { StatsStore } from '../stats.js';
 import { Endpoint } from './endpoint.js';
-import { type Picker, buildPicker, hasLoadBalancer } from './lb.js';
+import { type Picker, buildPicker, hasLoadBalancer, inSlowStart } from './lb.js';
 import { type ClusterPolicy, DEFAULT_POLICY, clusterPolicy } from './policy.js';
 import { OutlierDetector } from './outlier.js';
 import { SecretStore, type TransportSelector, compileUpstreamTransport } from '../tls/index.js';
@@ -25,6 +25,8 @@ export class Cluster {
   /** Requests waiting for a connection (max_pending_requests) and retries in flight (max_retries). */
   pendingActive = 0;
   retriesActive = 0;
+  /** Monotonic ms for slow start (tests inject their own). */
+  clock: () => number = () => performance.now();
   /** ORIGINAL_DST: one endpoint per requested host:port, made on demand. */
   private readonly originals = new Map<string, Endpoint>();
 
@@ -49,13 +51,20 @@ export class Cluster {
       const l = obj(loc, lp);
       const priority = num(l.priority, `${lp}.priority`, 0);
       const locality = obj(l.locality, `${lp}.locality`) as Record<string, string>;
+      // Locality-weighted balancing gives an unweighted locality no traffic, as Envoy does.
+      const localityWeight = l.load_balancing_weight === undefined ? 0 : num(l.load_balancing_weight, `${lp}.load_balancing_weight`, 0);
       for (const [ei, lbe] of arr(l.lb_endpoints, `${lp}.lb_endpoints`).entries()) {
         const ep = `${lp}.lb_endpoints[${ei}]`;
         const e = obj(lbe, ep);
         const { address, port } = socketAddress(obj(e.endpoint, `${ep}.endpoint`).address, `${ep}.endpoint.address`);
         const key = `${address}:${port}`;
-        const endpoint = old.get(key) ?? new Endpoint(address, port, this.stats, this.connectTimeoutMs, this.policy);
+        let endpoint = old.get(key);
+        if (!endpoint) {
+          endpoint = new Endpoint(address, port, this.stats, this.connectTimeoutMs, this.policy);
+          endpoint.joinedAt = this.clock();
+        }
         old.delete(key);
+        endpoint.localityWeight = localityWeight;
         endpoint.tls = this.transport?.forEndpoint(e.metadata) ?? null;
         endpoint.weight = num(e.load_balancing_weight, `${ep}.load_balancing_weight`, 1);
         endpoint.priority = priority;
@@ -75,7 +84,22 @@ export class Cluster {
 
   /** After an endpoint or ejection change. */
   rebuildPicker(): void {
-    this.picker = buildPicker(this.lbPolicy, this.endpoints, this.policy, () => this.stats.lb_healthy_panic++);
+    const now = this.clock();
+    const picker = buildPicker(this.lbPolicy, this.endpoints, this.policy, () => this.stats.lb_healthy_panic++, now);
+    const ss = this.policy.slowStart;
+    if (!ss || !inSlowStart(this.endpoints, this.policy, now)) {
+      this.picker = picker;
+      return;
+    }
+    // Slow start weights grow with time: rebuild the picker in small steps until the window ends.
+    const refreshAt = now + Math.max(100, Math.min(1000, ss.windowMs / 50));
+    this.picker = {
+      pick: (hash) => {
+        if (this.clock() < refreshAt) return picker.pick(hash);
+        this.rebuildPicker();
+        return this.picker.pick(hash);
+      },
+    };
   }
 
   /** Turns on outlier detection per the policy (once, at compile time). */

@@ -9,8 +9,11 @@ export interface Picker {
   pick(hash?: number): Endpoint | null;
 }
 
-/** Builds a picker over healthy endpoints (non-empty, all of the same priority). */
-export type PickerFactory = (endpoints: readonly Endpoint[], policy: ClusterPolicy) => Picker;
+/**
+ * Builds a picker over healthy endpoints (non-empty, all of the same priority). `weights[i]` is the
+ * effective weight of `endpoints[i]` (its load_balancing_weight, scaled down during slow start).
+ */
+export type PickerFactory = (endpoints: readonly Endpoint[], policy: ClusterPolicy, weights: readonly number[]) => Picker;
 
 const registry = new Map<string, PickerFactory>();
 
@@ -23,13 +26,17 @@ export function hasLoadBalancer(policy: string): boolean {
 }
 
 const EMPTY: Picker = { pick: () => null };
+/** Envoy's default overprovisioning factor (1.4): a locality keeps its full weight until below ~71% healthy. */
+const OVERPROVISIONING = 1.4;
 
 /**
  * The picker for a cluster: lowest priority level with a healthy (and not outlier-ejected) endpoint,
  * then the policy's choice. Below the panic threshold of healthy hosts in that level, Envoy balances
- * over all of its hosts instead (`panic` reports it).
+ * over all of its hosts instead (`panic` reports it). With locality-weighted balancing a locality is
+ * chosen first (by its weight scaled by its share of usable hosts), then a host in it; with slow
+ * start, endpoints that joined less than the window before `now` (ms) weigh less.
  */
-export function buildPicker(lbPolicy: string, endpoints: readonly Endpoint[], policy: ClusterPolicy = DEFAULT_POLICY, panic?: () => void): Picker {
+export function buildPicker(lbPolicy: string, endpoints: readonly Endpoint[], policy: ClusterPolicy = DEFAULT_POLICY, panic?: () => void, now = 0): Picker {
   // Failover (Istio localityLbSetting): the lowest priority with a host neither unhealthy nor
   // ejected; when every host is ejected, the lowest priority with a healthy one (panic below).
   let best = Infinity;
@@ -49,7 +56,64 @@ export function buildPicker(lbPolicy: string, endpoints: readonly Endpoint[], po
     panic?.();
   }
   const factory = registry.get(lbPolicy) ?? registry.get('ROUND_ROBIN')!;
-  return factory(usable, policy);
+  const ss = lbPolicy === 'ROUND_ROBIN' || lbPolicy === 'LEAST_REQUEST' ? policy.slowStart : null;
+  const weightOf = (e: Endpoint): number => {
+    if (!ss) return e.weight;
+    const age = now - e.joinedAt;
+    if (age >= ss.windowMs) return e.weight;
+    const t = Math.max(1, age) / ss.windowMs;
+    return e.weight * Math.max(ss.minWeight, ss.aggression === 1 ? t : t ** (1 / ss.aggression));
+  };
+  if (!policy.localityWeighted || lbPolicy === 'RING_HASH' || lbPolicy === 'MAGLEV') return factory(usable, policy, usable.map(weightOf));
+  return localityWeighted(usable, endpoints.filter((e) => e.priority === best), (eps) => factory(eps, policy, eps.map(weightOf)));
+}
+
+function localityKey(e: Endpoint): string {
+  const l = e.locality;
+  return `${l.region ?? ''}/${l.zone ?? ''}/${l.sub_zone ?? ''}`;
+}
+
+/** Whether slow start still scales any endpoint's weight at `now` (the picker must then be rebuilt as time passes). */
+export function inSlowStart(endpoints: readonly Endpoint[], policy: ClusterPolicy, now: number): boolean {
+  const ss = policy.slowStart;
+  return ss !== null && endpoints.some((e) => now - e.joinedAt < ss.windowMs);
+}
+
+/** Envoy's locality-weighted LB: smooth weighted round robin over localities, then the policy within one. */
+function localityWeighted(usable: readonly Endpoint[], all: readonly Endpoint[], sub: (eps: readonly Endpoint[]) => Picker): Picker {
+  const groups = new Map<string, Endpoint[]>();
+  for (const e of usable) {
+    const k = localityKey(e);
+    const g = groups.get(k);
+    if (g) g.push(e);
+    else groups.set(k, [e]);
+  }
+  const totals = new Map<string, number>();
+  for (const e of all) totals.set(localityKey(e), (totals.get(localityKey(e)) ?? 0) + 1);
+  const pickers: Picker[] = [];
+  const weights: number[] = [];
+  for (const [k, eps] of groups) {
+    const availability = Math.min(1, (OVERPROVISIONING * eps.length) / (totals.get(k) ?? eps.length));
+    const w = eps[0].localityWeight * availability;
+    if (w <= 0) continue;
+    pickers.push(sub(eps));
+    weights.push(w);
+  }
+  if (pickers.length === 0) return EMPTY;
+  if (pickers.length === 1) return pickers[0];
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const current = weights.map(() => 0);
+  return {
+    pick(hash?: number): Endpoint | null {
+      let bi = 0;
+      for (let i = 0; i < weights.length; i++) {
+        current[i] += weights[i];
+        if (current[i] > current[bi]) bi = i;
+      }
+      current[bi] -= sum;
+      return pickers[bi].pick(hash);
+    },
+  };
 }
 
 function gcd(a: number, b: number): number {
@@ -70,10 +134,13 @@ class RoundRobin implements Picker {
   }
 }
 
-/** Weighted round robin: a smooth-WRR schedule precomputed once (weights reduced by their gcd). */
-function roundRobin(endpoints: readonly Endpoint[]): Picker {
-  const g = endpoints.reduce((acc, e) => gcd(acc, e.weight), 0) || 1;
-  let weights = endpoints.map((e) => e.weight / g);
+/** Weighted round robin: a smooth-WRR schedule precomputed once (weights made integral, reduced by their gcd). */
+function roundRobin(endpoints: readonly Endpoint[], _p: ClusterPolicy, effective: readonly number[]): Picker {
+  // Slow start makes weights fractional: keep two decimals of precision.
+  const integral = effective.every((w) => Number.isInteger(w));
+  let weights = integral ? [...effective] : effective.map((w) => Math.max(1, Math.round(w * 100)));
+  const g = weights.reduce((acc, w) => gcd(acc, w), 0) || 1;
+  weights = weights.map((w) => w / g);
   const total = weights.reduce((a, b) => a + b, 0);
   if (total > 10_000) weights = weights.map((w) => Math.max(1, Math.round((w * 10_000) / total)));
   if (weights.every((w) => w === weights[0])) return new RoundRobin(endpoints);
@@ -93,11 +160,11 @@ function roundRobin(endpoints: readonly Endpoint[]): Picker {
 }
 
 /** Weighted random via cumulative weights. */
-function random(endpoints: readonly Endpoint[]): Picker {
+function random(endpoints: readonly Endpoint[], _p: ClusterPolicy, weights: readonly number[]): Picker {
   if (endpoints.length === 1) return { pick: () => endpoints[0] };
   const cum: number[] = [];
   let total = 0;
-  for (const e of endpoints) cum.push((total += e.weight));
+  for (const w of weights) cum.push((total += w));
   return {
     pick(): Endpoint {
       const r = Math.random() * total;
@@ -107,10 +174,28 @@ function random(endpoints: readonly Endpoint[]): Picker {
   };
 }
 
-/** Power of two choices on requests in flight (Envoy's default choice_count 2). */
-function leastRequest(endpoints: readonly Endpoint[]): Picker {
+/**
+ * Least request. Equal weights: power of two choices on requests in flight (Envoy's default
+ * choice_count 2). Unequal weights (e.g. during slow start): Envoy's weighted mode, each host
+ * weighing weight / (active + 1) (active_request_bias 1.0), drawn at random in proportion.
+ */
+function leastRequest(endpoints: readonly Endpoint[], _p: ClusterPolicy, weights: readonly number[]): Picker {
   const n = endpoints.length;
   if (n === 1) return { pick: () => endpoints[0] };
+  if (weights.some((w) => w !== weights[0])) {
+    return {
+      pick(): Endpoint {
+        let total = 0;
+        for (let i = 0; i < n; i++) total += weights[i] / (endpoints[i].active + 1);
+        let r = Math.random() * total;
+        for (let i = 0; i < n; i++) {
+          r -= weights[i] / (endpoints[i].active + 1);
+          if (r < 0) return endpoints[i];
+        }
+        return endpoints[n - 1];
+      },
+    };
+  }
   return {
     pick(): Endpoint {
       const a = endpoints[Math.floor(Math.random() * n)];

@@ -1,7 +1,7 @@
 // Cluster-level resilience settings read once per push: circuit breaker thresholds, HTTP connection
 // options (idle timeout, max requests per connection, max duration), TCP keepalive, outlier
 // detection and hash load balancer sizes. Defaults are Envoy's.
-import { type Obj, arr, bool, durationMs, isObj, num, obj, str } from '../wire.js';
+import { ConfigError, type Obj, arr, bool, durationMs, isObj, num, obj, str } from '../wire.js';
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 /** Istio's "unlimited" (max uint32) and anything near it mean no limit. */
@@ -19,6 +19,14 @@ export interface OutlierConfig {
   readonly baseEjectionMs: number;
   readonly maxEjectionMs: number;
   readonly maxEjectionPercent: number;
+}
+
+/** Envoy slow_start_config: new endpoints' weights ramp up over `windowMs`. */
+export interface SlowStartConfig {
+  readonly windowMs: number;
+  readonly aggression: number;
+  /** 0..1 */
+  readonly minWeight: number;
 }
 
 export interface ClusterPolicy {
@@ -40,6 +48,10 @@ export interface ClusterPolicy {
   readonly ringMax: number;
   readonly maglevSize: number;
   readonly outlier: OutlierConfig | null;
+  /** common_lb_config.locality_weighted_lb_config: pick a locality by weight, then a host in it. */
+  readonly localityWeighted: boolean;
+  /** ROUND_ROBIN / LEAST_REQUEST slow start; null = off. */
+  readonly slowStart: SlowStartConfig | null;
 }
 
 /** Default upstream idle timeout: below Node's 5 s and other servers' keep-alive defaults. */
@@ -65,6 +77,21 @@ function outlierConfig(o: Obj, p: string): OutlierConfig {
     maxEjectionMs: durationMs(o.max_ejection_time, `${p}.max_ejection_time`) ?? 300_000,
     maxEjectionPercent: Math.min(100, Math.max(0, maxPct)),
   };
+}
+
+function slowStartConfig(c: Obj, path: string): SlowStartConfig | null {
+  const field = c.lb_policy === 'LEAST_REQUEST' ? 'least_request_lb_config' : c.lb_policy === 'ROUND_ROBIN' || c.lb_policy === undefined ? 'round_robin_lb_config' : '';
+  if (!field || !isObj(c[field])) return null;
+  const p = `${path}.${field}.slow_start_config`;
+  const ss = (c[field] as Obj).slow_start_config;
+  if (!isObj(ss)) return null;
+  const windowMs = durationMs(ss.slow_start_window, `${p}.slow_start_window`) ?? 0;
+  if (windowMs <= 0) return null;
+  // Envoy: a non-positive aggression counts as 1.0; min_weight_percent defaults to 10.
+  const aggression = num(obj(ss.aggression, `${p}.aggression`).default_value, `${p}.aggression.default_value`, 1);
+  const minPct = num(obj(ss.min_weight_percent, `${p}.min_weight_percent`).value, `${p}.min_weight_percent.value`, 10);
+  if (minPct < 0 || minPct > 100) throw new ConfigError(`${p}.min_weight_percent.value`, 'must be within 0..100');
+  return { windowMs, aggression: aggression > 0 ? aggression : 1, minWeight: minPct / 100 };
 }
 
 /** Reads the resilience settings of one Cluster resource. Throws ConfigError naming the field. */
@@ -104,6 +131,8 @@ export function clusterPolicy(c: Obj, path: string): ClusterPolicy {
     ringMax: Math.max(ringMin, ringMax),
     maglevSize: Math.max(1, maglevSize),
     outlier: isObj(od) ? outlierConfig(od, `${path}.outlier_detection`) : null,
+    localityWeighted: isObj(obj(c.common_lb_config, `${path}.common_lb_config`).locality_weighted_lb_config),
+    slowStart: slowStartConfig(c, path),
   };
 }
 
