@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { ClusterStats } from '../stats.js';
 import type { UpstreamTls } from '../tls/index.js';
 import { type ClusterPolicy, DEFAULT_POLICY } from './policy.js';
+import { H1Pool, h1ConnOf } from './h1.js';
 
 /** A socket error we raise ourselves when connect_timeout expires. */
 export class ConnectTimeoutError extends Error {
@@ -57,6 +58,7 @@ export class Endpoint {
   /** TLS origination for this endpoint (set by its cluster); null = plaintext. */
   tls: UpstreamTls | null = null;
   private agent: http.Agent | undefined;
+  private h1: H1Pool | undefined;
   private h2: http2.ClientHttp2Session | undefined;
 
   constructor(
@@ -74,20 +76,42 @@ export class Endpoint {
   httpAgent(): http.Agent {
     if (this.agent) return this.agent;
     const p = this.policy;
-    // maxSockets: Envoy's max_connections (per cluster there; per host here). Requests beyond it wait
-    // in the agent's queue, which the router bounds by max_pending_requests. `timeout` closes idle
-    // keep-alive connections before the server does (the keep-alive race).
+    // `timeout` closes idle keep-alive connections before the server does (the keep-alive race).
     const agent = new http.Agent({
-      keepAlive: p.maxRequestsPerConnection !== 1, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo',
-      maxSockets: p.maxConnections, timeout: p.idleTimeoutMs,
+      keepAlive: p.maxRequestsPerConnection !== 1, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', timeout: p.idleTimeoutMs,
+    });
+    // Envoy's max_connections counts the whole cluster's connections; a host with none may still open
+    // one (so its requests are not stranded). Requests beyond it wait in the agent's queue, which the
+    // router bounds by max_pending_requests.
+    Object.defineProperty(agent, 'maxSockets', {
+      get: () => (this.cxActive === 0 || this.stats.upstream_cx_active < this.policy.maxConnections ? Infinity : 0),
+      set: () => undefined,
     });
     (agent as unknown as { createConnection: (o: net.NetConnectOpts, cb?: unknown) => Duplex }).createConnection = (o) => this.connect(o);
     this.agent = agent;
     return agent;
   }
 
+  /**
+   * The HTTP/1.1 pool of this endpoint (src/proxy/upstream/h1.ts), for forwarded requests. max_connections
+   * bounds it per host; requests beyond wait in its queue, which the router bounds by max_pending_requests.
+   * The idle timeout closes keep-alive connections before the server does (the keep-alive race).
+   */
+  h1Pool(): H1Pool {
+    if (this.h1) return this.h1;
+    const pool = new H1Pool({
+      connect: () => this.connect({ host: this.host, port: this.port }),
+      maxConnections: () => this.policy.maxConnections,
+      idleTimeoutMs: () => this.policy.idleTimeoutMs,
+      onIdleTimeout: () => this.stats.upstream_cx_idle_timeout++,
+    });
+    this.h1 = pool;
+    return pool;
+  }
+
   /** An HTTP/1.1 keep-alive connection is free for reuse now. */
   hasIdleConnection(): boolean {
+    if (this.h1 && this.h1.idle > 0) return true;
     const free = this.agent?.freeSockets;
     if (!free) return false;
     for (const k in free) if ((free[k]?.length ?? 0) > 0) return true;
@@ -104,7 +128,9 @@ export class Endpoint {
       const life = setTimeout(() => {
         stats.upstream_cx_max_duration_reached++;
         // Envoy drains: no new requests; an idle socket closes now, a busy one after its response.
-        if ((s as net.Socket & { _httpMessage?: unknown })._httpMessage) s.end();
+        const h1 = h1ConnOf(s);
+        if (h1) h1.expire();
+        else if ((s as net.Socket & { _httpMessage?: unknown })._httpMessage) s.end();
         else s.destroy();
       }, p.maxConnectionDurationMs);
       life.unref();
@@ -160,6 +186,8 @@ export class Endpoint {
   release(): void {
     this.agent?.destroy();
     this.agent = undefined;
+    this.h1?.close();
+    this.h1 = undefined;
     this.h2?.close();
     this.h2 = undefined;
   }
