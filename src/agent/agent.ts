@@ -7,6 +7,7 @@ import type { NodeInfo } from '../xds/types.js';
 import { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
 import { startAgentCerts, xdsCredentials, type AgentCertOptions } from '../security/agent-certs.js';
+import { adsSecretNames } from '../proxy/tls/secrets.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -99,9 +100,14 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     if (!err) client.subscribe(TYPE.endpoint, edsNames(u.resources), apply);
     return err;
   });
+  let sdsSubscribed = false;
   client.subscribe(TYPE.listener, '*', (u) => {
     const err = apply(u);
     if (!err) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
+    // Gateway credentials (`kubernetes://NAME`) come over ADS; the workload cert stays agent-local.
+    const secrets = !err && opts.kind === 'router' ? adsSecretNames(u.resources) : [];
+    if (secrets.length > 0 || sdsSubscribed) client.subscribe(TYPE.secret, secrets, apply);
+    sdsSubscribed ||= secrets.length > 0;
     return err;
   });
   client.on('connected', () => log(`connected to ${opts.xdsAddress}`));

@@ -10,6 +10,7 @@ import { registerResourceRoutes } from './resources.js';
 import { ApiReply, Router, type RouteContext, type RouteHandler } from './router.js';
 import { ApiError, statusOf, warningHeader } from './status.js';
 import { StoreUnavailableError } from '../store/types.js';
+import { redactSecrets } from './secrets.js';
 
 export interface ApiServerOptions {
   store: ConfigStore;
@@ -94,9 +95,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const out = await match.handler(ctx);
       if (res.writableEnded || res.headersSent) return;
       if (out instanceof TextReply) sendText(res, out.status, out.text);
-      else if (out instanceof ApiReply) sendJson(res, out.status, out.body, out.headers);
+      else if (out instanceof ApiReply) sendJson(res, out.status, redactSecrets(out.body), out.headers);
       else if (out === undefined) sendJson(res, 200, {});
-      else sendJson(res, 200, out);
+      else sendJson(res, 200, redactSecrets(out));
     } catch (err) {
       if (err instanceof ApiError) sendStatus(res, err.status);
       else if (err instanceof StoreUnavailableError) sendStatus(res, statusOf(503, 'ServiceUnavailable', err.message));

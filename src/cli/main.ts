@@ -8,6 +8,7 @@ const COMMANDS: Record<string, Command> = {
   up: { summary: 'Run the control plane (weftd) and the ingress gateway in the foreground', load: () => import('./commands/up.js') },
   apply: { summary: 'Apply Istio YAML: weft apply -f FILE|DIR|- [-n NS] [--dry-run]', load: () => import('./commands/apply.js') },
   get: { summary: 'Show config: weft get KIND [NAME] [-n NS | -A] [-o yaml|json]', load: () => import('./commands/get.js') },
+  create: { summary: 'Create a gateway TLS secret: weft create secret tls NAME --cert FILE --key FILE [--ca FILE] [-n NS]', load: () => import('./commands/create.js') },
   delete: { summary: 'Delete config: weft delete -f FILE | weft delete KIND NAME [-n NS]', load: () => import('./commands/delete.js') },
   validate: { summary: 'Validate Istio YAML offline: weft validate -f FILE|DIR|-', load: () => import('./commands/validate.js') },
   run: { summary: 'Run a program as a mesh workload: weft run --service NAME --port PORT -- COMMAND ...', load: () => import('./commands/run.js') },

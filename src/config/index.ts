@@ -32,3 +32,4 @@ export function attachSources(ds: readonly Diagnostic[], documents: readonly Loa
     return src ? { ...d, file: src.file, line: src.line, column: src.column } : d;
   });
 }
+export { tlsMaterial, tlsPairProblem, certificateInfo, type CertificateInfo, type TlsSecretMaterial } from './schema/secret.js';

@@ -9,6 +9,7 @@ import { Ctx, type Issue, type Obj, type Schema, any, int, isObj, obj, str, strL
 import { destinationRule, envoyFilter, gateway, serviceEntry, sidecar, workloadEntry, workloadGroup } from './schema/networking.js';
 import { authorizationPolicy, peerAuthentication, requestAuthentication } from './schema/security.js';
 import { telemetry } from './schema/telemetry.js';
+import { SECRET_TOP_LEVEL, checkSecret } from './schema/secret.js';
 import { virtualService } from './schema/virtualservice.js';
 
 const SPEC_SCHEMAS: Readonly<Record<string, Schema>> = {
@@ -87,8 +88,9 @@ export function checkDocument(doc: unknown, defaultNamespace: string): CheckedDo
   } else if (!info.versions.includes(version)) {
     ctx.error(['apiVersion'], 'WEFT-API-VERSION', `${k} is not served as version "${version}"; use one of ${info.versions.map((v) => (group ? `${group}/${v}` : v)).join(', ')}`);
   }
+  const topLevel = k === 'Secret' ? [...TOP_LEVEL, ...SECRET_TOP_LEVEL] : TOP_LEVEL;
   for (const key of Object.keys(doc)) {
-    if (!TOP_LEVEL.includes(key)) ctx.error([key], 'WEFT-UNKNOWN-FIELD', `unknown field "${key}"${didYouMean(key, TOP_LEVEL)}`, 'key');
+    if (!topLevel.includes(key)) ctx.error([key], 'WEFT-UNKNOWN-FIELD', `unknown field "${key}"${didYouMean(key, topLevel)}`, 'key');
   }
   if (doc.metadata === undefined || doc.metadata === null) ctx.error(['metadata'], 'WEFT-REQUIRED', 'missing required field "metadata"', 'value', []);
   else {
@@ -100,8 +102,9 @@ export function checkDocument(doc: unknown, defaultNamespace: string): CheckedDo
     }
     if (!info.namespaced && meta?.namespace !== undefined) ctx.warn(['metadata', 'namespace'], 'WEFT-NAMESPACE', `${k} is cluster-scoped; metadata.namespace is ignored`, 'key');
   }
-  const spec = doc.spec ?? {};
-  walk(SPEC_SCHEMAS[k], spec, ['spec'], ctx);
+  let spec: unknown = doc.spec ?? {};
+  if (k === 'Secret') spec = checkSecret(doc, ctx);
+  else walk(SPEC_SCHEMAS[k], spec, ['spec'], ctx);
   if (ctx.errorCount() > 0) return { issues: ctx.issues, identity };
 
   const metadata = { ...(doc.metadata as Obj) } as unknown as Resource['metadata'];

@@ -1,4 +1,5 @@
-// The subset of core v1 kinds Weft understands: Service (a mesh service over workloads by label) and Namespace.
+// The subset of core v1 kinds Weft understands: Service (a mesh service over workloads by label), Namespace,
+// and Secret (gateway TLS credentials for `credentialName`).
 
 export interface ServicePort {
   name?: string;
@@ -15,3 +16,12 @@ export interface ServiceSpec {
   clusterIP?: string;
 }
 export type NamespaceSpec = Record<string, never>;
+
+/**
+ * A core v1 Secret as Weft stores it: Kubernetes' top-level `type` and `data` (base64 values, with
+ * `stringData` merged in) kept under `spec`. The API never returns `data` (see src/api/secrets.ts).
+ */
+export interface SecretSpec {
+  type: string;
+  data: Record<string, string>;
+}

@@ -28,6 +28,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: SEC, storageVersion: 'v1', plural: 'authorizationpolicies', shortNames: ['ap'], namespaced: true },
   { kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1alpha1', 'v1'], storageVersion: 'v1', plural: 'telemetries', shortNames: ['telemetry'], namespaced: true },
   { kind: 'Service', group: '', versions: ['v1'], storageVersion: 'v1', plural: 'services', shortNames: ['svc'], namespaced: true },
+  { kind: 'Secret', group: '', versions: ['v1'], storageVersion: 'v1', plural: 'secrets', shortNames: ['secret'], namespaced: true },
   { kind: 'Namespace', group: '', versions: ['v1'], storageVersion: 'v1', plural: 'namespaces', shortNames: ['ns'], namespaced: false },
 ];
 

@@ -12,6 +12,7 @@ import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './
 import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
 import { withInboundMtls } from './security/index.js';
 import { inboundAuthz } from './authz/index.js';
+import { gatewayTls, mergeListeners, withHttpsRedirects } from './gateway-tls.js';
 
 
 /** Cache key part for route-dependent results: labels matter only when a VirtualService matches on sourceLabels. */
@@ -92,18 +93,23 @@ function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
   put(out.clusters, blackholeCluster());
   const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;
   const built = registry.memo(key, () => {
-    const res: { listeners: Obj[]; routes: Obj[] } = { listeners: [], routes: [] };
+    const res: { listeners: Obj[]; routes: Obj[]; secrets: Map<string, object> } = { listeners: [], routes: [], secrets: new Map() };
     const byPort = gatewayServersByPort(registry, proxy);
     const authz = inboundAuthz(registry, { namespace: proxy.namespace, labels: proxy.labels });
     for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
-      const rc = gatewayRouteConfig(registry, proxy, port, byPort.get(port) ?? []);
+      const rc = withHttpsRedirects(gatewayRouteConfig(registry, proxy, port, byPort.get(port) ?? []));
       res.routes.push(rc);
       res.listeners.push(gatewayListener(registry, port, rc, authz.http));
     }
+    const tls = gatewayTls(registry, proxy, authz.http); // HTTPS/TLS servers (src/translate/gateway-tls.ts)
+    res.listeners = mergeListeners(res.listeners, tls.listeners);
+    res.routes.push(...tls.routes);
+    res.secrets = tls.secrets;
     return res;
   });
   for (const l of built.listeners) put(out.listeners, l);
   for (const rc of built.routes) put(out.routes, rc);
+  out.secrets = built.secrets;
   return out;
 }
 
@@ -127,5 +133,6 @@ export function translateShared(snapshot: ConfigSnapshot, proxy: ProxyInfo): Xds
  */
 export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): XdsResources {
   const r = translateShared(snapshot, proxy);
-  return { listeners: new Map(r.listeners), routes: new Map(r.routes), clusters: new Map(r.clusters), endpoints: new Map(r.endpoints) };
+  return { listeners: new Map(r.listeners), routes: new Map(r.routes), clusters: new Map(r.clusters), endpoints: new Map(r.endpoints),
+    ...(r.secrets ? { secrets: new Map(r.secrets) } : {}) };
 }

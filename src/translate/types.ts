@@ -4,4 +4,6 @@ export interface XdsResources {
   routes: Map<string, object>;
   clusters: Map<string, object>;
   endpoints: Map<string, object>;
+  /** SDS secrets served over ADS (gateway credentials, `kubernetes://NAME`): gateway proxies only. */
+  secrets?: Map<string, object>;
 }

@@ -1,5 +1,6 @@
 // Connects translation to the xDS server: per proxy, per snapshot version, resources by type.
 import { TYPE } from '../xds/protos.js';
+import { encodeResource } from '../xds/codec.js';
 import type { NodeInfo, ResourceSource } from '../xds/types.js';
 import type { ConfigSnapshot } from '../registry/snapshot.js';
 import { translateShared, translateForGrpc, type XdsResources } from '../translate/index.js';
@@ -46,7 +47,9 @@ class ContentInterner {
     if (hit) return hit;
     let key: string;
     try {
-      key = `${typeUrl}\n${JSON.stringify(obj)}`;
+      // A route config (a virtual host per service) is keyed by its encoding, which the xDS
+      // server reuses and which is built from cached virtual hosts: cheaper than its JSON.
+      key = typeUrl === TYPE.route ? `${typeUrl}\n#${encodeResource(typeUrl, obj).hash}` : `${typeUrl}\n${JSON.stringify(obj)}`;
     } catch {
       return obj; // not JSON-able (e.g. a BigInt): served as it is
     }
@@ -118,6 +121,8 @@ export class SnapshotSource implements ResourceSource {
     const byType: Record<string, ReadonlyMap<string, object>> = {
       [TYPE.listener]: all.listeners, [TYPE.route]: all.routes, [TYPE.cluster]: all.clusters, [TYPE.endpoint]: all.endpoints,
     };
+    // Gateway credentials: only registered gateway proxies, only the secrets their own Gateways reference.
+    if (proxy.kind === 'gateway' && proxy.workload && all.secrets) byType[TYPE.secret] = all.secrets;
     const map = this.interner.map(typeUrl, byType[typeUrl] ?? new Map<string, object>());
     if (names === '*') return map;
     // The server hands the same names array while the subscription is unchanged: thousands of EDS

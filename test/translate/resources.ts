@@ -61,14 +61,14 @@ export function normalize(v: unknown): unknown {
 }
 
 export const TYPE_OF: Record<keyof XdsResources, string> = {
-  listeners: TYPE.listener, routes: TYPE.route, clusters: TYPE.cluster, endpoints: TYPE.endpoint,
+  listeners: TYPE.listener, routes: TYPE.route, clusters: TYPE.cluster, endpoints: TYPE.endpoint, secrets: TYPE.secret,
 };
 
 /** Packs every resource and decodes it back; returns the names whose decoded form differs. */
 export function roundTripMismatches(r: XdsResources): { name: string; sent: unknown; got: unknown }[] {
   const bad: { name: string; sent: unknown; got: unknown }[] = [];
   for (const kind of Object.keys(TYPE_OF) as (keyof XdsResources)[]) {
-    for (const [name, obj] of r[kind]) {
+    for (const [name, obj] of r[kind] ?? new Map<string, object>()) {
       const back = unpackAny(packAny(TYPE_OF[kind], obj));
       const sent = normalize(obj);
       const got = normalize(back);

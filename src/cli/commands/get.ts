@@ -14,6 +14,8 @@ const COLUMNS: Record<string, Columns> = {
   ServiceEntry: { headers: ['HOSTS', 'LOCATION', 'RESOLUTION'], cells: (r) => { const s = r.spec as { hosts?: string[]; location?: string; resolution?: string }; return [list(s.hosts), s.location ?? '', s.resolution ?? '']; } },
   PeerAuthentication: { headers: ['MODE'], cells: (r) => [String((r.spec as { mtls?: { mode?: string } }).mtls?.mode ?? '')] },
   AuthorizationPolicy: { headers: ['ACTION'], cells: (r) => [String((r.spec as { action?: string }).action ?? 'ALLOW')] },
+  // Secrets come back without data (src/api/secrets.ts): type and key count, as kubectl prints them.
+  Secret: { headers: ['TYPE', 'DATA'], cells: (r) => { const s = r as unknown as { type?: string; keys?: Record<string, string> }; return [s.type ?? '', String(Object.keys(s.keys ?? {}).length)]; } },
   WorkloadEntry: { headers: ['ADDRESS'], cells: (r) => [String((r.spec as { address?: string }).address ?? '')] },
 };
 

@@ -58,6 +58,8 @@ export interface CompiledHcm {
   readonly serverName: string;
   /** server_header_transformation: OVERWRITE (default), APPEND_IF_ABSENT or PASS_THROUGH. */
   readonly serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  /** use_remote_address (edge/gateway): x-forwarded-proto is always set from the downstream connection. */
+  readonly useRemoteAddress: boolean;
   readonly resource: Obj;
 }
 
@@ -92,6 +94,7 @@ export function compileHcm(cfg: Obj, routes: RouteTable, stats: StatsStore, path
     streamIdleTimeoutMs: durationMs(cfg.stream_idle_timeout, `${path}.stream_idle_timeout`) ?? 300_000,
     serverName: str(cfg.server_name, `${path}.server_name`, 'envoy'),
     serverHeader: serverHeaderMode(str(cfg.server_header_transformation, `${path}.server_header_transformation`, 'OVERWRITE'), `${path}.server_header_transformation`),
+    useRemoteAddress: bool(cfg.use_remote_address, `${path}.use_remote_address`, false),
     resource: cfg,
   };
 }

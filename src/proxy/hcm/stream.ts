@@ -68,7 +68,9 @@ export class Stream implements HttpFilterContext {
     this.downstreamAddress = remote;
     const xff = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = xff === undefined ? remote : `${String(xff)}, ${remote}`;
-    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+    // Envoy: an edge HCM (use_remote_address) overwrites x-forwarded-proto with the downstream scheme;
+    // otherwise a value from the previous hop is kept (a mesh hop over mTLS stays `http`, as in Istio).
+    if (hcm.useRemoteAddress || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = (req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
     let rid = headers['x-request-id'];
     if (typeof rid !== 'string' || rid === '') {
       rid = hcm.generateRequestId ? randomUUID() : '';

@@ -4,7 +4,8 @@ import { type CompiledHcm, HCM_TYPE, type RouteTable, compileHcm } from '../hcm/
 import type { ClusterManager, ClusterSlot } from '../upstream/cluster.js';
 import type { ListenerStats, StatsStore } from '../stats.js';
 import { type NetworkRbac, NETWORK_RBAC_TYPE, compileNetworkRbac } from '../network-rbac/filter.js';
-import { type ListenerTls, tlsChain } from '../tls/index.js';
+import { type ListenerTls, tlsChain, compileDownstreamTls } from '../tls/index.js';
+import { type SniChain, SniTable } from '../tls/sni.js';
 
 export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 /** Network filters accepted ahead of the terminal one and not enforced yet. */
@@ -30,6 +31,8 @@ export interface CompiledListener {
   readonly chain: FilterChain | null;
   /** mTLS termination (src/proxy/tls): the TLS chain, and whether plaintext is served too (PERMISSIVE). */
   readonly tls: ListenerTls | null;
+  /** Chains picked by SNI (gateway HTTPS/PASSTHROUGH servers, src/proxy/tls/sni.ts). */
+  readonly sni?: SniTable;
   readonly stats: ListenerStats;
   readonly resource: Obj;
 }
@@ -83,6 +86,28 @@ function isPlaintext(fc: Obj, path: string): boolean {
   return (tp === '' || tp === 'raw_buffer') && arr(m.server_names, `${path}.filter_chain_match.server_names`).length === 0 && fc.transport_socket === undefined;
 }
 
+/** With tls_inspector or any `server_names` match, every chain is selected per connection by SNI. */
+function sniTable(l: Obj, deps: Deps, path: string): SniTable | undefined {
+  const fcs = arr(l.filter_chains, `${path}.filter_chains`).map((fc, i) => obj(fc, `${path}.filter_chains[${i}]`));
+  const inspector = arr(l.listener_filters, `${path}.listener_filters`).some((f) => isObj(f) && f.name === 'envoy.filters.listener.tls_inspector');
+  if (!inspector && !fcs.some((fc, i) => arr(obj(fc.filter_chain_match, `${path}.filter_chains[${i}].filter_chain_match`).server_names, '').length > 0)) return undefined;
+  const chains: SniChain[] = [];
+  let plaintext: FilterChain | null = null;
+  fcs.forEach((fc, i) => {
+    const p = `${path}.filter_chains[${i}]`;
+    const c = compileChain(fc, deps, p);
+    if (!c) return;
+    if (isPlaintext(fc, p)) {
+      plaintext ??= c;
+      return;
+    }
+    const names = arr(obj(fc.filter_chain_match, `${p}.filter_chain_match`).server_names, `${p}.filter_chain_match.server_names`)
+      .map((n, j) => str(n, `${p}.filter_chain_match.server_names[${j}]`).toLowerCase());
+    chains.push({ serverNames: names, chain: c, tls: compileDownstreamTls(fc.transport_socket, deps.clusters.secrets, deps.clusters.secrets.log, `${p}.transport_socket`) });
+  });
+  return new SniTable(chains, plaintext, deps.clusters.secrets.log);
+}
+
 export function compileListener(name: string, l: Obj, deps: Deps, path: string): CompiledListener {
   const { address, port } = socketAddress(l.address, `${path}.address`);
   const useOriginalDst = bool(l.use_original_dst, `${path}.use_original_dst`, false);
@@ -95,6 +120,8 @@ export function compileListener(name: string, l: Obj, deps: Deps, path: string):
     if (!chain && c && isPlaintext(obj(fc, p), p)) chain = c;
     else tls ??= tlsChain(obj(fc, p), c, deps.clusters.secrets, deps.clusters.secrets.log, p);
   }
+  const sni = sniTable(l, deps, path);
+  if (sni) chain ??= sni.plaintext ?? sni.chains[0]?.chain ?? null;
   if (isObj(l.default_filter_chain)) {
     const c = compileChain(l.default_filter_chain, deps, `${path}.default_filter_chain`);
     if (!chain) chain = c;
@@ -107,7 +134,8 @@ export function compileListener(name: string, l: Obj, deps: Deps, path: string):
     useOriginalDst,
     direction: str(l.traffic_direction, `${path}.traffic_direction`, 'UNSPECIFIED'),
     chain: chain ?? tls?.chain ?? null,
-    tls: tls ? { ...tls, plaintext: chain !== null } : null,
+    tls: sni ? null : tls ? { ...tls, plaintext: chain !== null } : null,
+    ...(sni ? { sni } : {}),
     stats: deps.stats.listener(`${address}_${port}`),
     resource: l,
   };

@@ -12,7 +12,7 @@ import { pickEndpoint, splitAuthority } from '../filters/router/filter.js';
 import { splice } from '../upstream/forward.js';
 import type { CompiledListener, FilterChain } from './compile.js';
 import type { NetworkRbac } from '../network-rbac/filter.js';
-import { applyXfcc } from '../tls/index.js';
+import { applyXfcc, chainOf } from '../tls/index.js';
 
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
@@ -83,12 +83,12 @@ export class ListenerDispatch {
     });
     // mTLS (src/proxy/tls): terminate TLS, or pass plaintext when PERMISSIVE, then serve as usual.
     if (l.tls) l.tls.ctx.accept(sock, l.tls.plaintext, (s) => this.serve(s, l), (s) => this.serve(s, l));
+    else if (l.sni) l.sni.accept(sock, (s, c) => this.serve(s, l, c), (s, c) => this.serve(s, l, c)); // gateway chains by SNI
     else this.serve(sock, l);
   }
 
-  private serve(sock: net.Socket, l: CompiledListener): void {
+  private serve(sock: net.Socket, l: CompiledListener, chain = l.chain): void {
     const ls = l.stats;
-    const chain = l.chain;
     if (chain?.rbac && !this.rbacAllows(sock, chain.rbac)) return;
     if (!l.useOriginalDst && chain?.kind === 'tcp') {
       this.tcpProxy(sock, chain, null);
@@ -140,12 +140,13 @@ export class ListenerDispatch {
     const host = h2 ? (req.headers[':authority'] as string | undefined) ?? req.headers.host : req.headers.host;
     const target = splitTarget(req.url ?? '/', host);
     let hcm: CompiledHcm;
+    const own = l.sni ? chainOf(req.socket) ?? l.chain : l.chain; // SNI listeners: the connection's chain
     if (l.useOriginalDst) {
       const port = splitAuthority(target.authority, 80).port;
       const pl = this.table.portListener(port);
       if (pl?.chain?.kind === 'http') hcm = pl.chain.hcm;
       else hcm = this.env.clusters.slot(PASSTHROUGH_CLUSTER).current ? this.fallback.passthrough : this.fallback.none;
-    } else if (l.chain?.kind === 'http') hcm = l.chain.hcm;
+    } else if (own?.kind === 'http') hcm = own.hcm;
     else {
       res?.destroy();
       socket?.destroy();
@@ -160,7 +161,7 @@ export class ListenerDispatch {
     }
     let stream: Stream | undefined;
     try {
-      if (l.tls) applyXfcc(req.headers, req.socket);
+      if (l.tls || l.sni) applyXfcc(req.headers, req.socket);
       stream = new Stream(hcm, this.env, req, res, socket, head, target);
       if (req.rawHeaders.length > hcm.maxHeadersCount * 2) {
         stream.sendLocalReply(431, 'Request Header Fields Too Large', 'DPE');

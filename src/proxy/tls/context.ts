@@ -11,6 +11,32 @@ export const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_so
 
 export interface SanMatcher { type: string; kind: 'exact' | 'prefix' | 'suffix' | 'contains'; value: string }
 
+export interface TlsParams { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; ciphers?: string }
+
+const VERSIONS: Record<string, tls.SecureVersion | undefined> = { TLSv1_0: 'TLSv1', TLSv1_1: 'TLSv1.1', TLSv1_2: 'TLSv1.2', TLSv1_3: 'TLSv1.3', TLS_AUTO: undefined };
+
+/** Envoy `tls_params`; version names as Envoy spells them, ciphers in OpenSSL names (as Envoy and Istio take them). */
+function compileTlsParams(v: unknown, path: string): TlsParams {
+  if (v === undefined || v === null) return {};
+  const o = obj(v, path);
+  const version = (f: string): tls.SecureVersion | undefined => {
+    const s = str(o[f], `${path}.${f}`);
+    if (s === '') return undefined;
+    if (!(s in VERSIONS)) throw new ConfigError(`${path}.${f}`, `unknown TLS version ${s} (TLSv1_0, TLSv1_1, TLSv1_2, TLSv1_3, TLS_AUTO)`);
+    return VERSIONS[s];
+  };
+  const minVersion = version('tls_minimum_protocol_version');
+  const maxVersion = version('tls_maximum_protocol_version');
+  const suites = arr(o.cipher_suites, `${path}.cipher_suites`).map((c, i) => str(c, `${path}.cipher_suites[${i}]`));
+  const out: TlsParams = { ...(minVersion ? { minVersion } : {}), ...(maxVersion ? { maxVersion } : {}), ...(suites.length ? { ciphers: suites.join(':') } : {}) };
+  try {
+    tls.createSecureContext({ minVersion: out.minVersion ?? 'TLSv1.2', maxVersion: out.maxVersion, ciphers: out.ciphers });
+  } catch (e) {
+    throw new ConfigError(path, `not usable by this proxy: ${(e as Error).message}`);
+  }
+  return out;
+}
+
 export interface Material { cert?: TlsCertificate; ca?: string; key: string }
 
 /** A refusal whose reason is logged (missing secret, failed verification). */
@@ -27,6 +53,8 @@ export class CommonTls {
     readonly inlineCa: string | undefined,
     readonly sans: readonly SanMatcher[],
     readonly alpn: readonly string[],
+    /** Envoy tls_params: protocol version bounds and cipher suites (Node/OpenSSL names). */
+    readonly params: TlsParams = {},
   ) {}
 
   /** True when the configuration names a certificate of our own (mutual TLS as a client). */
@@ -56,7 +84,9 @@ export class CommonTls {
   /** The SecureContext for the current secret versions (rebuilt only when a secret changed). */
   secureContext(m = this.material()): tls.SecureContext {
     if (this.cache?.key === m.key) return this.cache.ctx;
-    const ctx = tls.createSecureContext({ cert: m.cert?.certChainPem, key: m.cert?.keyPem, ca: m.ca, minVersion: 'TLSv1.2' });
+    const p = this.params;
+    const ctx = tls.createSecureContext({ cert: m.cert?.certChainPem, key: m.cert?.keyPem, ca: m.ca, minVersion: p.minVersion ?? 'TLSv1.2',
+      ...(p.maxVersion ? { maxVersion: p.maxVersion } : {}), ...(p.ciphers ? { ciphers: p.ciphers } : {}) });
     this.cache = { key: m.key, ctx };
     return ctx;
   }
@@ -110,7 +140,7 @@ export function compileCommonTls(v: unknown, secrets: SecretStore, path: string)
     if (isObj(c.validation_context.trusted_ca)) inlineCa = parseTrustedCa(c.validation_context, `${path}.validation_context`);
   }
   const alpn = arr(c.alpn_protocols, `${path}.alpn_protocols`).map((a, i) => str(a, `${path}.alpn_protocols[${i}]`));
-  return new CommonTls(secrets, certSecret, inlineCert, caSecret, inlineCa, sans, alpn);
+  return new CommonTls(secrets, certSecret, inlineCert, caSecret, inlineCa, sans, alpn, compileTlsParams(c.tls_params, `${path}.tls_params`));
 }
 
 /** The typed_config of a `transport_socket` if it is TLS of the wanted kind; null for raw_buffer/none. */

@@ -97,7 +97,8 @@ export class DownstreamTls {
       }
       const roots = this.trusted(m.ca, m.key);
       const ts = new tls.TLSSocket(sock, {
-        isServer: true, secureContext: this.common.secureContext(m), requestCert: true, rejectUnauthorized: this.requireClientCert,
+        // A client certificate is asked for only when there is a CA to check it against (SIMPLE gateway TLS has none).
+        isServer: true, secureContext: this.common.secureContext(m), requestCert: this.requireClientCert || m.ca !== undefined, rejectUnauthorized: this.requireClientCert,
         ALPNProtocols: this.common.alpn.length ? [...this.common.alpn] : ['h2', 'http/1.1'],
       });
       ts.on('error', (err: Error) => this.log.warn(`inbound TLS from ${remote} refused: ${err.message.split('\n')[0]}`));

@@ -5,11 +5,12 @@ import type { FilterChain } from '../listener/compile.js';
 import { type Obj, arr, obj, str } from '../wire.js';
 import type { SecretStore } from './secrets.js';
 import type { Logger } from '../env.js';
-import { type DownstreamTls, compileDownstreamTls } from './downstream.js';
+import { type DownstreamTls, compileDownstreamTls as compileDownstream } from './downstream.js';
 
 export { SecretStore, SECRET_TYPE } from './secrets.js';
 export { type TransportSelector, UpstreamTls, compileUpstreamTransport } from './upstream.js';
-export { DownstreamTls, peerOf } from './downstream.js';
+export { DownstreamTls, peerOf, compileDownstreamTls } from './downstream.js';
+export { SniTable, chainOf } from './sni.js';
 export { applyXfcc } from './xfcc.js';
 
 /** A listener's TLS filter chain: how to terminate TLS, and whether plaintext is also served. */
@@ -20,6 +21,6 @@ export function tlsChain(fc: Obj, chain: FilterChain | null, secrets: SecretStor
   const m = obj(fc.filter_chain_match, `${path}.filter_chain_match`);
   if (str(m.transport_protocol, `${path}.filter_chain_match.transport_protocol`) !== 'tls' || !chain) return null;
   if (arr(m.server_names, `${path}.filter_chain_match.server_names`).length > 0) return null;
-  const ctx = compileDownstreamTls(fc.transport_socket, secrets, log, `${path}.transport_socket`);
+  const ctx = compileDownstream(fc.transport_socket, secrets, log, `${path}.transport_socket`);
   return ctx ? { ctx, chain, plaintext: false } : null;
 }

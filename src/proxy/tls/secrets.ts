@@ -103,3 +103,29 @@ export class SecretStore {
     };
   }
 }
+
+/**
+ * Names of the SDS secrets the listeners fetch over ADS (`sds_config: {ads: {}}`, e.g. a gateway's
+ * `kubernetes://NAME`); the agent-local ones (`default`, `ROOTCA` from `sds-grpc`) are not among them.
+ */
+export function adsSecretNames(listeners: ReadonlyMap<string, Record<string, unknown>>): string[] {
+  const names = new Set<string>();
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 12 || typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x, depth + 1);
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    for (const key of ['tls_certificate_sds_secret_configs', 'validation_context_sds_secret_config']) {
+      const refs = Array.isArray(o[key]) ? o[key] as unknown[] : o[key] ? [o[key]] : [];
+      for (const r of refs) {
+        const ref = r as { name?: unknown; sds_config?: { ads?: unknown } };
+        if (typeof ref.name === 'string' && ref.sds_config?.ads !== undefined) names.add(ref.name);
+      }
+    }
+    for (const [k, x] of Object.entries(o)) if (k !== 'tls_certificate_sds_secret_configs') visit(x, depth + 1);
+  };
+  for (const l of listeners.values()) visit(l.filter_chains, 0);
+  return [...names].sort();
+}
