@@ -10,25 +10,39 @@ import { join } from 'node:path';
 import { exited } from '../../src/cli/processes.js';
 import { WEFT, freePort } from '../helpers/mesh.js';
 import { uniqueAddressBase } from '../helpers/weftd.js';
-import { pollUntil, send } from './helpers.js';
+import { pollUntil, processesWithEnv, send } from './helpers.js';
 
 const home = mkdtempSync(join(tmpdir(), 'weft-e2e-demo-'));
 const groups: number[] = [];
+const pids: number[] = [];
 
 after(() => {
   for (const g of groups) {
     try { process.kill(-g, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  for (const p of pids) {
+    try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
   }
   rmSync(home, { recursive: true, force: true });
 });
 
 /** Pids still alive in a process group. */
 function groupMembers(pgid: number): number[] {
-  const out = execFileSync('ps', ['-e', '-o', 'pid=,pgid='], { encoding: 'utf8' });
-  return out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter(([, g]) => g === pgid).map(([p]) => p);
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,pgid=,stat='], { encoding: 'utf8' });
+  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter(([, g, st]) => Number(g) === pgid && !st?.startsWith('Z')).map(([p]) => Number(p));
 }
 
-async function startDemo(extra: string[]): Promise<{ child: ChildProcess; gwPort: number; output(): string }> {
+/**
+ * The demo's processes: its group, plus every sidecar and app (weft run starts each app in its own
+ * process group; all of them get the demo's WEFT_CONTROL_PLANE in their environment).
+ */
+function demoProcesses(demo: { child: ChildProcess; apiUrl: string }): number[] {
+  return [...new Set([...groupMembers(demo.child.pid!), ...processesWithEnv(`WEFT_CONTROL_PLANE=${demo.apiUrl}`)])];
+}
+
+const describe = (pids: number[]): string => (pids.length ? execFileSync('ps', ['-o', 'pid,pgid,args', '-p', pids.join(',')], { encoding: 'utf8' }) : '');
+
+async function startDemo(extra: string[]): Promise<{ child: ChildProcess; gwPort: number; apiUrl: string; output(): string }> {
   const [apiPort, xdsPort, gwPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, WEFT_DEMO_DATA_DIR: join(home, `demo-${apiPort}`) };
   delete env.WEFT_TOKEN;
@@ -40,7 +54,7 @@ async function startDemo(extra: string[]): Promise<{ child: ChildProcess; gwPort
   let out = '';
   child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-  return { child, gwPort, output: () => out };
+  return { child, gwPort, apiUrl: `http://127.0.0.1:${apiPort}`, output: () => out };
 }
 
 const stars = (html: string): string => (!html.includes('glyphicon-star') ? 'none' : /<font color="red">/.test(html) ? 'red' : 'black');
@@ -51,8 +65,9 @@ test('weft demo bookinfo: the page shows no stars, black and red in turn; Ctrl-C
     .catch((e: Error) => { throw new Error(`${e.message}\n${demo.output().slice(-3000)}`); });
   assert.equal(demo.child.exitCode, null, demo.output().slice(-3000));
   assert.match(demo.output(), new RegExp(`Open http://127\\.0\\.0\\.1:${demo.gwPort}/productpage`));
-  const members = groupMembers(demo.child.pid!);
-  t.diagnostic(`${members.length} processes in the demo's group (demo, gateway, 6 x weft run + sidecar + app)`);
+  const members = demoProcesses(demo);
+  pids.push(...members);
+  t.diagnostic(`${members.length} processes of the demo (demo, gateway, 6 x weft run + sidecar + app)`);
   assert.ok(members.length >= 1 + 1 + 6 * 3, `expected at least 20 processes, found ${members.length}`);
 
   const seen: string[] = [];
@@ -69,8 +84,8 @@ test('weft demo bookinfo: the page shows no stars, black and red in turn; Ctrl-C
   process.kill(-demo.child.pid!, 'SIGINT');
   const { code } = await exited(demo.child);
   assert.equal(code, 0, demo.output().slice(-2000));
-  await pollUntil('every process of the demo gone', () => Promise.resolve(groupMembers(demo.child.pid!).length === 0), 15_000)
-    .catch((e: Error) => { throw new Error(`${e.message}: ${execFileSync('ps', ['-o', 'pid,args', '-g', String(demo.child.pid)], { encoding: 'utf8' })}`); });
+  await pollUntil('every process of the demo gone', () => Promise.resolve(demoProcesses(demo).length === 0), 15_000)
+    .catch((e: Error) => { throw new Error(`${e.message}: ${describe(demoProcesses(demo))}`); });
 });
 
 test('weft demo bookinfo --exit-when-ready exits 0 once the page works and stops everything it started', async () => {
@@ -78,7 +93,8 @@ test('weft demo bookinfo --exit-when-ready exits 0 once the page works and stops
   const { code } = await exited(demo.child);
   assert.equal(code, 0, demo.output().slice(-3000));
   assert.match(demo.output(), /Bookinfo is up/);
-  await pollUntil('every process of the demo gone', () => Promise.resolve(groupMembers(demo.child.pid!).length === 0), 15_000);
+  await pollUntil('every process of the demo gone', () => Promise.resolve(demoProcesses(demo).length === 0), 15_000)
+    .catch((e: Error) => { throw new Error(`${e.message}: ${describe(demoProcesses(demo))}`); });
   const r = await send({ host: '127.0.0.1', port: demo.gwPort, path: '/productpage' }).catch((e: Error) => e);
   assert.ok(r instanceof Error, 'the gateway port is closed');
 });

@@ -2,6 +2,7 @@
 // load that records every failed request (status, error) while something in the mesh changes.
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT, WEFT, waitFor } from '../helpers/mesh.js';
 
@@ -145,4 +146,56 @@ export async function runWorkload(apiUrl: string, token: string | undefined, nam
     return admin.ok;
   }, 60_000, child).catch((e: Error) => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } throw new Error(`${e.message}\n--- output of weft run ${name}:\n${out}`); });
   return { child, address, output: () => out };
+}
+
+/**
+ * Pids of live processes whose environment holds `entry` (e.g. `WEFT_CONTROL_PLANE=URL`): finds a
+ * mesh's sidecars and apps wherever they run (`weft run` starts apps in their own process group).
+ */
+export function processesWithEnv(entry: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${d}/environ`, 'latin1');
+      if (env.split('\0').includes(entry) && !/\) Z /.test(readFileSync(`/proc/${d}/stat`, 'latin1'))) out.push(Number(d));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return out;
+}
+
+/** Pids of `root` and all its live descendants. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const list = children.get(Number(ppid)) ?? [];
+      list.push(Number(d));
+      children.set(Number(ppid), list);
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { out.push(p); for (const c of children.get(p) ?? []) walk(c); };
+  walk(root);
+  return out;
+}
+
+/** The pids of `pids` that are still alive (zombies count as gone). */
+export function alive(pids: number[]): number[] {
+  return pids.filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  });
 }

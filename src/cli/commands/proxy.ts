@@ -3,8 +3,13 @@ import { startProxyAgent } from '../../agent/agent.js';
 import { CliError, UsageError } from '../errors.js';
 import { fetchTrustBundle } from '../../security/agent-certs.js';
 import type { CliIO } from '../io.js';
+import { followParent } from '../supervision.js';
 
-/** `weft proxy --xds HOST:PORT --address IP --name NAME [--namespace NS] [--kind sidecar|router]`. */
+/**
+ * `weft proxy --xds HOST:PORT --address IP --name NAME [--namespace NS] [--kind sidecar|router]`.
+ * `--supervised` (set by `weft run`, which starts it with an IPC channel): stop when told over the
+ * channel, or when `weft run` dies (then also deregister the workload and stop the app's process group).
+ */
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({ args: argv, options: {
     xds: { type: 'string' },
@@ -18,7 +23,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     'service-account': { type: 'string' },
     'drain-timeout': { type: 'string' },
     'insecure-xds': { type: 'boolean' },
+    supervised: { type: 'boolean' },
   } });
+  if (values.supervised && !process.send) throw new UsageError('--supervised needs an IPC channel to the parent (weft run starts the sidecar that way)');
   if (!values.xds || !values.address || !values.name) throw new UsageError('--xds HOST:PORT, --address IP and --name NAME are required');
   const kind = values.kind ?? 'sidecar';
   if (kind !== 'sidecar' && kind !== 'router') throw new UsageError('--kind must be sidecar or router');
@@ -40,6 +47,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     xdsRootPem: bundle?.xdsTls ? bundle.rootCert : undefined,
   });
   const drainMs = Number(values['drain-timeout'] ?? 10_000);
+  if (values.supervised) {
+    await followParent((ms) => agent.shutdown(Math.min(ms, drainMs)), (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`), io.env).done;
+    return 0;
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGTERM', stop);

@@ -1,15 +1,19 @@
 // `weft run`: start any program as a mesh workload on this machine (Weft's pod + sidecar).
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { Workload } from '../../model/index.js';
 import { controlPlaneUrl, weftdRequest, type MeshInfo } from '../control-plane.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
-import { exited, freePort, httpOk, sleep, spawnWeft, stopChild, tcpOpen, waitFor } from '../processes.js';
+import { exited, freePort, httpOk, sleep, spawnWeft, tcpOpen, waitFor } from '../processes.js';
+import { SUPERVISED_STDIO, signalGroup, tellChild } from '../supervision.js';
 
 /** How long a deregistered workload's sidecar keeps serving while peers drop its endpoint. */
 const ENDPOINT_REMOVAL_MS = 1000;
+/** How long the sidecar lets in-flight requests finish once the app has exited. */
+const SIDECAR_DRAIN_MS = 5000;
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 
 export interface RunSpec {
   service?: string;
@@ -87,11 +91,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   // A single-use join token lets the sidecar get a certificate for this service account only (env, not argv).
   const join = await weftdRequest<{ token: string }>(api, 'POST', `/apis/weft.dev/v1/namespaces/${spec.namespace}/jointokens`, io, { serviceAccount: spec.serviceAccount });
+  // Supervised: the sidecar follows this process over an IPC channel and exits (stopping the app) when it dies.
   const proxy = spawnWeft(['proxy', '--xds', mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
-    '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api], { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: ['ignore', 'inherit', 'inherit'] });
+    '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api, '--supervised'],
+  { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: SUPERVISED_STDIO });
+  proxy.on('error', () => { /* reported through its exit */ });
   // A signal while the sidecar starts must not leave it running without us: stop it and deregister.
   let earlySignal: NodeJS.Signals | undefined;
-  const onEarlySignal = (s: NodeJS.Signals) => { earlySignal = s; proxy.kill('SIGTERM'); };
+  const onEarlySignal = (s: NodeJS.Signals) => { earlySignal = s; tellChild(proxy, { type: 'stop', drainMs: 0 }); };
   process.on('SIGINT', onEarlySignal);
   process.on('SIGTERM', onEarlySignal);
   try {
@@ -99,7 +106,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     // dies is noticed at once (waitFor watches the process).
     await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 60_000, proxy);
   } catch (e) {
-    await stopChild(proxy, 1000);
+    await stopSidecar(proxy, 0);
     await deregister();
     if (earlySignal) {
       log(`${earlySignal} before the app started: sidecar stopped, workload deregistered`);
@@ -121,44 +128,76 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     ...(appPort ? { PORT: String(appPort) } : {}),
     ...(spec.service ? { WEFT_SERVICE: spec.service } : {}),
   };
-  const app = spawn(spec.command[0], spec.command.slice(1), { env, stdio: ['inherit', 'inherit', 'inherit'] });
+  // Its own process group (and session): a terminal's Ctrl-C reaches this process, which deregisters
+  // first and then signals the app; the sidecar can stop the whole group if this process dies.
+  const app = spawn(spec.command[0], spec.command.slice(1), { env, stdio: ['inherit', 'inherit', 'inherit'], detached: true });
   const appExit = exited(app);
   let spawnError: Error | undefined;
   app.once('error', (e) => { spawnError = e; });
+  if (app.pid) tellChild(proxy, { type: 'app', pgid: app.pid, api, workloadPath: `${wlPath}/${spec.name}` });
+  const signalApp = (s: NodeJS.Signals) => { if (app.pid && !signalGroup(app.pid, s)) app.kill(s); };
 
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   let deregisteredAt: number | undefined;
   const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: deregistering and draining`);
-    await deregister(); // other sidecars stop sending here first
+    if (stopping) {
+      log(`${signal} again: killing the app now`);
+      signalApp('SIGKILL');
+      return;
+    }
+    stopping = signal;
+    log(`${signal}: deregistering, ${ENDPOINT_REMOVAL_MS} ms for other sidecars to drop this endpoint, then stopping the app`);
+    await deregister();
     deregisteredAt = Date.now();
-    if (app.exitCode === null) app.kill(signal);
+    // Istio's drain: app and sidecar keep serving (in-flight and late requests) while peers drop the endpoint.
+    await Promise.race([sleep(ENDPOINT_REMOVAL_MS), appExit]);
+    if (app.exitCode === null && app.signalCode === null) signalApp(signal);
   };
   const onSignal = (s: NodeJS.Signals) => { void stop(s); };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A workload without its sidecar is broken (no inbound, no outbound): stop it like a signal would.
+  proxy.once('exit', (code, sig) => {
+    if (stopping || app.exitCode !== null || app.signalCode !== null) return;
+    log(`the sidecar exited (${sig ?? code}): stopping the app`);
+    void stop('SIGTERM');
+  });
 
   if (appPort) {
     // Ready once the app accepts connections: only then does it join its service's endpoints.
     void waitFor('app', () => tcpOpen('127.0.0.1', appPort), 120_000, app)
-      .then(() => weftdRequest(api, 'PUT', `${wlPath}/${spec.name}/ready`, io, { ready: true }))
-      .then(() => log('app ready, joined the service endpoints'))
+      .then(() => { if (!stopping) return weftdRequest(api, 'PUT', `${wlPath}/${spec.name}/ready`, io, { ready: true }); })
+      .then(() => { if (!stopping) log('app ready, joined the service endpoints'); })
       .catch((e: unknown) => { if (!stopping) log(`app not ready: ${(e as Error).message}`); });
   }
 
   const { code, signal } = await appExit;
+  // Like a container whose main process ended: whatever it left in its group goes too.
+  if (app.pid) signalGroup(app.pid, 'SIGKILL');
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (spawnError) io.err.write(`weft run: cannot start ${spec.command[0]}: ${spawnError.message}\n`);
-  await deregister();
+  if (deregisteredAt === undefined) {
+    await deregister();
+    deregisteredAt = Date.now();
+  }
   // Like Istio's termination drain: the sidecar keeps answering (503s its peers retry elsewhere) until
   // the endpoint removal has reached the other sidecars, instead of resetting their keep-alive requests.
-  const propagated = (deregisteredAt ?? Date.now()) + ENDPOINT_REMOVAL_MS - Date.now();
+  const propagated = deregisteredAt + ENDPOINT_REMOVAL_MS - Date.now();
   if (propagated > 0) await sleep(propagated);
-  await stopChild(proxy, 10_000);
+  // Then the sidecar drains: no new connections, in-flight requests finish.
+  await stopSidecar(proxy, SIDECAR_DRAIN_MS);
   log(`app exited (${signal ?? code})`);
   if (spawnError) return 127;
-  return code ?? (signal ? 128 + 15 : 0);
+  return code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 15) : 0);
+}
+
+/** Tells the supervised sidecar to drain and exit; SIGKILL if it has not within drainMs + 5 s. */
+async function stopSidecar(proxy: ChildProcess, drainMs: number): Promise<void> {
+  if (proxy.exitCode !== null || proxy.signalCode !== null) return;
+  const gone = exited(proxy);
+  tellChild(proxy, { type: 'stop', drainMs });
+  const timer = setTimeout(() => proxy.kill('SIGKILL'), drainMs + 5000);
+  await gone;
+  clearTimeout(timer);
 }
