@@ -59,6 +59,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   const workloads = new WorkloadRegistry({
     file: opts.dataDir ? join(opts.dataDir, 'workloads.json') : undefined,
     addressBase: opts.addressBase, graceMs: opts.workloadGraceMs,
+    onRestored: (w) => log(`workload ${w.namespace}/${w.name} (${w.address}) registered again: its sidecar reconnected after it was swept`),
   });
 
   let seq = 0;
@@ -73,7 +74,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
 
   const xlog: XdsLogger = { info: (m) => log(`xds: ${m}`), warn: (m) => log(`xds: ${m}`), error: (m) => log(`xds: ${m}`) };
   const xds = createXdsServer(source, { debounceMs: opts.debounceMs ?? 20, logger: xlog });
-  xds.on('connect', (e) => { const p = source.proxyOf(e.node); workloads.connected(p.namespace, p.name); });
+  xds.on('connect', (e) => { const p = source.proxyOf(e.node); workloads.connected(p.namespace, p.name, p.address); });
   xds.on('disconnect', (e) => { const p = source.proxyOf(e.node); workloads.disconnected(p.namespace, p.name); });
   xds.on('nack', (e) => log(`proxy ${e.nodeId} rejected ${e.typeUrl.split('.').pop()} version ${e.version}: ${e.message}`));
 

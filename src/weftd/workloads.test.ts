@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WorkloadRegistry } from './workloads.js';
 
 const wl = (name: string) => ({ name, namespace: 'default', labels: { app: 'a' }, ports: { http: 9080 }, serviceAccount: 'default' });
@@ -42,5 +45,97 @@ test('re-registering a connected workload does not grant it the first-connect gr
     assert.equal(r.get('default', 'a'), undefined);
   } finally {
     r.close();
+  }
+});
+
+test('a swept workload is registered again, as it was, when its sidecar reconnects from its address', () => {
+  let now = 0;
+  let changes = 0;
+  const restored: string[] = [];
+  const r = new WorkloadRegistry({ addressBase: '127.253', graceMs: 1000, clock: () => now, onRestored: (w) => restored.push(w.name) });
+  r.on('change', () => changes++);
+  try {
+    const a = r.register({ ...wl('a'), ready: true, locality: 'r/z' });
+    r.connected('default', 'a', a.address);
+    r.disconnected('default', 'a');
+    now = 1000;
+    r.sweep();
+    assert.equal(r.get('default', 'a'), undefined, 'swept after the grace');
+    assert.equal(r.register(wl('b')).address === a.address, false, 'a swept workload keeps its address reserved');
+    r.connected('default', 'a', '127.253.0.99');
+    assert.equal(r.get('default', 'a'), undefined, 'a sidecar at another address does not bring it back');
+    const before = changes;
+    r.connected('default', 'a', a.address);
+    assert.deepEqual(r.get('default', 'a'), a, 'same address, labels, ports, readiness and locality');
+    assert.equal(changes, before + 1, 'endpoints are rebuilt');
+    assert.deepEqual(restored, ['a']);
+    assert.deepEqual(r.listSwept(), []);
+    // Back to normal: connected, so the next disconnect gets the normal grace again.
+    r.disconnected('default', 'a');
+    now = 1999;
+    r.sweep();
+    assert.ok(r.get('default', 'a'));
+    now = 2000;
+    r.sweep();
+    assert.equal(r.get('default', 'a'), undefined);
+  } finally {
+    r.close();
+  }
+});
+
+test('deregistered or never-connected workloads do not come back; swept ones survive a restart through the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-workloads-'));
+  const file = join(dir, 'workloads.json');
+  let now = 0;
+  const r = new WorkloadRegistry({ file, addressBase: '127.254', graceMs: 1000, firstConnectGraceMs: 1000, clock: () => now });
+  try {
+    const gone = r.register(wl('gone'));
+    const left = r.register(wl('left'));
+    const never = r.register(wl('never'));
+    for (const w of [gone, left]) {
+      r.connected('default', w.name, w.address);
+      r.disconnected('default', w.name);
+    }
+    assert.equal(r.deregister('default', 'left'), true);
+    now = 1000;
+    r.sweep();
+    assert.deepEqual(r.listSwept().map((w) => w.name), ['gone'], 'only a workload whose sidecar was connected is remembered');
+    r.connected('default', 'left', left.address);
+    r.connected('default', 'never', never.address);
+    assert.equal(r.get('default', 'left'), undefined, 'deregistered means gone for good');
+    assert.equal(r.get('default', 'never'), undefined);
+  } finally {
+    r.close();
+  }
+  // weftd restarted: the swept workload comes back when its sidecar reconnects to the new one.
+  const again = new WorkloadRegistry({ file, addressBase: '127.254', graceMs: 1000, clock: () => now });
+  try {
+    const w = again.listSwept()[0];
+    again.connected('default', 'gone', w.address);
+    assert.equal(again.get('default', 'gone')?.address, w.address);
+    // ...and deregistering it forgets it on disk too.
+    again.deregister('default', 'gone');
+  } finally {
+    again.close();
+  }
+  const third = new WorkloadRegistry({ file, addressBase: '127.254', graceMs: 1000, clock: () => now });
+  try {
+    assert.deepEqual([third.list(), third.listSwept()], [[], []]);
+  } finally {
+    third.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a registry file of the older format (a plain array of workloads) still loads', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-workloads-'));
+  const file = join(dir, 'workloads.json');
+  writeFileSync(file, JSON.stringify([{ ...wl('old'), address: '127.250.0.7' }]));
+  const r = new WorkloadRegistry({ file, addressBase: '127.250', graceMs: 1000 });
+  try {
+    assert.equal(r.get('default', 'old')?.address, '127.250.0.7');
+  } finally {
+    r.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

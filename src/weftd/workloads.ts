@@ -2,7 +2,10 @@
 //
 // A workload stays registered while its sidecar holds an ADS stream to weftd. When the stream ends
 // and the sidecar does not come back within `graceMs`, the workload is removed from every endpoint
-// set, so replicas that died without deregistering stop receiving traffic.
+// set, so replicas that died without deregistering stop receiving traffic. A swept workload is
+// remembered (persisted too): if its sidecar reconnects later (a network blip longer than the grace,
+// weftd restarted), it is registered again as it was, at its address, with no new `weft run`.
+// Deregistration (`weft run` stopping) forgets it for good.
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,7 +20,19 @@ export interface WorkloadRegistryOptions {
   /** How long a new registration may wait for its sidecar's first connection (default max(graceMs, 30 s)). */
   firstConnectGraceMs?: number;
   clock?: () => number;
+  /** How long a swept workload can come back when its sidecar reconnects (default 24 h). */
+  rememberSweptMs?: number;
+  /** Told when a swept workload's sidecar reconnected and the workload is registered again. */
+  onRestored?: (w: Workload) => void;
 }
+
+/** A swept workload, kept so its sidecar can bring it back. */
+interface Swept { workload: Workload; sweptAt: number }
+
+/** The registry file: the live workloads and the swept ones (older files hold just the live array). */
+interface RegistryFile { workloads: Workload[]; swept?: Swept[] }
+
+const MAX_SWEPT = 4096;
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -26,6 +41,7 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   private readonly disconnectedAt = new Map<string, number>();
   /** Registered, sidecar not connected yet: these get the (longer) first-connect grace. */
   private readonly awaitingFirstConnect = new Set<string>();
+  private readonly swept = new Map<string, Swept>();
   private readonly base: string;
   private readonly graceMs: number;
   private readonly clock: () => number;
@@ -57,12 +73,13 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     if (!NAME_RE.test(input.namespace)) throw new Error(`namespace "${input.namespace}" must be a DNS-1123 label`);
     const key = `${input.namespace}/${input.name}`;
     const existing = this.byKey.get(key);
-    const address = input.address ?? existing?.address ?? this.allocate();
+    const address = input.address ?? existing?.address ?? this.swept.get(key)?.workload.address ?? this.allocate();
     if (!address.startsWith('127.')) throw new Error(`workload address ${address} is not in 127.0.0.0/8`);
     const taken = [...this.byKey.values()].find((w) => w.address === address && `${w.namespace}/${w.name}` !== key);
     if (taken) throw new Error(`address ${address} is already used by ${taken.namespace}/${taken.name}`);
     const w: Workload = { ...input, address, labels: { ...input.labels }, ports: { ...input.ports } };
     this.byKey.set(key, w);
+    this.swept.delete(key);
     if (!existing) this.awaitingFirstConnect.add(key);
     this.disconnectedAt.set(key, this.clock()); // until its sidecar connects
     this.persist();
@@ -73,12 +90,11 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   deregister(namespace: string, name: string): boolean {
     const key = `${namespace}/${name}`;
     const had = this.byKey.delete(key);
+    const wasSwept = this.swept.delete(key);
     this.disconnectedAt.delete(key);
     this.awaitingFirstConnect.delete(key);
-    if (had) {
-      this.persist();
-      this.emit('change');
-    }
+    if (had) this.emit('change');
+    if (had || wasSwept) this.persist();
     return had;
   }
 
@@ -90,10 +106,22 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     this.emit('change');
   }
 
-  /** The workload's sidecar connected (or reconnected) its ADS stream. */
-  connected(namespace: string, name: string): void {
-    this.disconnectedAt.delete(`${namespace}/${name}`);
-    this.awaitingFirstConnect.delete(`${namespace}/${name}`);
+  /**
+   * The workload's sidecar connected (or reconnected) its ADS stream, from `address` (its node id's).
+   * A workload swept while its sidecar was away is registered again, if the sidecar is at its address.
+   */
+  connected(namespace: string, name: string, address?: string): void {
+    const key = `${namespace}/${name}`;
+    this.disconnectedAt.delete(key);
+    this.awaitingFirstConnect.delete(key);
+    const gone = this.swept.get(key);
+    if (!gone || this.byKey.has(key) || address !== gone.workload.address) return;
+    if ([...this.byKey.values()].some((w) => w.address === address)) return; // reused meanwhile: not ours to give back
+    this.swept.delete(key);
+    this.byKey.set(key, gone.workload);
+    this.persist();
+    this.emit('change');
+    this.opts.onRestored?.(gone.workload);
   }
 
   disconnected(namespace: string, name: string): void {
@@ -110,22 +138,36 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     for (const [key, since] of this.disconnectedAt) {
       if (now - since >= (this.awaitingFirstConnect.has(key) ? firstGrace : this.graceMs)) {
         this.disconnectedAt.delete(key);
+        const w = this.byKey.get(key);
+        // One that never connected has no sidecar to come back with: not remembered.
+        if (w && !this.awaitingFirstConnect.has(key)) this.swept.set(key, { workload: w, sweptAt: now });
         this.awaitingFirstConnect.delete(key);
         if (this.byKey.delete(key)) changed = true;
       }
     }
-    if (changed) {
-      this.persist();
-      this.emit('change');
+    let forgot = false;
+    const keep = this.opts.rememberSweptMs ?? 24 * 3600_000;
+    for (const [key, g] of this.swept) {
+      if (now - g.sweptAt < keep && this.swept.size <= MAX_SWEPT) continue;
+      this.swept.delete(key); // oldest first (insertion order)
+      forgot = true;
     }
+    if (changed || forgot) this.persist();
+    if (changed) this.emit('change');
   }
 
   close(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
   }
 
+  /** Swept workloads that can still come back (for tests and debugging). */
+  listSwept(): Workload[] {
+    return [...this.swept.values()].map((g) => g.workload);
+  }
+
   private allocate(): string {
-    const used = new Set([...this.byKey.values()].map((w) => w.address));
+    // A swept workload's address stays reserved: its sidecar may come back to it.
+    const used = new Set([...this.byKey.values(), ...this.listSwept()].map((w) => w.address));
     for (let i = 2; i < 65534; i++) {
       const a = `${this.base}.${i >> 8}.${i & 255}`;
       if ((i & 255) === 0 || (i & 255) === 255) continue;
@@ -143,8 +185,10 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
       return; // first start
     }
     try {
-      const list = JSON.parse(text) as Workload[];
-      for (const w of list) this.byKey.set(`${w.namespace}/${w.name}`, w);
+      const parsed = JSON.parse(text) as Workload[] | RegistryFile;
+      const file: RegistryFile = Array.isArray(parsed) ? { workloads: parsed } : parsed;
+      for (const w of file.workloads ?? []) this.byKey.set(`${w.namespace}/${w.name}`, w);
+      for (const g of file.swept ?? []) this.swept.set(`${g.workload.namespace}/${g.workload.name}`, g);
     } catch (e) {
       process.stderr.write(`weftd: ignoring unreadable workload registry ${this.opts.file}: ${(e as Error).message}\n`);
     }
@@ -155,7 +199,8 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     if (!file) return;
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.list(), null, 1));
+    const content: RegistryFile = { workloads: this.list(), swept: [...this.swept.values()] };
+    writeFileSync(tmp, JSON.stringify(content, null, 1));
     const fd = openSync(tmp, 'r');
     fsyncSync(fd);
     closeSync(fd);

@@ -24,6 +24,8 @@ export interface RunSpec {
   serviceAccount: string;
   name: string;
   locality?: string;
+  /** Where the sidecar reaches weftd's xDS (default: the address weftd advertises), like Istio's discoveryAddress. */
+  xdsAddress?: string;
   command: string[];
 }
 
@@ -41,6 +43,7 @@ export function parseRunArgs(argv: string[]): RunSpec & { controlPlane?: string;
     'service-account': { type: 'string' },
     name: { type: 'string' },
     locality: { type: 'string' },
+    'xds-address': { type: 'string' },
     'control-plane': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   } });
@@ -64,11 +67,13 @@ export function parseRunArgs(argv: string[]): RunSpec & { controlPlane?: string;
   const suffix = randomBytes(3).toString('hex').slice(0, 5);
   const base = values.service ? `${values.service}-${values.version ?? 'v1'}` : 'client';
   const appPort = values['app-port'] ? Number(values['app-port']) : undefined;
+  const xds = values['xds-address'];
+  if (xds !== undefined && !/^[^\s:]+:\d{1,5}$/.test(xds)) throw new UsageError(`--xds-address ${xds}: expected HOST:PORT`);
   if (appPort !== undefined && (!Number.isInteger(appPort) || appPort < 1 || appPort > 65535)) throw new UsageError('--app-port must be 1-65535');
   return {
     service: values.service, ports, namespace: values.namespace ?? 'default', labels, appPort,
     serviceAccount: values['service-account'] ?? values.service ?? 'default',
-    name: values.name ?? `${base}-${suffix}`, locality: values.locality, command,
+    name: values.name ?? `${base}-${suffix}`, locality: values.locality, xdsAddress: xds, command,
     controlPlane: values['control-plane'], quiet: values.quiet ?? false,
   };
 }
@@ -92,7 +97,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   // A single-use join token lets the sidecar get a certificate for this service account only (env, not argv).
   const join = await weftdRequest<{ token: string }>(api, 'POST', `/apis/weft.dev/v1/namespaces/${spec.namespace}/jointokens`, io, { serviceAccount: spec.serviceAccount });
   // Supervised: the sidecar follows this process over an IPC channel and exits (stopping the app) when it dies.
-  const proxy = spawnWeft(['proxy', '--xds', mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
+  const proxy = spawnWeft(['proxy', '--xds', spec.xdsAddress ?? mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
     '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api, '--supervised'],
   { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: SUPERVISED_STDIO });
   proxy.on('error', () => { /* reported through its exit */ });
