@@ -1,7 +1,8 @@
 // `weft run` owns its workload's lifecycle: killed outright (SIGKILL), its sidecar and its app (and
 // what the app started) go away and the workload is deregistered; SIGTERM or a terminal's Ctrl-C
-// (SIGINT to the whole process group) stops it gracefully: deregister, peers drop the endpoint while
-// the app still serves, then the app gets the signal, in-flight requests finish, the sidecar drains.
+// (SIGINT to the whole process group) stops it gracefully: out of the endpoints, peers drop it while
+// the app and its sidecar still serve, then the app gets the signal, in-flight requests finish, the
+// workload is deregistered and the sidecar drains.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -72,7 +73,7 @@ test('weft run SIGKILLed: its sidecar, its app and the app\'s own child exit, an
 });
 
 for (const how of ['SIGTERM', 'SIGINT to the process group'] as const) {
-  test(`${how} to weft run under load: deregistered before the app is signalled, in-flight requests finish, no request fails, everything exits`, async (t) => {
+  test(`${how} to weft run under load: out of the endpoints before the app is signalled, new and in-flight requests served, no request fails, everything exits`, async (t) => {
     const w = replicas.get(how === 'SIGTERM' ? 'SIGTERM' : 'SIGINT')!;
     const address = (await w.workload()).address;
     const tree = processTree(w.child.pid!);
@@ -95,8 +96,12 @@ for (const how of ['SIGTERM', 'SIGINT to the process group'] as const) {
       }, 10_000);
       if (how === 'SIGTERM') process.kill(w.child.pid!, 'SIGTERM');
       else process.kill(-w.child.pid!, 'SIGINT'); // what a terminal's Ctrl-C does
-      const { code } = await exited(w.child);
       await watch;
+      // Out of the endpoints but still serving until the app is stopped: a new connection to the
+      // replica is answered (its sidecar keeps the inbound listener while the app runs).
+      const late = await send({ host: address, port: 9080, path: '/hello' }).catch((e: Error) => ({ status: 0, body: e.message }));
+      const lateAt = Date.now();
+      const { code } = await exited(w.child);
       const out = w.output();
       const signalled = Number(/got SIG\w+ at (\d+)/.exec(out)?.[1] ?? 0);
       assert.ok(signalled > 0, `the app got a signal:\n${out}`);
@@ -105,6 +110,7 @@ for (const how of ['SIGTERM', 'SIGINT to the process group'] as const) {
       t.diagnostic(`endpoint dropped at the client ${signalled - droppedAt} ms before the app was signalled`);
       assert.ok(droppedAt <= signalled, `the app was signalled ${droppedAt - signalled} ms before the client dropped its endpoint`);
       assert.equal(code, 3, `weft run exits with the app's code:\n${out}`);
+      assert.ok(late.status === 200 || lateAt > signalled, `a new connection after the endpoint left the client, before the app was signalled: ${late.status} ${late.body}`);
       const r = await slow;
       assert.equal(r.status, 200, 'the request in flight at the app finished');
       assert.equal(mesh!.weftd.workloads.get('default', w.name), undefined);

@@ -9,7 +9,7 @@ import type { CliIO } from '../io.js';
 import { exited, freePort, httpOk, sleep, spawnWeft, tcpOpen, waitFor } from '../processes.js';
 import { SUPERVISED_STDIO, signalGroup, tellChild } from '../supervision.js';
 
-/** How long a deregistered workload's sidecar keeps serving while peers drop its endpoint. */
+/** How long a terminating workload keeps serving (app and sidecar) while peers drop its endpoint. */
 const ENDPOINT_REMOVAL_MS = 1000;
 /** How long the sidecar lets in-flight requests finish once the app has exited. */
 const SIDECAR_DRAIN_MS = 5000;
@@ -93,6 +93,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   });
   log(`workload ${spec.namespace}/${spec.name} at ${workload.address}${appPort ? `, app port ${appPort}` : ''}`);
   const deregister = () => weftdRequest(api, 'DELETE', `${wlPath}/${spec.name}`, io).catch(() => undefined);
+  // Terminating, like a Kubernetes pod: out of its services' endpoints, but still registered, so its
+  // own sidecar keeps its inbound listeners (deregistering removes them) until the app has exited.
+  const leaveEndpoints = () => weftdRequest(api, 'PUT', `${wlPath}/${spec.name}/ready`, io, { ready: false }).catch(() => undefined);
 
   // A single-use join token lets the sidecar get a certificate for this service account only (env, not argv).
   const join = await weftdRequest<{ token: string }>(api, 'POST', `/apis/weft.dev/v1/namespaces/${spec.namespace}/jointokens`, io, { serviceAccount: spec.serviceAccount });
@@ -133,8 +136,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     ...(appPort ? { PORT: String(appPort) } : {}),
     ...(spec.service ? { WEFT_SERVICE: spec.service } : {}),
   };
-  // Its own process group (and session): a terminal's Ctrl-C reaches this process, which deregisters
-  // first and then signals the app; the sidecar can stop the whole group if this process dies.
+  // Its own process group (and session): a terminal's Ctrl-C reaches this process, which takes the
+  // workload out of the endpoints first and then signals the app; the sidecar can stop the whole group if this process dies.
   const app = spawn(spec.command[0], spec.command.slice(1), { env, stdio: ['inherit', 'inherit', 'inherit'], detached: true });
   const appExit = exited(app);
   let spawnError: Error | undefined;
@@ -143,7 +146,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const signalApp = (s: NodeJS.Signals) => { if (app.pid && !signalGroup(app.pid, s)) app.kill(s); };
 
   let stopping: NodeJS.Signals | undefined;
-  let deregisteredAt: number | undefined;
+  let leftAt: number | undefined;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) {
       log(`${signal} again: killing the app now`);
@@ -151,9 +154,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       return;
     }
     stopping = signal;
-    log(`${signal}: deregistering, ${ENDPOINT_REMOVAL_MS} ms for other sidecars to drop this endpoint, then stopping the app`);
-    await deregister();
-    deregisteredAt = Date.now();
+    log(`${signal}: leaving the service endpoints, ${ENDPOINT_REMOVAL_MS} ms for other sidecars to drop this one, then stopping the app`);
+    await leaveEndpoints();
+    leftAt = Date.now();
     // Istio's drain: app and sidecar keep serving (in-flight and late requests) while peers drop the endpoint.
     await Promise.race([sleep(ENDPOINT_REMOVAL_MS), appExit]);
     if (app.exitCode === null && app.signalCode === null) signalApp(signal);
@@ -182,14 +185,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (spawnError) io.err.write(`weft run: cannot start ${spec.command[0]}: ${spawnError.message}\n`);
-  if (deregisteredAt === undefined) {
-    await deregister();
-    deregisteredAt = Date.now();
+  if (leftAt === undefined) {
+    await leaveEndpoints();
+    leftAt = Date.now();
   }
   // Like Istio's termination drain: the sidecar keeps answering (503s its peers retry elsewhere) until
   // the endpoint removal has reached the other sidecars, instead of resetting their keep-alive requests.
-  const propagated = deregisteredAt + ENDPOINT_REMOVAL_MS - Date.now();
+  const propagated = leftAt + ENDPOINT_REMOVAL_MS - Date.now();
   if (propagated > 0) await sleep(propagated);
+  await deregister();
   // Then the sidecar drains: no new connections, in-flight requests finish.
   await stopSidecar(proxy, SIDECAR_DRAIN_MS);
   log(`app exited (${signal ?? code})`);
