@@ -69,7 +69,24 @@ export function normalizeObject(r: Resource): Resource {
   const metadata = { ...r.metadata };
   if (info && !info.namespaced) delete metadata.namespace;
   else metadata.namespace = metadata.namespace || 'default';
-  return { ...r, metadata };
+  return secretStoredForm({ ...r, metadata });
+}
+
+/**
+ * A Secret written in Kubernetes' shape (top-level type/data/stringData) is stored as
+ * `spec: {type, data}` (stringData base64-encoded into data), the form translation reads. Malformed
+ * values are left where they are, so the validator names them at their own paths.
+ */
+export function secretStoredForm(r: Resource): Resource {
+  const o = r as unknown as Record<string, unknown>;
+  if (r.kind !== 'Secret' || (o.data === undefined && o.stringData === undefined && o.type === undefined)) return r;
+  const strings = (v: unknown): v is Record<string, string> => v === undefined || (isObject(v) && Object.values(v).every((x) => typeof x === 'string'));
+  if (!strings(o.data) || !strings(o.stringData) || (o.type !== undefined && typeof o.type !== 'string')) return r;
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o.data ?? {})) data[k] = v.replace(/\s+/g, '');
+  for (const [k, v] of Object.entries(o.stringData ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  const { data: _d, stringData: _s, type, immutable: _i, ...rest } = o;
+  return { ...rest, spec: { type: typeof type === 'string' && type ? type : 'Opaque', data } } as unknown as Resource;
 }
 
 /** Maps store errors to the Kubernetes Status the API returns; rethrows anything else. */

@@ -55,6 +55,7 @@ export function analyze(resources: readonly Resource[]): Diagnostic[] {
     out.push({ severity: 'warning', code, message, path: formatPath(path), kind: r.kind, namespace: nsOf(r), name: r.metadata.name });
   };
 
+  checkGatewayCredentials(resources, warn);
   const meshHosts = new Map<string, Resource[]>();
   for (const r of resources) {
     const spec = obj(r.spec);
@@ -129,4 +130,33 @@ function checkServerVerification(r: Resource, spec: Obj, warn: Warn): void {
   check(spec.trafficPolicy, ['spec', 'trafficPolicy']);
   arr(obj(spec.trafficPolicy).portLevelSettings).forEach((p, i) => check(p, ['spec', 'trafficPolicy', 'portLevelSettings', i]));
   arr(spec.subsets).forEach((s, i) => check(obj(s).trafficPolicy, ['spec', 'subsets', i, 'trafficPolicy']));
+}
+
+/**
+ * IST0161 InvalidGatewayCredential: a Gateway server's `tls.credentialName` names no Secret. Istio looks
+ * in the gateway workload's namespace; without workloads here, the Gateway's own namespace and the
+ * root namespace (where the default ingress gateway runs) count. Such a server is not served.
+ */
+function checkGatewayCredentials(resources: readonly Resource[], warn: Warn): void {
+  const secrets = new Map<string, Obj>();
+  for (const r of resources) if (r.kind === 'Secret') secrets.set(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, obj(obj(r.spec).data));
+  for (const r of resources) {
+    if (r.kind !== 'Gateway') continue;
+    const ns = r.metadata.namespace ?? 'default';
+    arr(obj(r.spec).servers).forEach((srv, i) => {
+      const tls = obj(obj(srv).tls);
+      const name = tls.credentialName;
+      if (typeof name !== 'string' || name === '') return;
+      const where = [ns, 'istio-system'].find((n) => secrets.has(`${n}/${name}`));
+      const path: PathSeg[] = ['spec', 'servers', i, 'tls', 'credentialName'];
+      if (!where) {
+        warn(r, 'IST0161', path, `InvalidGatewayCredential: secret "${name}" not found in namespace ${ns === 'istio-system' ? ns : `${ns} or istio-system`} (it must be in the gateway workload's namespace: weft create secret tls ${name} --cert FILE --key FILE -n NAMESPACE); this server is not served until it exists`);
+        return;
+      }
+      const data = secrets.get(`${where}/${name}`) ?? {};
+      if (tls.mode === 'MUTUAL' && data['ca.crt'] === undefined && data.cacert === undefined && !secrets.has(`${where}/${name}-cacert`)) {
+        warn(r, 'IST0161', path, `InvalidGatewayCredential: MUTUAL TLS needs a CA, but secret ${where}/${name} has no ca.crt and there is no secret ${where}/${name}-cacert; this server is not served`);
+      }
+    });
+  }
 }

@@ -18,7 +18,7 @@ import { filterNeeds, hcmFilter, httpConnectionManager, httpFilters } from './fi
 import { gatewayRouteConfig, type GatewayServerRef } from './rds.js';
 import { destinationCluster } from './route-action.js';
 import { outboundListenerName } from './names.js';
-import { DOWNSTREAM_TLS, TLS_TRANSPORT_SOCKET, istioCommonTls } from './security/tls.js';
+import { AGENT_SDS, DOWNSTREAM_TLS, TLS_TRANSPORT_SOCKET, istioCommonTls } from './security/tls.js';
 
 export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 export const credentialSecretName = (name: string): string => `kubernetes://${name}`;
@@ -66,7 +66,13 @@ function downstreamTls(t: ServerTLSSettings): Obj {
   const mode = t.mode ?? 'SIMPLE';
   let common: Obj;
   if (mode === 'ISTIO_MUTUAL') common = istioCommonTls([], ['h2', 'http/1.1']);
-  else {
+  else if (!t.credentialName) {
+    // Files on the gateway's host, served by its own agent as Istio does (`file-cert:CERT~KEY`, `file-root:CA`).
+    common = { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [{ name: `file-cert:${t.serverCertificate ?? ''}~${t.privateKey ?? ''}`, sds_config: AGENT_SDS }] };
+    if (mode === 'MUTUAL' && t.caCertificates) {
+      common.combined_validation_context = { default_validation_context: {}, validation_context_sds_secret_config: { name: `file-root:${t.caCertificates}`, sds_config: AGENT_SDS } };
+    }
+  } else {
     const name = t.credentialName ?? '';
     common = { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [{ name: credentialSecretName(name), sds_config: ADS_CONFIG_SOURCE }] };
     if (mode === 'MUTUAL') {
@@ -170,11 +176,11 @@ export function gatewayTls(registry: Registry, proxy: ProxyInfo, authzHttp: read
         res.skipped.push(`${where}: TLS termination with tcp routes is not supported yet; use protocol HTTPS or mode PASSTHROUGH`);
         continue;
       }
-      if (t.mode !== 'ISTIO_MUTUAL') {
-        if (!t.credentialName) {
-          res.skipped.push(`${where}: tls.credentialName is required (serverCertificate/privateKey files are not read by the gateway)`);
-          continue;
-        }
+      if (t.mode !== 'ISTIO_MUTUAL' && !t.credentialName && !(t.serverCertificate && t.privateKey)) {
+        res.skipped.push(`${where}: tls needs credentialName, or serverCertificate and privateKey`);
+        continue;
+      }
+      if (t.mode !== 'ISTIO_MUTUAL' && t.credentialName) {
         const cred = resolveCredential(registry, proxy.namespace, t.credentialName, t.mode === 'MUTUAL');
         if ('error' in cred) {
           res.skipped.push(`${where}: tls.credentialName ${t.credentialName}: ${cred.error}; this server is not served`);

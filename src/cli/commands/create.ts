@@ -22,12 +22,14 @@ function readPem(file: string, what: string): string {
 }
 
 /** Builds the Secret; checks the TLS material locally first, so the error names the file. */
+const OPTIONS = {
+  cert: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' },
+  'from-file': { type: 'string', multiple: true }, 'from-literal': { type: 'string', multiple: true },
+  namespace: { type: 'string', short: 'n' }, 'dry-run': { type: 'boolean' }, 'control-plane': { type: 'string' },
+} as const;
+
 export function secretFromArgs(argv: string[]): Resource {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    cert: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' },
-    'from-file': { type: 'string', multiple: true }, 'from-literal': { type: 'string', multiple: true },
-    namespace: { type: 'string', short: 'n' }, 'dry-run': { type: 'string' }, 'control-plane': { type: 'string' },
-  } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const [what, type, name] = positionals;
   if (what !== 'secret' || !type || !name || positionals.length > 3) throw new UsageError(USAGE);
   const data: Record<string, string> = {};
@@ -74,9 +76,9 @@ export function secretFromArgs(argv: string[]): Resource {
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const secret = secretFromArgs(argv);
-  const { values } = parseArgs({ args: argv, allowPositionals: true, strict: false });
-  const cp = typeof values['control-plane'] === 'string' ? values['control-plane'] : undefined;
-  const dryRun = values['dry-run'] !== undefined;
+  const { values } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  const cp = values['control-plane'];
+  const dryRun = values['dry-run'] === true;
   const url = controlPlaneUrl(cp, io.env);
   const client = clientFor(cp, io);
   const { spec: _unused, ...body } = secret as unknown as Record<string, unknown>;

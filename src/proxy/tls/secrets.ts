@@ -3,10 +3,13 @@
 // same-named secrets. Contexts built from them are cached per secret version.
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, type Obj, isObj, obj, str } from '../wire.js';
 import { splitPemCerts } from '../../security/pem-text.js';
 import { type Logger, silentLogger } from '../env.js';
+
+const FILE_CERT = 'file-cert:';
+const FILE_ROOT = 'file-root:';
 
 export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 
@@ -63,7 +66,49 @@ export class SecretStore {
   private seq = 0;
 
   get(name: string): Secret | undefined {
+    if (name.startsWith(FILE_CERT) || name.startsWith(FILE_ROOT)) return this.fileSecret(name);
     return this.secrets.get(name);
+  }
+
+  private readonly files = new Map<string, { stamp: string; checkedAt: number; secret?: Secret }>();
+
+  /**
+   * Istio's file-mounted gateway credentials (`serverCertificate`/`privateKey`/`caCertificates`),
+   * named `file-cert:CERT~KEY` / `file-root:CA` as Istio's agent names them: read from disk when
+   * first needed and again when the files change (checked at most once a second), so a replaced
+   * file applies to new handshakes. Unreadable or mismatched files: undefined (the handshake is refused and logged).
+   */
+  private fileSecret(name: string): Secret | undefined {
+    const now = Date.now();
+    const cached = this.files.get(name);
+    if (cached && now - cached.checkedAt < 1000) return cached.secret;
+    const paths = name.startsWith(FILE_CERT) ? name.slice(FILE_CERT.length).split('~') : [name.slice(FILE_ROOT.length)];
+    let stamp = '';
+    try {
+      for (const p of paths) {
+        const st = statSync(p);
+        stamp += `${p}@${st.mtimeMs}:${st.size};`;
+      }
+    } catch (e) {
+      this.log.warn(`SDS ${name}: ${(e as Error).message}`);
+      this.files.set(name, { stamp: '', checkedAt: now });
+      return undefined;
+    }
+    if (cached && cached.stamp === stamp) {
+      cached.checkedAt = now;
+      return cached.secret;
+    }
+    let secret: Secret | undefined;
+    try {
+      const at = new Date().toISOString();
+      secret = name.startsWith(FILE_CERT)
+        ? { name, version: ++this.seq, certificate: parseTlsCertificate({ certificate_chain: { filename: paths[0] }, private_key: { filename: paths[1] ?? '' } }, `Secret ${name}`), lastUpdated: at }
+        : { name, version: ++this.seq, trustedCa: parseTrustedCa({ trusted_ca: { filename: paths[0] } }, `Secret ${name}`), lastUpdated: at };
+    } catch (e) {
+      this.log.warn(`SDS ${name}: ${(e as Error).message}`);
+    }
+    this.files.set(name, { stamp, checkedAt: now, secret });
+    return secret;
   }
 
   /** Validates and installs secrets (same-named ones replaced); returns an error without changing anything. */
