@@ -1,23 +1,24 @@
 // Control-plane benchmark through the whole path: `weft apply` (REST) -> store -> snapshot ->
 // translation -> ADS push -> ACK from N simulated sidecars subscribed like Envoy (CDS/LDS wildcard,
 // then EDS/RDS by name). Mesh: S services x 3 subsets, S VirtualServices, 3 workloads per service.
-// Usage: node dist/bench/control-plane.js [N,N,...] [S] [changes] [sotw|delta]    e.g. 100 1000 5
+// Usage: node dist/bench/control-plane.js [N,N,...] [S] [changes] [sotw|delta|light] [client processes]    e.g. 100 1000 5 light 2
 // The simulated sidecars run in a child process, so weftd's CPU and RSS are its own. xDS is served
 // in plaintext on loopback (weftd --insecure-xds): TLS costs are the data plane's story.
 // `npm run bench` calls runControlPlaneBench().
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAdsClient } from '../src/xds/client.js';
+import { ADS_FLOW_CONTROL_WINDOW, createAdsClient } from '../src/xds/client.js';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE, toStruct, unpackAny } from '../src/xds/protos.js';
 import { ADS_SOTW_PATH, decodeResponse, encodeRequest, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/codec.js';
 import { edsNames, rdsNames } from '../src/agent/agent.js';
 import { startWeftd } from '../src/weftd/weftd.js';
 import { ApiClient } from '../src/api/client.js';
-import type { Resource } from '../src/model/index.js';
+import type { Resource, Workload } from '../src/model/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -51,6 +52,21 @@ type Protocol = 'sotw' | 'delta' | 'light';
 type Sidecar = { close(): void };
 
 /**
+ * EDS (RDS) names a CDS (LDS) response asks for, decoded once per version for all the light
+ * sidecars of this process: the same 4000-cluster CDS decoded by each would time this process.
+ */
+const namesByVersion = new Map<string, string[]>();
+function namesOf(r: DiscoveryResponse, pick: (m: Map<string, Record<string, unknown>>) => string[]): string[] {
+  const key = `${r.type_url}\n${r.version_info}`;
+  let names = namesByVersion.get(key);
+  if (!names) {
+    names = pick(new Map(r.resources.map((a) => { const o = unpackAny(a); return [String(o.name), o]; })));
+    namesByVersion.set(key, names);
+  }
+  return names;
+}
+
+/**
  * A light SotW sidecar: a real gRPC ADS stream subscribed like Envoy (CDS/LDS wildcard, then
  * EDS/RDS by the names they carry), but it decodes only CDS and LDS (to learn those names) and
  * ACKs RDS/EDS on receipt. Many of them share this one process, where decoding every response
@@ -58,7 +74,8 @@ type Sidecar = { close(): void };
  * `decodeMs` in the result is what one proxy spends decoding the changed RDS.
  */
 function lightSidecar(xds: string, id: string, name: string, address: string, onRouteAck: (version: string, decodeMs?: number) => void, timeDecode: boolean): Sidecar {
-  const client = new grpc.Client(xds, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  // The ADS client's HTTP/2 window (Envoy's default is larger still), and its own connection.
+  const client = new grpc.Client(xds, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc-node.flow_control_window': ADS_FLOW_CONTROL_WINDOW });
   const stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse);
   const names = new Map<string, string[]>();
   const send = (type_url: string, version_info: string, response_nonce: string, node?: Record<string, unknown>): void => {
@@ -74,8 +91,8 @@ function lightSidecar(xds: string, id: string, name: string, address: string, on
   stream.on('data', (r: DiscoveryResponse) => {
     prevNonce.set(r.type_url, r.nonce);
     send(r.type_url, r.version_info, r.nonce);
-    if (r.type_url === TYPE.cluster) resubscribe(TYPE.endpoint, edsNames(new Map(r.resources.map((a) => { const c = unpackAny<{ name: string }>(a); return [c.name, c]; }))));
-    else if (r.type_url === TYPE.listener) resubscribe(TYPE.route, rdsNames(new Map(r.resources.map((a) => { const l = unpackAny<{ name: string }>(a); return [l.name, l]; }))));
+    if (r.type_url === TYPE.cluster) resubscribe(TYPE.endpoint, namesOf(r, edsNames));
+    else if (r.type_url === TYPE.listener) resubscribe(TYPE.route, namesOf(r, rdsNames));
     else if (r.type_url === TYPE.route) {
       let decodeMs: number | undefined;
       if (timeDecode) { // after the ACK went out, so it does not delay it
@@ -122,22 +139,27 @@ export interface ControlPlaneBenchOptions {
   /** VirtualService changes timed per run. */
   changes: number;
   protocol?: Protocol;
+  /** Processes the simulated sidecars are spread over (default 2). */
+  clientProcesses?: number;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
 }
 
 export interface ControlPlaneRow {
   sidecars: number; services: number; protocol: Protocol; initialApplyMs: number; allSyncedMs: number;
-  p50Ms: number; p99Ms: number; cpuSecondsPerPush: number; mbPerSidecar: number; rssConnectedMB: number;
+  p50Ms: number; p99Ms: number;
+  /** From the store's commit of the change (weftd's part: snapshot, translation, push) to every ACK. */
+  commitP50Ms: number; commitP99Ms: number;
+  cpuSecondsPerPush: number; mbPerSidecar: number; rssConnectedMB: number;
   /** light clients: what one proxy spends decoding a changed RDS response with protobufjs (median). */
   rdsDecodeMs?: number;
 }
 
-const HEADER = '| sidecars | xDS | mesh | initial apply ms | all synced ms | apply -> all ACKed p50 ms | p99 ms | weftd CPU s per push | weftd MB per sidecar |\n|---|---|---|---|---|---|---|---|---|';
+const HEADER = '| sidecars | xDS | mesh | initial apply ms | all synced ms | apply -> all ACKed p50 ms | p99 ms | store commit -> all ACKed p50 ms | p99 ms | weftd CPU s per push | weftd MB per sidecar |\n|---|---|---|---|---|---|---|---|---|---|---|';
 
 export function controlPlaneTable(rows: readonly ControlPlaneRow[]): string {
   return `${HEADER}\n${rows.map((r) => `| ${r.sidecars} | ${r.protocol} | ${r.services} x 3 subsets, ${r.services} VS | ${r.initialApplyMs} | ${r.allSyncedMs} | ` +
-    `${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${r.cpuSecondsPerPush.toFixed(3)} | ${r.mbPerSidecar.toFixed(2)} |`).join('\n')}`;
+    `${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${r.commitP50Ms.toFixed(0)} | ${r.commitP99Ms.toFixed(0)} | ${r.cpuSecondsPerPush.toFixed(3)} | ${r.mbPerSidecar.toFixed(2)} |`).join('\n')}`;
 }
 
 /** One run per sidecar count: weftd in this process, the sidecars in a child process. */
@@ -148,20 +170,28 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
   const rows: ControlPlaneRow[] = [];
   for (const n of opts.sidecars) {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-cp-'));
+    // 3 ready workloads per service (v1, v2, v3); sidecar i is one of them (its own inbound listener).
+    // Written as weftd's workload registry file before it starts: registering 3000 workloads one
+    // by one through the registry would time its per-registration fsync, not the control plane.
+    const registered: { name: string; address: string }[] = [];
+    const workloadList: Workload[] = [];
+    let k = 1;
+    for (const v of ['v1', 'v2', 'v3']) {
+      for (let i = 0; i < services; i++) {
+        do k++; while ((k & 255) === 0 || (k & 255) === 255); // as the registry allocates: no .0 or .255
+        const w: Workload = { name: `svc-${i}-${v}`, namespace: 'default', address: `127.87.${k >> 8}.${k & 255}`,
+          labels: { app: `svc-${i}`, version: v }, serviceAccount: 'default', ports: { http: 9080 }, ready: true };
+        workloadList.push(w);
+        registered.push({ name: w.name, address: w.address });
+      }
+    }
+    writeFileSync(join(dataDir, 'workloads.json'), JSON.stringify(workloadList));
     const weftd = await startWeftd({ dataDir, apiPort: 0, xdsPort: 0, addressBase: '127.87', log: () => {}, debounceMs: 10, insecureXds: true,
       workloadGraceMs: 3_600_000 }); // the bench's workloads have no sidecar of their own: never swept mid-run
     const api = new ApiClient(weftd.apiUrl, { token: weftd.adminToken });
     let t = Date.now();
     await api.apply(meshResources(services), {});
     const applyMs = Date.now() - t;
-    // 3 ready workloads per service (v1, v2, v3); sidecar i is one of them (its own inbound listener).
-    const registered: { name: string; address: string }[] = [];
-    for (const v of ['v1', 'v2', 'v3']) {
-      for (let i = 0; i < services; i++) {
-        const w = weftd.workloads.register({ name: `svc-${i}-${v}`, namespace: 'default', labels: { app: `svc-${i}`, version: v }, serviceAccount: 'default', ports: { http: 9080 }, ready: true });
-        registered.push({ name: w.name, address: w.address });
-      }
-    }
     if (n + 1 > registered.length) throw new Error(`${n} sidecars need at least ${Math.ceil((n + 1) / 3)} services`);
     const clients = (from: number, to: number): ChildProcess => fork(SELF, ['--clients', weftd.xdsAddress, String(from), protocol],
       { stdio: 'inherit', env: { ...process.env, WEFT_BENCH_NODES: JSON.stringify(registered.slice(from, to)) } });
@@ -179,8 +209,10 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     }
     await new Promise((r) => setTimeout(r, 500));
     const rss0 = rssMB();
-    const child = clients(0, n);
-    child.on('message', onAck);
+    // Spread over a few processes: a real proxy has its own CPU to receive and ACK with.
+    const procs = Math.max(1, Math.min(opts.clientProcesses ?? 2, n));
+    const children = Array.from({ length: procs }, (_, p) => clients(Math.floor((p * n) / procs), Math.floor(((p + 1) * n) / procs)));
+    for (const child of children) child.on('message', onAck);
     t = Date.now();
     while (acked.size < n + 1) {
       if (Date.now() - t > 300_000) throw new Error(`only ${acked.size}/${n} sidecars synced`);
@@ -191,6 +223,18 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     await new Promise((r) => setTimeout(r, 500));
     const rssConnected = rssMB();
     const lat: number[] = [];
+    // When the store committed the change (its watch event): the rest is weftd's push path, the
+    // time before it the config API's (validation, analysis of the whole config, journal write).
+    const fromCommit: number[] = [];
+    let commitAt = 0;
+    const unwatch = weftd.store.watch(() => { commitAt ||= performance.now(); });
+    // WEFT_BENCH_CPU_PROFILE=file.cpuprofile: a CPU profile of weftd during the timed changes only.
+    const profile = process.env.WEFT_BENCH_CPU_PROFILE ? new Session() : undefined;
+    if (profile) {
+      profile.connect();
+      await profile.post('Profiler.enable');
+      await profile.post('Profiler.start');
+    }
     const cpu0 = cpuS();
     for (let c = 0; c < changes; c++) {
       const before = new Map(acked);
@@ -202,16 +246,27 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
           if (all) { clearInterval(check); resolve(); }
         }, 1);
       });
+      commitAt = 0;
       await api.apply([virtualService('svc-0', 80 - c)], {});
       await done;
-      lat.push(performance.now() - start);
+      const end = performance.now();
+      lat.push(end - start);
+      if (commitAt) fromCommit.push(end - commitAt);
     }
     const cpuPerPush = (cpuS() - cpu0) / changes;
+    unwatch();
+    fromCommit.sort((a, b) => a - b);
+    if (profile) {
+      const { profile: prof } = await profile.post('Profiler.stop');
+      writeFileSync(process.env.WEFT_BENCH_CPU_PROFILE!, JSON.stringify(prof));
+      profile.disconnect();
+    }
     lat.sort((a, b) => a - b);
     rows.push({ sidecars: n, services, protocol, initialApplyMs: applyMs, allSyncedMs: connectMs, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99),
+      commitP50Ms: pct(fromCommit, 50), commitP99Ms: pct(fromCommit, 99),
       cpuSecondsPerPush: cpuPerPush, mbPerSidecar: (rssConnected - rss0) / n, rssConnectedMB: rssConnected,
       rdsDecodeMs: decodeMs.length ? [...decodeMs].sort((a, b) => a - b)[decodeMs.length >> 1] : undefined });
-    child.send('stop');
+    for (const child of children) child.send('stop');
     probe.send('stop');
     await weftd.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -227,6 +282,7 @@ async function main(): Promise<void> {
   const rows = await runControlPlaneBench({
     sidecars: (process.argv[2] ?? '100').split(',').map(Number), services: Number(process.argv[3] ?? 1000),
     changes: Number(process.argv[4] ?? 5), protocol: (process.argv[5] ?? 'sotw') as Protocol,
+    clientProcesses: process.argv[6] ? Number(process.argv[6]) : undefined,
   });
   process.stdout.write(`\n${controlPlaneTable(rows)}\n`);
   process.exit(0);

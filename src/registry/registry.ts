@@ -199,14 +199,29 @@ export class Registry {
     });
   }
 
-  /** Copies memo entries of an earlier registry whose results are known to hold for this one. */
+  /** An earlier registry whose memo entries (those `keep` accepts) hold for this one. */
+  private inherited?: { from: Registry; keep: (key: string) => boolean };
+
+  /**
+   * Takes memo entries of an earlier registry whose results are known to hold for this one, on
+   * first use (copying tens of thousands of entries per rebuild costs more than looking up a
+   * few). Only `from`'s own entries count, and `from` stops inheriting itself, so no chain of
+   * old registries stays alive: an entry nobody used during one snapshot is computed again.
+   */
   inheritMemo(from: Registry, keep: (key: string) => boolean): void {
-    for (const [k, v] of from.memoStore) if (keep(k) && !this.memoStore.has(k)) this.memoStore.set(k, v);
+    from.inherited = undefined;
+    this.inherited = { from, keep };
   }
 
   /** Per-snapshot memoization of proxy-independent results: computed once per key per snapshot. */
   memo<T>(key: string, compute: () => T): T {
     if (this.memoStore.has(key)) return this.memoStore.get(key) as T;
+    const inh = this.inherited;
+    if (inh && inh.from.memoStore.has(key) && inh.keep(key)) {
+      const v = inh.from.memoStore.get(key) as T;
+      this.memoStore.set(key, v);
+      return v;
+    }
     const v = compute();
     this.memoStore.set(key, v);
     return v;
@@ -233,19 +248,42 @@ function sameItems<T>(a: readonly T[] | undefined, b: readonly T[] | undefined):
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
+/** Memo keys of results no VirtualService shapes (src/translate: rds.ts, translate.ts; workloads by identity). */
+const NOT_VS_MEMO_PREFIXES = ['default-routes|', 'fallback-vhost|', 'inbound-listeners|', 'virtual-outbound|'];
+/** Memo keys of sidecar routes and virtual hosts keyed by VirtualService identity (src/translate/rds.ts). */
+const VS_ROUTE_MEMO_PREFIXES = ['vs-routes|', 'vhost|'];
+
+/**
+ * Whether sidecar routes may be memoized per VirtualService identity: no VirtualService delegates
+ * (routes would then depend on another VirtualService) or matches on sourceLabels (on the proxy).
+ */
+export function routeMemosSafe(registry: Registry): boolean {
+  return registry.memo('route-memos-safe', () => resourcesOfKind<VirtualServiceSpec>(registry.snapshot, 'VirtualService')
+    .every((vs) => (vs.spec.http ?? []).every((h) => !h.delegate && (h.match ?? []).every((m) => !m.sourceLabels || Object.keys(m.sourceLabels).length === 0))));
+}
+
 /**
  * When `next` differs from `prev` only in routing kinds (e.g. a VirtualService change) and its
  * unchanged inputs are the very same objects (see SnapshotInputCache), hands `next` the clusters
- * and endpoints already built for `prev` instead of rebuilding thousands of them. Returns whether
- * it did. Safe to skip: it only saves work.
+ * and endpoints already built for `prev` instead of rebuilding thousands of them; when only
+ * VirtualServices changed, also the routes and virtual hosts of the unchanged VirtualServices
+ * (their memo keys carry the VirtualService's identity, so a changed one is rebuilt). Returns
+ * whether it inherited anything. Safe to skip: it only saves work.
  */
 export function inheritClusterMemos(prev: ConfigSnapshot, next: ConfigSnapshot): boolean {
   const old = registries.get(prev);
   if (!old || prev === next) return false;
   if (!sameItems(prev.workloads, next.workloads) || JSON.stringify(prev.mesh) !== JSON.stringify(next.mesh)) return false;
+  let onlyVirtualServices = true;
   for (const kind of new Set([...prev.byKind.keys(), ...next.byKind.keys()])) {
-    if (!ROUTING_ONLY_KINDS.has(kind) && !sameItems(prev.byKind.get(kind), next.byKind.get(kind))) return false;
+    if (sameItems(prev.byKind.get(kind), next.byKind.get(kind))) continue;
+    if (!ROUTING_ONLY_KINDS.has(kind)) return false;
+    if (kind !== 'VirtualService') onlyVirtualServices = false;
   }
-  registryFor(next).inheritMemo(old, (key) => CLUSTER_MEMO_PREFIXES.some((p) => key.startsWith(p)));
+  const reg = registryFor(next);
+  const vsRoutes = onlyVirtualServices && routeMemosSafe(old) && routeMemosSafe(reg);
+  const kept = new Set([...CLUSTER_MEMO_PREFIXES, ...(onlyVirtualServices ? NOT_VS_MEMO_PREFIXES : []), ...(vsRoutes ? VS_ROUTE_MEMO_PREFIXES : [])]);
+  // Tens of thousands of keys: look up each one's prefix (up to and with the first '|').
+  reg.inheritMemo(old, (key) => kept.has(key.slice(0, key.indexOf('|') + 1) || key));
   return true;
 }

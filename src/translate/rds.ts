@@ -1,7 +1,7 @@
 // RouteConfigurations: sidecar outbound (`<port>`), gateway (`http.<port>`), built from
 // VirtualServices with Istio's virtual-host domains, plus the default route for plain services.
 import type { Resource, VirtualServiceSpec, GatewaySpec, Server } from '../model/index.js';
-import { hostMatches, intersectHosts, isHttpProtocol, parseProtocol, MESH_GATEWAY, type MeshService, type OutboundScope, type Registry } from '../registry/index.js';
+import { hostMatches, intersectHosts, isHttpProtocol, parseProtocol, routeMemosSafe, MESH_GATEWAY, type MeshService, type OutboundScope, type Registry } from '../registry/index.js';
 import type { ProxyInfo } from './proxy.js';
 import { buildRouteMatch, isCatchAllMatch, type MatchScope } from './route-match.js';
 import { buildHttpRoute, defaultRoute, hashPolicy, type RouteContext } from './route-action.js';
@@ -9,6 +9,7 @@ import { PASSTHROUGH_CLUSTER, gatewayRouteName, outboundClusterName, sidecarRout
 import type { Obj } from './envoy.js';
 import { hasOwnCluster } from './cds.js';
 import { flattenHttpRoutes } from './delegate.js';
+import { objectId } from './memo-ids.js';
 
 /** Envoy routes for one VirtualService (delegates expanded) on one listener; stops after a catch-all route, as Istio does. */
 export function virtualServiceRoutes(vs: Resource<VirtualServiceSpec>, registry: Registry, proxy: ProxyInfo,
@@ -46,12 +47,17 @@ export function serviceDomains(svc: MeshService, port: number, proxyNamespace: s
   return out;
 }
 
-/** Adds a virtual host, dropping domains an earlier virtual host already claimed (Envoy rejects duplicates). */
-function addVirtualHost(vhosts: Obj[], used: Set<string>, name: string, domains: string[], routes: Obj[]): void {
+/**
+ * Adds a virtual host, dropping domains an earlier virtual host already claimed (Envoy rejects
+ * duplicates). `reuse` may hand back an equal virtual host object built earlier.
+ */
+function addVirtualHost(vhosts: Obj[], used: Set<string>, name: string, domains: string[], routes: Obj[],
+  reuse?: (vh: { name: string; domains: string[]; routes: Obj[] }) => Obj): void {
   const fresh = domains.filter((d) => !used.has(d));
   if (fresh.length === 0 || routes.length === 0) return;
   for (const d of fresh) used.add(d);
-  vhosts.push({ name, domains: fresh, routes });
+  const vh = { name, domains: fresh, routes };
+  vhosts.push(reuse ? reuse(vh) : vh);
 }
 
 function byName(a: Obj, b: Obj): number {
@@ -103,27 +109,39 @@ export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, scope: 
   const services = scope.services
     .filter((s) => hasOwnCluster(s) && s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
   const idx = meshVsIndex(registry, scope);
+  // Memoized per VirtualService (by identity) and per virtual host, so a rebuild after one
+  // VirtualService changed reuses the others' routes and virtual host objects (and the xDS
+  // server their encodings); inheritClusterMemos (src/registry) carries them over.
+  const memoOk = routeMemosSafe(registry);
+  const nsKey = `${port}|${proxy.namespace}`;
   const routesByVs = new Map<Resource<VirtualServiceSpec>, Obj[]>();
   const routesOf = (vs: Resource<VirtualServiceSpec>): Obj[] => {
     let r = routesByVs.get(vs);
-    if (!r) routesByVs.set(vs, (r = virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy')));
+    if (!r) {
+      const build = (): Obj[] => virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy');
+      r = memoOk ? registry.memo(`vs-routes|${objectId(vs)}|${nsKey}`, build) : build();
+      routesByVs.set(vs, r);
+    }
     return r;
   };
   const used = new Set<string>();
   const vhosts: Obj[] = [];
+  const add = (name: string, domains: string[], routes: Obj[]): void => addVirtualHost(vhosts, used, name, domains, routes,
+    memoOk ? (vh) => registry.memo(`vhost|${nsKey}|${name}|${vh.domains.join(',')}|${objectId(routes)}`, () => vh) : undefined);
   // VirtualService hosts first, so they keep their domains if a plain service's forms collide.
-  for (const { host, vs } of idx.nonService) addVirtualHost(vhosts, used, virtualHostName(host, port), [host, `${host}:${port}`], routesOf(vs));
+  for (const { host, vs } of idx.nonService) add(virtualHostName(host, port), [host, `${host}:${port}`], routesOf(vs));
   for (const svc of services) {
     const vs = idx.byService.get(svc.hostname);
-    if (vs) addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOf(vs));
+    if (vs) add(virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOf(vs));
   }
   for (const svc of services) {
     if (idx.byService.has(svc.hostname)) continue;
-    addVirtualHost(vhosts, used, virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix),
+    const routes = registry.memo(`default-routes|${nsKey}|${svc.hostname}`, () =>
       [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy', hashPolicy(registry, svc.hostname, undefined, port, proxy.namespace, 'envoy'))]);
+    add(virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routes);
   }
   vhosts.sort(byName);
-  if (!used.has('*')) vhosts.push(fallbackVirtualHost(scope.outboundTrafficPolicy));
+  if (!used.has('*')) vhosts.push(registry.memo(`fallback-vhost|${scope.outboundTrafficPolicy}`, () => fallbackVirtualHost(scope.outboundTrafficPolicy)));
   return { name: sidecarRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
 }
 

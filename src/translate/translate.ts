@@ -13,6 +13,7 @@ import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPo
 import { withInboundMtls } from './security/index.js';
 import { inboundAuthz } from './authz/index.js';
 import { gatewayTls, mergeListeners, withHttpsRedirects } from './gateway-tls.js';
+import { objectId } from './memo-ids.js';
 
 
 /** Cache key part for route-dependent results: labels matter only when a VirtualService matches on sourceLabels. */
@@ -60,7 +61,13 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   const { clusters, endpoints } = clustersAndEndpoints(registry, scope, proxy.locality);
   const locality = localityMatters(registry) ? proxy.locality ?? '' : '';
   const w = proxy.workload;
-  const inbound = w ? inboundPorts(registry, w) : [];
+  // Per workload, by identity: a rebuild after a VirtualService change inherits them (src/registry).
+  const own = w ? registry.memo(`inbound-listeners|${objectId(w)}`, () => {
+    const ports = inboundPorts(registry, w);
+    const authz = inboundAuthz(registry, w);
+    return { ports, listeners: ports.map((p) => withInboundMtls(registry, w, p.port, inboundListener(w.address, p, authz))) }; // PeerAuthentication mTLS
+  }) : undefined;
+  const inbound = own?.ports ?? [];
   // Read-only maps shared by proxies alike (see translateShared): clusters differ only by the
   // inbound ports, routes and endpoints not at all between proxies of one scope.
   const inboundKey = inbound.map((p) => `${p.port}:${p.appPort}`).join(',');
@@ -78,12 +85,10 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
     return m;
   });
   const out: XdsResources = { listeners: new Map(), routes, clusters: sharedClusters, endpoints };
-  if (proxy.address) put(out.listeners, virtualOutboundListener(proxy.address, scope.outboundTrafficPolicy));
+  const address = proxy.address;
+  if (address) put(out.listeners, registry.memo(`virtual-outbound|${address}|${scope.outboundTrafficPolicy}`, () => virtualOutboundListener(address, scope.outboundTrafficPolicy)));
   for (const l of outbound.listeners) put(out.listeners, l);
-  if (w) {
-    const authz = inboundAuthz(registry, w);
-    for (const p of inbound) put(out.listeners, withInboundMtls(registry, w, p.port, inboundListener(w.address, p, authz))); // PeerAuthentication mTLS
-  }
+  for (const l of own?.listeners ?? []) put(out.listeners, l);
   return out;
 }
 

@@ -75,6 +75,13 @@ type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
 type AnyResponse = DiscoveryResponse | DeltaDiscoveryResponse;
 type AdsStream = grpc.ClientDuplexStream<AnyRequest, AnyResponse>;
 
+/**
+ * HTTP/2 receive window of the ADS connection and stream. Node's default (64 KiB) makes weftd wait
+ * for a WINDOW_UPDATE round trip every 64 KiB of a multi-megabyte CDS or RDS response; Envoy's
+ * default for its xDS connection is 256 MiB. 16 MiB holds a whole large push.
+ */
+export const ADS_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+
 export class AdsClient extends EventEmitter {
   private readonly client: grpc.Client;
   private readonly subs = new Map<string, Subscription>();
@@ -94,7 +101,7 @@ export class AdsClient extends EventEmitter {
     super();
     this.logger = opts.logger ?? noopLogger;
     this.client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': -1, ...opts.channelOptions,
+      'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': ADS_FLOW_CONTROL_WINDOW, ...opts.channelOptions,
     });
   }
 

@@ -28,8 +28,8 @@ export interface DiscoveryResponse {
   type_url: string;
   nonce: string;
   control_plane?: { identifier: string };
-  /** Internal: the encoding of every field but `nonce`, shared between streams. */
-  encodedPrefix?: Buffer;
+  /** Internal: the whole message already encoded (a response shared by streams, see sharedResponse). */
+  encoded?: Buffer;
 }
 
 const REQ = 'envoy.service.discovery.v3.DiscoveryRequest';
@@ -57,22 +57,32 @@ export function decodeRequest(buf: Buffer): DiscoveryRequest {
 
 /** Encodes with the static encoder directly: Any values are already bytes. */
 export function encodeResponse(resp: DiscoveryResponse): Buffer {
-  const t = messageType(RESP);
-  // Protobuf fields may come in any order: the shared prefix plus this stream's nonce is a valid message.
-  if (resp.encodedPrefix) return Buffer.concat([resp.encodedPrefix, t.encode({ nonce: resp.nonce }).finish()]);
-  return Buffer.from(t.encode(resp as unknown as Record<string, unknown>).finish());
+  if (resp.encoded) return resp.encoded;
+  const { encoded: _encoded, ...rest } = resp;
+  return Buffer.from(messageType(RESP).encode(rest as unknown as Record<string, unknown>).finish());
 }
 
-const prefixCache = new WeakMap<ReadonlyMap<string, EncodedResource>, { version: string; bytes: Buffer }>();
+export interface SharedResponse { seq: number; nonce: string; bytes: Buffer }
 
-/** Encoding of a response carrying all of `resources`, without its nonce; cached per resource set. */
-export function responsePrefix(resources: ReadonlyMap<string, EncodedResource>, resp: DiscoveryResponse): Buffer {
-  const hit = prefixCache.get(resources);
-  if (hit && hit.version === resp.version_info && !resp.control_plane) return hit.bytes;
-  const { nonce: _nonce, encodedPrefix: _prefix, ...rest } = resp;
-  const bytes = Buffer.from(messageType(RESP).encode(rest as unknown as Record<string, unknown>).finish());
-  if (!resp.control_plane) prefixCache.set(resources, { version: resp.version_info, bytes });
-  return bytes;
+let sharedSeq = 0;
+const sharedCache = new WeakMap<ReadonlyMap<string, EncodedResource>, SharedResponse & { typeUrl: string; version: string }>();
+
+/**
+ * One encoded response carrying all of `resources`, written as it is to every stream that sends
+ * exactly that set (alike proxies: hundreds of streams, megabytes each), nonce included. Its nonce
+ * (`s<seq>`, never equal to a stream's own numeric ones) is fresh for a stream that already used
+ * one numbered `after` or later, so a stream never sees a shared nonce twice for a type.
+ */
+export function sharedResponse(resources: ReadonlyMap<string, EncodedResource>, typeUrl: string, version: string, after: number): SharedResponse {
+  let hit = sharedCache.get(resources);
+  if (!hit || hit.typeUrl !== typeUrl || hit.version !== version || hit.seq <= after) {
+    const seq = ++sharedSeq;
+    const nonce = `s${seq}`;
+    const resp = { version_info: version, resources: [...resources.values()].map((e) => e.any), type_url: typeUrl, nonce };
+    hit = { seq, nonce, typeUrl, version, bytes: Buffer.from(messageType(RESP).encode(resp).finish()) };
+    sharedCache.set(resources, hit);
+  }
+  return hit;
 }
 
 /** Decodes a response, keeping resources as raw Any (type_url + bytes). */
@@ -207,11 +217,50 @@ export interface EncodedResource { name: string; any: AnyMessage; hash: string }
 // encoding once, across all streams. Resources must therefore not be mutated once returned.
 const encodeCache = new WeakMap<object, { typeUrl: string; enc: EncodedResource }>();
 
+const VIRTUAL_HOST_URL = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
+/** A VirtualHost object -> its encoding as RouteConfiguration field 2 (tag, length, message). */
+const virtualHostField = new WeakMap<object, Buffer>();
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/**
+ * A RouteConfiguration encoded from the cached encodings of its virtual hosts: a mesh's route
+ * config carries a virtual host per service, and a change usually touches one of them. The bytes
+ * are those of encoding the whole object (fields in number order: name = 1, virtual_hosts = 2,
+ * then the rest), which a test checks.
+ */
+function packRouteConfiguration(rc: Record<string, unknown>): AnyMessage {
+  const vhosts = rc.virtual_hosts;
+  if (!Array.isArray(vhosts) || !vhosts.every((v) => typeof v === 'object' && v !== null)) return packAny(TYPE.route, rc);
+  const { name, virtual_hosts: _vhosts, ...rest } = rc;
+  const parts: Uint8Array[] = [];
+  if (name !== undefined) parts.push(packAny(TYPE.route, { name }).value);
+  for (const vh of vhosts as object[]) {
+    let field = virtualHostField.get(vh);
+    if (!field) {
+      const bytes = packAny(VIRTUAL_HOST_URL, vh).value;
+      field = Buffer.concat([Buffer.from([0x12, ...varint(bytes.length)]), bytes]);
+      virtualHostField.set(vh, field);
+    }
+    parts.push(field);
+  }
+  parts.push(packAny(TYPE.route, rest).value);
+  return { type_url: TYPE.route, value: Buffer.concat(parts) };
+}
+
 /** Packs a resource as Any and hashes the bytes; throws (with the reason) when it cannot be encoded. */
 export function encodeResource(typeUrl: string, resource: object): EncodedResource {
   const hit = encodeCache.get(resource);
   if (hit && hit.typeUrl === typeUrl) return hit.enc;
-  const any = packAny(typeUrl, resource);
+  const any = typeUrl === TYPE.route ? packRouteConfiguration(resource as Record<string, unknown>) : packAny(typeUrl, resource);
   const hash = createHash('sha1').update(any.value).digest('base64url').slice(0, 16);
   const enc = { name: resourceName(typeUrl, resource as Record<string, unknown>), any, hash };
   encodeCache.set(resource, { typeUrl, enc });

@@ -1,6 +1,6 @@
 // One State-of-the-World ADS stream: per type URL it tracks the subscription, what the proxy was
 // sent (per-resource hash), version, nonce and ACK/NACK, and pushes what differs, in push order.
-import { responsePrefix, versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
+import { sharedResponse, versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
 import { AdsStreamBase, FULL_STATE, type TypeState } from './stream-base.js';
 
 export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
@@ -93,11 +93,16 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
       if (this.closed) return undefined;
     }
     const version = versionOf(current);
+    // Everything in `current` goes out (always for LDS/CDS): alike streams write the same bytes.
+    if (toSend.length === current.size && !this.ctx.controlPlaneId) {
+      const shared = sharedResponse(current, t.typeUrl, version, t.sharedSeq);
+      t.sharedSeq = shared.seq;
+      const resp: DiscoveryResponse = { version_info: version, resources: [], type_url: t.typeUrl, nonce: shared.nonce, encoded: shared.bytes };
+      return this.sendResponse(t, current, version, shared.nonce, resp, toSend.map((e) => e.name));
+    }
     const nonce = String(++this.nonceCounter);
     const resp: DiscoveryResponse = { version_info: version, resources: toSend.map((e) => e.any), type_url: t.typeUrl, nonce };
     if (this.ctx.controlPlaneId) resp.control_plane = { identifier: this.ctx.controlPlaneId };
-    // Everything in `current` goes out (always for LDS/CDS): the bytes are the same for every stream but the nonce.
-    if (toSend.length === current.size) resp.encodedPrefix = responsePrefix(current, resp);
     return this.sendResponse(t, current, version, nonce, resp, toSend.map((e) => e.name));
   }
 }

@@ -18,6 +18,8 @@ export interface TypeState {
   sent: Map<string, EncodedResource>;
   sentVersion: string;
   nonce: string;
+  /** Sequence number of the last shared response (see sharedResponse) sent for this type, 0 when none. */
+  sharedSeq: number;
   ackedVersion: string;
   ackedNonce: string;
   nackedNonce: string;
@@ -96,7 +98,7 @@ export abstract class AdsStreamBase<Resp> {
   protected typeState(typeUrl: string): TypeState {
     let t = this.types.get(typeUrl);
     if (!t) {
-      t = { typeUrl, wildcard: false, names: new Set(), everNamed: false, sent: new Map(), sentVersion: '', nonce: '', ackedVersion: '',
+      t = { typeUrl, wildcard: false, names: new Set(), everNamed: false, sent: new Map(), sentVersion: '', nonce: '', sharedSeq: 0, ackedVersion: '',
         ackedNonce: '', nackedNonce: '', encodeErrors: [], pending: false, forced: new Set() };
       this.types.set(typeUrl, t);
     }

@@ -61,3 +61,42 @@ void test('translate() hands out Maps of its own; translateShared() shares them 
   mine.clusters.clear();
   assert.ok(translateShared(s, proxy).clusters.size > 0);
 });
+
+function twoServices(reviewsWeight: number, ratingsRoute: Record<string, unknown>): Resource[] {
+  const meta = (name: string, rv: string) => ({ name, namespace: 'default', uid: `uid-r-${name}`, resourceVersion: rv });
+  return [...mesh(reviewsWeight),
+    { apiVersion: 'v1', kind: 'Service', metadata: meta('ratings', '1'), spec: { selector: { app: 'ratings' }, ports: [{ name: 'http', port: 9080 }] } },
+    { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: meta('ratings', JSON.stringify(ratingsRoute)), spec: { hosts: ['ratings'], http: [ratingsRoute] } }];
+}
+
+const vhostOf = (r: ReturnType<typeof translate>, name: string) =>
+  ((r.routes.get('9080') as { virtual_hosts: { name: string }[] }).virtual_hosts).find((v) => v.name === name);
+
+void test('a VirtualService-only change rebuilds only its virtual host; the others and the inbound listeners are the same objects', () => {
+  const inputs = new SnapshotInputCache();
+  const ratings = { route: [{ destination: { host: 'ratings' } }] };
+  const a = createSnapshot('a', inputs.resourcesOf(twoServices(90, ratings)), inputs.workloadsOf(workloads));
+  const ra = translateShared(a, proxy);
+  const b = createSnapshot('b', inputs.resourcesOf(twoServices(70, ratings)), inputs.workloadsOf(workloads));
+  assert.equal(inheritClusterMemos(a, b), true);
+  const rb = translateShared(b, proxy);
+  assert.equal(vhostOf(rb, 'ratings.default.svc.cluster.local:9080'), vhostOf(ra, 'ratings.default.svc.cluster.local:9080'));
+  assert.notEqual(vhostOf(rb, 'reviews.default.svc.cluster.local:9080'), vhostOf(ra, 'reviews.default.svc.cluster.local:9080'));
+  assert.equal(rb.listeners.get('127.0.0.2_9080'), ra.listeners.get('127.0.0.2_9080'));
+  assert.deepEqual(plain(rb), plain(translate(createSnapshot('b2', twoServices(70, ratings), workloads), proxy)));
+});
+
+void test('with a delegating or sourceLabels VirtualService, routes are not carried over, and the result is as from scratch', () => {
+  const inputs = new SnapshotInputCache();
+  const bySource = { match: [{ sourceLabels: { version: 'v2' } }], route: [{ destination: { host: 'ratings' } }] };
+  const a = createSnapshot('a', inputs.resourcesOf(twoServices(90, bySource)), inputs.workloadsOf(workloads));
+  const ra = translateShared(a, proxy);
+  const b = createSnapshot('b', inputs.resourcesOf(twoServices(70, bySource)), inputs.workloadsOf(workloads));
+  assert.equal(inheritClusterMemos(a, b), true);
+  const rb = translateShared(b, proxy);
+  assert.notEqual(rb.routes, ra.routes);
+  assert.deepEqual(plain(rb), plain(translate(createSnapshot('b2', twoServices(70, bySource), workloads), proxy)));
+  const other: ProxyInfo = { ...proxy, id: 'sidecar~127.0.0.3~reviews-v2.default~default.svc.cluster.local', name: 'reviews-v2',
+    labels: workloads[1].labels, address: '127.0.0.3', workload: workloads[1] };
+  assert.deepEqual(plain(translateShared(b, other)), plain(translate(createSnapshot('b3', twoServices(70, bySource), workloads), other)));
+});

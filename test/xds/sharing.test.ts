@@ -1,5 +1,5 @@
 // Streams that get the very same Map from the source share its encoding, version and response
-// bytes; each still gets its own nonce and its own change detection.
+// bytes (nonce included); each still has its own ACK state and its own change detection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createXdsServer } from '../../src/xds/server.js';
