@@ -66,3 +66,17 @@ export function tlsExchange(port: number, servername: string, ca: string, send =
     s.on('error', reject);
   });
 }
+
+/** The certificate the server presents for this SNI (the connection is closed after the handshake). */
+export function peerCertificate(port: number, servername: string, ca: string): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername, ca, timeout: 5000 }, () => {
+      const cert = s.getPeerX509Certificate();
+      s.destroy();
+      if (cert) resolve(cert);
+      else reject(new Error('no peer certificate'));
+    });
+    s.on('timeout', () => s.destroy(new Error('timeout')));
+    s.on('error', reject);
+  });
+}
