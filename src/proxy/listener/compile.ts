@@ -86,11 +86,16 @@ function isPlaintext(fc: Obj, path: string): boolean {
   return (tp === '' || tp === 'raw_buffer') && arr(m.server_names, `${path}.filter_chain_match.server_names`).length === 0 && fc.transport_socket === undefined;
 }
 
-/** With tls_inspector or any `server_names` match, every chain is selected per connection by SNI. */
+/**
+ * Chains picked per connection by SNI when a chain matches `server_names`, when there are several
+ * TLS chains, or when a TLS chain has no transport socket (passthrough). A sidecar's inbound mTLS
+ * listener (one TLS chain, maybe one plaintext) keeps the PERMISSIVE/STRICT path of src/proxy/tls.
+ */
 function sniTable(l: Obj, deps: Deps, path: string): SniTable | undefined {
   const fcs = arr(l.filter_chains, `${path}.filter_chains`).map((fc, i) => obj(fc, `${path}.filter_chains[${i}]`));
-  const inspector = arr(l.listener_filters, `${path}.listener_filters`).some((f) => isObj(f) && f.name === 'envoy.filters.listener.tls_inspector');
-  if (!inspector && !fcs.some((fc, i) => arr(obj(fc.filter_chain_match, `${path}.filter_chains[${i}].filter_chain_match`).server_names, '').length > 0)) return undefined;
+  const tlsChains = fcs.filter((fc, i) => !isPlaintext(fc, `${path}.filter_chains[${i}]`));
+  const named = fcs.some((fc, i) => arr(obj(fc.filter_chain_match, `${path}.filter_chains[${i}].filter_chain_match`).server_names, '').length > 0);
+  if (!named && tlsChains.length < 2 && !tlsChains.some((fc) => fc.transport_socket === undefined)) return undefined;
   const chains: SniChain[] = [];
   let plaintext: FilterChain | null = null;
   fcs.forEach((fc, i) => {
