@@ -183,8 +183,10 @@ export class Forwarder {
     if (c.type === 'ORIGINAL_DST') return from;
     const p = this.route.retry;
     const tried = this.tried;
-    let e = c.picker.pick(this.u.hash);
-    for (let i = 1; i < p.hostSelectionAttempts && e && tried && tried.includes(e.key); i++) e = c.picker.pick(this.u.hash === undefined ? undefined : (Math.random() * 2 ** 32) >>> 0);
+    // retryRemoteLocalities (previous_priorities): tried priorities left out (Istio always sets previous_hosts with it).
+    const picker = (tried && p.previousPriorities > 0 ? c.retryPicker(tried, p.previousPriorities) : null) ?? c.picker;
+    let e = picker.pick(this.u.hash);
+    for (let i = 1; i < p.hostSelectionAttempts && e && tried && tried.includes(e.key); i++) e = picker.pick(this.u.hash === undefined ? undefined : (Math.random() * 2 ** 32) >>> 0);
     // LEAST_REQUEST favours a dead host (its attempts fail at once, so it never has active
     // requests): re-picking can keep landing on it. Take an untried host of the same priority directly.
     if (e && tried && tried.includes(e.key)) e = untried(c.endpoints, tried, e.priority) ?? e;
