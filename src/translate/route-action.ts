@@ -109,6 +109,14 @@ function applyTimeout(action: Obj, timeout: string | undefined, ctx: RouteContex
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 /** Istio's retries avoid hosts already tried (previous_hosts predicate, 5 host selection attempts). */
 const RETRY_HOSTS: Obj = { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], host_selection_retry_max_attempts: '5' };
+/**
+ * retryRemoteLocalities: Istio's previous_priorities retry priority (update_frequency 2). Its config
+ * type is not among the loaded protos, so the Any carries the encoded message (field 1 = 2).
+ */
+const PREVIOUS_PRIORITIES: Obj = {
+  name: 'envoy.retry_priorities.previous_priorities',
+  typed_config: { type_url: 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig', value: 'CAI=' },
+};
 const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
 
 /** Istio's retry policy: 2 attempts by default; numeric retryOn entries become retriable status codes. */
@@ -133,6 +141,7 @@ function applyRetries(action: Obj, r: HTTPRetry | undefined, ctx: RouteContext):
   }
   const perTry = duration(r?.perTryTimeout);
   if (perTry) policy.per_try_timeout = perTry;
+  if (r?.retryRemoteLocalities) policy.retry_priority = PREVIOUS_PRIORITIES;
   action.retry_policy = policy;
 }
 

@@ -37,10 +37,12 @@ export interface RetryPolicy {
   /** retry_host_predicate previous_hosts: avoid hosts already tried, up to this many re-picks. */
   readonly avoidPrevious: boolean;
   readonly hostSelectionAttempts: number;
+  /** retry_priority previous_priorities: its update_frequency (0 = not configured). */
+  readonly previousPriorities: number;
 }
 
 export const NO_RETRY: RetryPolicy = {
-  on: 0, numRetries: 0, perTryTimeoutMs: 0, statusCodes: new Set(), baseMs: 25, maxMs: 250, avoidPrevious: false, hostSelectionAttempts: 1,
+  on: 0, numRetries: 0, perTryTimeoutMs: 0, statusCodes: new Set(), baseMs: 25, maxMs: 250, avoidPrevious: false, hostSelectionAttempts: 1, previousPriorities: 0,
 };
 
 export function compileRetryPolicy(rp: unknown, path: string): RetryPolicy {
@@ -68,7 +70,30 @@ export function compileRetryPolicy(rp: unknown, path: string): RetryPolicy {
     maxMs: Math.max(baseMs, maxMs),
     avoidPrevious: preds.some((n) => n.endsWith('previous_hosts')),
     hostSelectionAttempts: Math.max(1, num(rp.host_selection_retry_max_attempts, `${path}.host_selection_retry_max_attempts`, 1)),
+    previousPriorities: retryPriority(rp.retry_priority, `${path}.retry_priority`),
   };
+}
+
+const PREVIOUS_PRIORITIES = 'envoy.retry_priorities.previous_priorities';
+
+/** update_frequency of a previous_priorities retry priority (0 when none); other retry priorities are refused. */
+function retryPriority(v: unknown, path: string): number {
+  if (!isObj(v)) return 0;
+  const name = str(v.name, `${path}.name`);
+  const tc = obj(v.typed_config, `${path}.typed_config`);
+  const type = str(tc['@type'] ?? tc.type_url, `${path}.typed_config.type_url`);
+  if (name !== PREVIOUS_PRIORITIES && !type.endsWith('.PreviousPrioritiesConfig')) throw new ConfigError(`${path}.name`, `unsupported retry priority ${JSON.stringify(name || type)}`);
+  let freq = tc.update_frequency !== undefined ? num(tc.update_frequency, `${path}.typed_config.update_frequency`, 0) : 0;
+  if (tc.update_frequency === undefined && tc.value !== undefined) {
+    // The config as encoded bytes (its type is not among the loaded protos): field 1, a varint.
+    const b = typeof tc.value === 'string' ? Buffer.from(tc.value, 'base64') : tc.value instanceof Uint8Array ? tc.value : new Uint8Array();
+    if (b[0] === 0x08) for (let i = 1, shift = 0; i < b.length && i < 6; i++, shift += 7) {
+      freq += (b[i] & 0x7f) * 2 ** shift;
+      if ((b[i] & 0x80) === 0) break;
+    }
+  }
+  if (freq <= 0) throw new ConfigError(`${path}.typed_config.update_frequency`, 'must be greater than zero');
+  return freq;
 }
 
 /** Whether a response is retried under the policy (x-envoy-overloaded answers never are). */

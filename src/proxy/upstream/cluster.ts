@@ -102,6 +102,22 @@ export class Cluster {
     };
   }
 
+  /**
+   * Envoy's previous_priorities retry priority: after every `updateFrequency` attempts the priorities
+   * tried so far (hosts by key) are left out. Null when nothing is excluded yet or nothing would remain;
+   * falls back to the normal picker when the remaining priorities have no healthy host.
+   */
+  retryPicker(tried: readonly string[], updateFrequency: number): Picker | null {
+    const n = Math.floor(tried.length / updateFrequency) * updateFrequency;
+    if (n === 0) return null;
+    const excluded = new Set<number>();
+    for (const e of this.endpoints) if (tried.lastIndexOf(e.key, n - 1) >= 0) excluded.add(e.priority);
+    const rest = this.endpoints.filter((e) => !excluded.has(e.priority));
+    if (rest.length === 0) return null;
+    const p = buildPicker(this.lbPolicy, rest, this.policy, undefined, this.clock());
+    return { pick: (hash) => p.pick(hash) ?? this.picker.pick(hash) };
+  }
+
   /** Turns on outlier detection per the policy (once, at compile time). */
   startOutlierDetection(): void {
     const cfg = this.policy.outlier;
