@@ -14,6 +14,9 @@ export type UpstreamProtocol = 'h1' | 'h2' | 'downstream';
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const DISCOVERY_TYPES = new Set<string>(['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST']);
 
+/** The clock clusters read by default (monotonic ms); a test in the sidecar's process may replace `now`. */
+export const upstreamClock = { now: (): number => performance.now() };
+
 export class Cluster {
   endpoints: Endpoint[] = [];
   picker: Picker = { pick: () => null };
@@ -25,8 +28,8 @@ export class Cluster {
   /** Requests waiting for a connection (max_pending_requests) and retries in flight (max_retries). */
   pendingActive = 0;
   retriesActive = 0;
-  /** Monotonic ms for slow start (tests inject their own). */
-  clock: () => number = () => performance.now();
+  /** Monotonic ms for slow start (tests inject their own, per cluster or through upstreamClock). */
+  clock: () => number = () => upstreamClock.now();
   /** ORIGINAL_DST: one endpoint per requested host:port, made on demand. */
   private readonly originals = new Map<string, Endpoint>();
 

@@ -87,3 +87,74 @@ void it('outlier ejection of every local host fails over to the next priority (I
   assert.equal(build('ROUND_ROBIN', all, noPanic).pick(), null, 'all ejected, panic mode off: no healthy upstream');
   assert.ok(build('ROUND_ROBIN', all).pick() !== null, 'with the default 50% threshold: panic mode uses them all');
 });
+
+void describe('slow start (warmup) on a cluster with an injected clock', () => {
+  const cla = (ports: number[]) => ({ endpoints: [{ lb_endpoints: ports.map((p) => ({ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: p } } } })) }] });
+  for (const lb of ['ROUND_ROBIN', 'LEAST_REQUEST']) {
+    void it(`${lb}: a new endpoint starts at min_weight_percent and ramps up linearly (aggression 1) over the window`, async () => {
+      const { StatsStore } = await import('../stats.js');
+      const { compileCluster } = await import('./cluster.js');
+      const field = lb === 'ROUND_ROBIN' ? 'round_robin_lb_config' : 'least_request_lb_config';
+      const c = compileCluster('c', { type: 'EDS', lb_policy: lb, [field]: { slow_start_config: { slow_start_window: '100s', min_weight_percent: { value: 10 } } } }, new StatsStore(), 'Cluster c');
+      let now = 0;
+      c.clock = () => now;
+      c.setLoadAssignment(cla([1, 2]), 'cla');
+      now = 200_000; // the first two are past their window
+      c.setLoadAssignment(cla([1, 2, 3]), 'cla');
+      const share = (): number => {
+        let n = 0;
+        for (let i = 0; i < 4200; i++) if (c.picker.pick()!.port === 3) n++;
+        return n / 4200;
+      };
+      // 10%: weights 1, 1, 0.1 -> 0.1 / 2.1
+      assert.ok(Math.abs(share() - 0.1 / 2.1) < 0.02, `at join: ${share()}`);
+      now += 50_000; // half the window: weight 0.5 -> 0.5 / 2.5
+      assert.ok(Math.abs(share() - 0.5 / 2.5) < 0.03, `half way: ${share()}`);
+      now += 60_000; // past the window: full weight
+      assert.ok(Math.abs(share() - 1 / 3) < 0.03, `after: ${share()}`);
+    });
+  }
+
+  void it('aggression bends the ramp: weight = max(min, t^(1/aggression))', async () => {
+    const { StatsStore } = await import('../stats.js');
+    const { compileCluster } = await import('./cluster.js');
+    const c = compileCluster('c', { type: 'EDS', lb_policy: 'ROUND_ROBIN', round_robin_lb_config: { slow_start_config: { slow_start_window: '100s', aggression: { default_value: 2, runtime_key: 'x' } } } }, new StatsStore(), 'Cluster c');
+    let now = 0;
+    c.clock = () => now;
+    c.setLoadAssignment(cla([1]), 'cla');
+    now = 500_000;
+    c.setLoadAssignment(cla([1, 2]), 'cla');
+    now += 25_000; // t = 0.25, sqrt -> 0.5: shares 1 : 0.5
+    let n = 0;
+    for (let i = 0; i < 3000; i++) if (c.picker.pick()!.port === 2) n++;
+    assert.ok(Math.abs(n / 3000 - 0.5 / 1.5) < 0.03, String(n / 3000));
+  });
+});
+
+void it('locality-weighted: localities by weight, an unweighted locality gets nothing, a half-down locality loses weight', async () => {
+  const { StatsStore } = await import('../stats.js');
+  const { compileCluster } = await import('./cluster.js');
+  const c = compileCluster('c', { type: 'EDS', lb_policy: 'ROUND_ROBIN', common_lb_config: { locality_weighted_lb_config: {} } }, new StatsStore(), 'Cluster c');
+  const ep = (p: number, health = 'HEALTHY') => ({ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: p } } }, health_status: health });
+  c.setLoadAssignment({ endpoints: [
+    { locality: { zone: 'a' }, load_balancing_weight: { value: 3 }, lb_endpoints: [ep(1)] },
+    { locality: { zone: 'b' }, load_balancing_weight: { value: 1 }, lb_endpoints: [ep(2), ep(3)] },
+    { locality: { zone: 'c' }, lb_endpoints: [ep(4)] },
+  ] }, 'cla');
+  const tally = (): Map<number, number> => {
+    const m = new Map<number, number>();
+    for (let i = 0; i < 400; i++) {
+      const p = c.picker.pick()!.port;
+      m.set(p, (m.get(p) ?? 0) + 1);
+    }
+    return m;
+  };
+  assert.deepEqual([...tally()].sort(), [[1, 300], [2, 50], [3, 50]]);
+  // zone a: 1 of 3 hosts healthy -> availability min(1, 1.4 / 3) scales its weight 3 -> 1.4
+  c.setLoadAssignment({ endpoints: [
+    { locality: { zone: 'a' }, load_balancing_weight: { value: 3 }, lb_endpoints: [ep(1), ep(5, 'UNHEALTHY'), ep(6, 'UNHEALTHY')] },
+    { locality: { zone: 'b' }, load_balancing_weight: { value: 1 }, lb_endpoints: [ep(2), ep(3)] },
+  ] }, 'cla');
+  const t = tally();
+  assert.ok(Math.abs((t.get(1) ?? 0) / 400 - 1.4 / 2.4) < 0.02, JSON.stringify([...t]));
+});
