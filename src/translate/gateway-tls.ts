@@ -9,7 +9,7 @@
 //  - HTTP servers with `tls.httpsRedirect`: every request is answered 301 to https (Envoy's
 //    `require_tls: ALL`, spelled here as a redirect route too).
 // A server whose credential is missing or unusable is left out (the others are served), as Istio does.
-import type { Resource, SecretSpec, Server, ServerTLSSettings, VirtualServiceSpec } from '../model/index.js';
+import type { Resource, SecretSpec, Server, ServerTLSSettings } from '../model/index.js';
 import { gatewayHostPort, intersectHosts, isHttpProtocol, parseProtocol, resourcesOfKind, type Registry } from '../registry/index.js';
 import { tlsMaterial, tlsPairProblem } from '../config/index.js';
 import type { ProxyInfo } from './proxy.js';
@@ -136,7 +136,7 @@ function passthroughChains(registry: Registry, proxy: ProxyInfo, port: number, r
   const gwKey = `${gwNs}/${ref.gateway.metadata.name}`;
   const hosts = serverNames(ref.server.hosts ?? []);
   const chains: Obj[] = [];
-  for (const vs of registry.virtualServices(proxy.namespace, gwKey) as readonly Resource<VirtualServiceSpec>[]) {
+  for (const vs of registry.virtualServices(proxy.namespace, gwKey)) {
     const vsNamespace = vs.metadata.namespace ?? 'default';
     for (const route of vs.spec.tls ?? []) {
       const sni = (route.match ?? []).filter((m) => (m.port === undefined || m.port === port) && (!m.gateways?.length || m.gateways.includes(gwKey) || m.gateways.includes(ref.gateway.metadata.name)))

@@ -24,15 +24,18 @@ function setChain(socket: object, chain: FilterChain): void {
   (socket as { [chainKey]?: FilterChain })[chainKey] = chain;
 }
 
+/** parseClientHelloSni's answer when the ClientHello is not complete yet. */
+export const NEED_MORE: unique symbol = Symbol('need more bytes');
+
 /**
- * The SNI of a TLS ClientHello: a string (maybe '' when the client sent none), 'more' when more
+ * The SNI of a TLS ClientHello: a string (maybe '' when the client sent none), NEED_MORE when more
  * bytes are needed, or null when the bytes are not a ClientHello.
  */
-export function parseClientHelloSni(buf: Buffer): string | 'more' | null {
-  if (buf.length < 5) return 'more';
+export function parseClientHelloSni(buf: Buffer): string | typeof NEED_MORE | null {
+  if (buf.length < 5) return NEED_MORE;
   if (buf[0] !== TLS_HANDSHAKE) return null;
   const recLen = buf.readUInt16BE(3);
-  if (buf.length < 5 + recLen) return 'more';
+  if (buf.length < 5 + recLen) return NEED_MORE;
   let p = 5;
   const end = 5 + recLen;
   if (buf[p] !== 0x01) return null; // handshake type ClientHello
@@ -117,10 +120,10 @@ export class SniTable {
     const onData = (chunk: Buffer): void => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       const sni = parseClientHelloSni(buf);
-      if (sni === 'more' && buf.length < MAX_HELLO_BYTES) return;
+      if (sni === NEED_MORE && buf.length < MAX_HELLO_BYTES) return;
       sock.removeListener('data', onData);
       clearTimeout(timer);
-      if (sni === null || sni === 'more') {
+      if (sni === null || sni === NEED_MORE) {
         if (sni === null && buf[0] !== TLS_HANDSHAKE && this.plaintext) {
           handOff(this.plaintext, true, null);
           return;
