@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { TestMesh, ROOT, type RunningWorkload } from '../helpers/mesh.js';
+import { spawn } from 'node:child_process';
+import { TestMesh, ROOT, WEFT, type RunningWorkload } from '../helpers/mesh.js';
 import { SteadyLoad, alive, pollUntil, processTree, send, summarise } from './helpers.js';
 import { exited } from '../../src/cli/processes.js';
 
@@ -125,3 +126,30 @@ for (const how of ['SIGTERM', 'SIGINT to the process group'] as const) {
     }
   });
 }
+
+test('SIGTERM while the sidecar is still starting: weft run exits 143, leaving no sidecar and no registration', async () => {
+  const name = 'life-early';
+  const child = spawn(process.execPath, [WEFT, 'run', '--name', name, '--control-plane', mesh!.weftd.apiUrl, '--', process.execPath, '-e', 'setInterval(() => {}, 1 << 30)'],
+    { env: { ...process.env, WEFT_CONTROL_PLANE: mesh!.weftd.apiUrl }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  try {
+    let tree: number[] = [];
+    // Registered, and its sidecar process started: the signal comes while the sidecar is starting.
+    await pollUntil('workload registered and sidecar spawned', () => {
+      tree = processTree(child.pid!);
+      return Promise.resolve(!!mesh!.weftd.workloads.get('default', name) && tree.length >= 2);
+    }, 20_000);
+    process.kill(child.pid!, 'SIGTERM');
+    const t0 = Date.now();
+    const { code } = await exited(child);
+    assert.equal(code, 143, out);
+    assert.ok(Date.now() - t0 < 10_000, `weft run took ${Date.now() - t0} ms to exit`);
+    assert.equal(mesh!.weftd.workloads.get('default', name), undefined, 'deregistered');
+    await pollUntil('nothing left', () => Promise.resolve(alive(tree).length === 0), 5000)
+      .catch((e: Error) => { throw new Error(`${e.message}: ${alive(tree).join(',')}\n${out}`); });
+  } finally {
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }
+});

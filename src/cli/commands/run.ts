@@ -106,13 +106,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   proxy.on('error', () => { /* reported through its exit */ });
   // A signal while the sidecar starts must not leave it running without us: stop it and deregister.
   let earlySignal: NodeJS.Signals | undefined;
-  const onEarlySignal = (s: NodeJS.Signals) => { earlySignal = s; tellChild(proxy, { type: 'stop', drainMs: 0 }); };
+  // It serves nothing yet, and may not listen to its channel yet: killed outright.
+  const onEarlySignal = (s: NodeJS.Signals) => { earlySignal = s; proxy.kill('SIGKILL'); };
   process.on('SIGINT', onEarlySignal);
   process.on('SIGTERM', onEarlySignal);
   try {
     // Generous: a cold Node.js process on a loaded 2-core machine can take many seconds; a sidecar that
     // dies is noticed at once (waitFor watches the process).
     await waitFor('sidecar', () => httpOk(`http://${workload.address}:15000/ready`), 60_000, proxy);
+    if (earlySignal) throw new Error(earlySignal);
   } catch (e) {
     await stopSidecar(proxy, 0);
     await deregister();
