@@ -47,3 +47,35 @@ export interface AuthorizationPolicySpec {
   action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
   provider?: { name: string };
 }
+
+// ---- Mesh config extension providers (Istio's meshConfig.extensionProviders), for AuthorizationPolicy CUSTOM
+
+export interface ExtAuthzHttpProvider {
+  /** The authorizer's service: FQDN (`ext-authz.foo.svc.cluster.local`) or `namespace/host`. */
+  service: string;
+  port: number;
+  /** Timeout of the check (Istio duration, default 600s as Istio). */
+  timeout?: string;
+  /** Prefixed to the original request path in the check request. */
+  pathPrefix?: string;
+  /** Allow the request when the authorizer cannot be reached or fails. */
+  failOpen?: boolean;
+  /** Status returned when the authorizer fails (default 403). */
+  statusOnError?: string;
+  /** Client request headers sent to the authorizer (besides Host, Method, Path, Content-Length, Authorization). */
+  includeRequestHeadersInCheck?: string[];
+  /** Headers added to the check request. */
+  includeAdditionalHeadersInCheck?: Record<string, string>;
+  /** Authorizer response headers copied onto the upstream request when it allows. */
+  headersToUpstreamOnAllow?: string[];
+  /** Authorizer response headers returned to the client when it denies. */
+  headersToDownstreamOnDeny?: string[];
+  /** Authorizer response headers returned to the client when it allows. */
+  headersToDownstreamOnAllow?: string[];
+  includeRequestBodyInCheck?: { maxRequestBytes?: number; allowPartialMessage?: boolean; packAsBytes?: boolean };
+}
+export interface ExtensionProvider {
+  name: string;
+  envoyExtAuthzHttp?: ExtAuthzHttpProvider;
+  envoyExtAuthzGrpc?: { service: string; port: number; timeout?: string; failOpen?: boolean };
+}

@@ -1,6 +1,6 @@
 // An immutable view of everything translation needs: validated resources, live workloads and mesh
 // settings. Built once per config change; every per-proxy computation reads it and never mutates it.
-import type { Resource, Workload } from '../model/index.js';
+import type { ExtensionProvider, Resource, Workload } from '../model/index.js';
 
 export interface MeshConfig {
   /** Config in this namespace applies mesh-wide (e.g. DestinationRules of last resort). */
@@ -11,6 +11,8 @@ export interface MeshConfig {
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Gateway server port -> host port the gateway binds (no root needed). Unlisted ports < 1024 get +8000. */
   gatewayPortMap: Record<number, number>;
+  /** Istio's meshConfig.extensionProviders (AuthorizationPolicy CUSTOM); `weft up --mesh-config FILE`. */
+  extensionProviders?: readonly ExtensionProvider[];
 }
 
 export const DEFAULT_MESH_CONFIG: Readonly<MeshConfig> = Object.freeze({

@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { startWeftd, type Weftd, type WeftdOptions } from '../../weftd/weftd.js';
 import { readFileSync } from 'node:fs';
 import { parseDurationMs } from '../../xds/protos.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
+import { parseMeshConfig } from '../../config/index.js';
+import type { MeshConfig } from '../../registry/snapshot.js';
 import type { CliIO } from '../io.js';
 import { httpOk, spawnWeft, stopChild, waitFor } from '../processes.js';
 import type { ChildProcess } from 'node:child_process';
@@ -27,12 +29,14 @@ export interface MeshUp { weftd: Weftd; gateway?: ChildProcess; gatewayAddress?:
 export async function startMesh(o: {
   dataDir?: string; host?: string; apiPort?: number; xdsPort?: number; addressBase?: string;
   portMap?: Record<number, number>; gateway?: boolean; io: CliIO;
+  /** Istio mesh config read from `--mesh-config FILE` (extensionProviders). */
+  meshConfig?: Pick<MeshConfig, 'extensionProviders'>;
   /** CA, certificate TTL and xDS transport (src/weftd/ca-routes.ts). */
   security?: Pick<WeftdOptions, 'ca' | 'insecureXds'>;
 }): Promise<MeshUp> {
   const weftd = await startWeftd({ ...o.security,
     dataDir: o.dataDir, host: o.host, apiPort: o.apiPort, xdsPort: o.xdsPort, addressBase: o.addressBase,
-    mesh: o.portMap && Object.keys(o.portMap).length ? { gatewayPortMap: o.portMap } : undefined,
+    mesh: { ...(o.portMap && Object.keys(o.portMap).length ? { gatewayPortMap: o.portMap } : {}), ...(o.meshConfig ?? {}) },
     log: (l) => o.io.err.write(`weftd: ${l}\n`),
   });
   if (o.gateway === false) return { weftd, stop: () => weftd.close() };
@@ -71,8 +75,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     'ca-chain': { type: 'string' },
     'workload-cert-ttl': { type: 'string' },
     'insecure-xds': { type: 'boolean' },
+    'mesh-config': { type: 'string' },
   } });
   const security = securityOptions(values);
+  const meshConfig = values['mesh-config'] === undefined ? undefined : readMeshConfig(values['mesh-config']);
   const port = (v: string | undefined, flag: string, def: number) => {
     if (v === undefined) return def;
     const n = Number(v);
@@ -82,7 +88,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const dataDir = values['data-dir'] ?? io.env.WEFT_DATA_DIR ?? join(io.env.HOME ?? '.', '.weft');
   const mesh = await startMesh({
     dataDir, host: values.host, apiPort: port(values['api-port'], '--api-port', 15014), xdsPort: port(values['xds-port'], '--xds-port', 15010),
-    addressBase: values['address-base'], portMap: parsePortMap(values['ingress-port-map']), gateway: !values['no-gateway'], io, security,
+    addressBase: values['address-base'], portMap: parsePortMap(values['ingress-port-map']), gateway: !values['no-gateway'], io, security, meshConfig,
   });
   io.err.write('weftd: ready. Ctrl-C stops the control plane and the gateway.\n');
   await new Promise<void>((resolve) => {
@@ -115,4 +121,19 @@ function securityOptions(v: { 'ca-cert'?: string; 'ca-key'?: string; 'ca-chain'?
     ca: { caCertPem: read('--ca-cert', v['ca-cert']), caKeyPem: read('--ca-key', v['ca-key']), caChainPem: read('--ca-chain', v['ca-chain']), workloadCertTtlMs: ttlMs },
     insecureXds: v['insecure-xds'],
   };
+}
+
+/** `--mesh-config FILE`: a MeshConfig, IstioOperator or `istio` ConfigMap (src/config/mesh-config.ts). */
+function readMeshConfig(file: string): Pick<MeshConfig, 'extensionProviders'> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--mesh-config ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return { extensionProviders: parseMeshConfig(text, file).extensionProviders };
+  } catch (e) {
+    throw new CliError(`--mesh-config: ${(e as Error).message}`);
+  }
 }

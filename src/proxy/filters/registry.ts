@@ -6,6 +6,7 @@ import { rbacFactory } from './rbac/config.js';
 import { jwtAuthnFactory } from './jwt_authn/config.js';
 import { faultFactory } from './fault/config.js';
 import { corsFactory } from './cors/config.js';
+import { extAuthzFactory } from './ext_authz/config.js';
 
 const byType = new Map<string, HttpFilterFactory>();
 const byPerRouteType = new Map<string, HttpFilterFactory>();
@@ -67,3 +68,4 @@ registerHttpFilter(rbacFactory);
 registerHttpFilter(jwtAuthnFactory);
 registerHttpFilter(faultFactory);
 registerHttpFilter(corsFactory);
+registerHttpFilter(extAuthzFactory);

@@ -7,6 +7,7 @@
 //   rbac.ts           AuthorizationPolicy -> RBAC filters (HTTP and network), Istio's builder semantics
 //   match.ts          attribute values -> Envoy RBAC matchers
 //   jwt.ts            RequestAuthentication -> jwt_authn
+//   ext-authz.ts      action CUSTOM -> RBAC shadow marker + ext_authz (mesh config extensionProviders)
 //
 // Results are memoized per snapshot by (namespace, labels): every policy is compiled once per push.
 import type { AuthorizationPolicySpec, RequestAuthenticationSpec, Resource, Workload } from '../../model/index.js';
@@ -14,9 +15,11 @@ import { labelsMatch, resourcesOfKind, type Registry } from '../../registry/inde
 import type { Obj } from '../envoy.js';
 import { jwtAuthnFilter } from './jwt.js';
 import { rbacHttpFilters, rbacNetworkFilters } from './rbac.js';
+import { customAuthz } from './ext-authz.js';
 
 export { rbacConfigs, rbacHttpFilters, rbacNetworkFilters, rulePolicy, policyName, RBAC_HTTP_TYPE, RBAC_NETWORK_TYPE } from './rbac.js';
 export { jwtAuthnFilter, jwtProvider, JWT_AUTHN_TYPE } from './jwt.js';
+export { customAuthz, extAuthzHttpFilter, EXT_AUTHZ_TYPE } from './ext-authz.js';
 
 interface Selectable { selector?: { matchLabels?: Record<string, string> }; targetRef?: unknown; targetRefs?: unknown }
 
@@ -50,7 +53,10 @@ export function inboundAuthz(registry: Registry, workload: Pick<Workload, 'names
     const authz = selectPolicies<AuthorizationPolicySpec & Selectable>(registry, 'AuthorizationPolicy', workload.namespace, workload.labels);
     const authn = selectPolicies<RequestAuthenticationSpec & Selectable>(registry, 'RequestAuthentication', workload.namespace, workload.labels);
     const jwt = jwtAuthnFilter(authn);
-    const http = [...(jwt ? [jwt] : []), ...rbacHttpFilters(authz)];
+    // Istio's order: CUSTOM (ext_authz) first, then DENY, then ALLOW; unusable CUSTOM policies deny.
+    const custom = customAuthz(authz, registry.snapshot.mesh.extensionProviders);
+    const served = new Set(authz.filter((p) => p.spec.action === 'CUSTOM' && !custom.unresolved.includes(p)));
+    const http = [...(jwt ? [jwt] : []), ...custom.http, ...rbacHttpFilters(authz.filter((p) => !served.has(p)))];
     const network = rbacNetworkFilters(authz);
     return http.length === 0 && network.length === 0 ? NONE : { http, network };
   });

@@ -8,6 +8,7 @@ import type { RbacConfig } from './config.js';
 import { RBAC_FILTER_NAME } from './config.js';
 import { type ConnectionFacts, type PeerInfoSource, downstreamSocket, requestFacts } from './connection.js';
 import { type RbacEngine, type RbacInput, evaluate } from './engine.js';
+import { setDynamicMetadata } from '../dynamic-metadata.js';
 
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
 
@@ -132,6 +133,9 @@ export class RbacFilter implements HttpFilter {
 
   private shadow(s: Stream, config: RbacConfig, engine: RbacEngine, input: HttpRbacInput, c: Counters): void {
     const d = evaluate(engine, input);
+    // Envoy's shadow dynamic metadata (ext_authz filter_enabled_metadata reads it: Istio CUSTOM).
+    if (d.policyId) setDynamicMetadata(s, RBAC_FILTER_NAME, `${config.shadowStatPrefix}shadow_effective_policy_id`, d.policyId);
+    setDynamicMetadata(s, RBAC_FILTER_NAME, `${config.shadowStatPrefix}shadow_engine_result`, d.allowed ? 'allowed' : 'denied');
     if (engine.action === 'LOG') return;
     bump(c, `${config.shadowStatPrefix}shadow_${d.allowed ? 'allowed' : 'denied'}`);
     if (config.trackPerRuleStats && d.policyId) bump(c, `policy.${config.shadowStatPrefix}${d.policyId}.shadow_${d.allowed ? 'allowed' : 'denied'}`);
