@@ -11,6 +11,7 @@ import { type HeaderOp, type Headers, applyHeaderOps } from '../router/headers.j
 import type { RequestView } from '../router/request.js';
 import type { CompiledHcm } from './config.js';
 import { forwardableHeaders } from './headers.js';
+import { grpcLocalReply } from './local-reply.js';
 
 export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -186,6 +187,7 @@ export class Stream implements HttpFilterContext {
       this.resetDownstream();
       return;
     }
+    if (grpcLocalReply(this, status, body, headers)) return;
     const h: Headers = { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)), ...headers };
     if (this.socket) h.connection = 'close';
     this.encodeHeaders(status, h);

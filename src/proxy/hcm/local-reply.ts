@@ -1,0 +1,54 @@
+// Local replies to gRPC requests, as Envoy sends them: a trailers-only response (one HEADERS frame
+// with END_STREAM) with HTTP status 200, content-type application/grpc, grpc-status mapped from the
+// local reply's HTTP status (Envoy's Grpc::Utility::httpToGrpcStatus, from gRPC's
+// http-grpc-status-mapping) and grpc-message the percent-encoded body. A reply that already carries a
+// grpc-status (a fault abort with grpc_status) keeps it.
+import type http from 'node:http';
+import type { Headers } from '../router/headers.js';
+import type { Stream } from './stream.js';
+
+/** Envoy's HTTP -> gRPC status table: anything not listed is UNKNOWN (2). */
+export function httpToGrpcStatus(status: number): number {
+  switch (status) {
+    case 400: return 13; // INTERNAL
+    case 401: return 16; // UNAUTHENTICATED
+    case 403: return 7; // PERMISSION_DENIED
+    case 404: return 12; // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504: return 14; // UNAVAILABLE
+    default: return 2; // UNKNOWN
+  }
+}
+
+/** gRPC's grpc-message encoding: percent-encode '%' and bytes outside printable ASCII (UTF-8 first). */
+export function encodeGrpcMessage(msg: string): string {
+  let out = '';
+  for (const b of Buffer.from(msg, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+/** Envoy's isGrpcRequestHeaders: content-type application/grpc or application/grpc+<codec> (not gRPC-Web). */
+export function isGrpcRequest(headers: http.IncomingHttpHeaders): boolean {
+  const ct = headers['content-type'];
+  return typeof ct === 'string' && ct.startsWith('application/grpc') && (ct.length === 16 || ct.charCodeAt(16) === 43 || ct.charCodeAt(16) === 59);
+}
+
+/**
+ * Sends `s`'s local reply the gRPC way when the request is gRPC; false (nothing sent) otherwise.
+ * Called by Stream.sendLocalReply before any response byte went out.
+ */
+export function grpcLocalReply(s: Stream, status: number, body: string, headers: Headers | undefined): boolean {
+  if (!s.res || !isGrpcRequest(s.view.headers)) return false;
+  const h: Headers = { ...headers, 'content-type': 'application/grpc' };
+  delete h['content-length'];
+  if (h['grpc-status'] === undefined) {
+    h['grpc-status'] = String(httpToGrpcStatus(status));
+    if (body) h['grpc-message'] = encodeGrpcMessage(body);
+  }
+  s.encodeHeaders(200, h, true);
+  // HTTP/2 answered in one HEADERS frame above; HTTP/1.1 needs the (empty) body ended.
+  if (s.req.httpVersionMajor !== 2) (s.res as http.ServerResponse).end();
+  return true;
+}
