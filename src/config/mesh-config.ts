@@ -64,7 +64,7 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
   const ctx = new Ctx();
   let mesh: unknown = root;
   let base: PathSeg[] = [];
-  let inner: { text: string; lc: LineCounter; offset: number } | undefined;
+  let innerLine: number | undefined; // data.mesh's line in a ConfigMap: issues inside it are reported there
   if (isObj(root) && root.kind === 'IstioOperator') {
     mesh = isObj(root.spec) ? root.spec.meshConfig ?? {} : {};
     base = ['spec', 'meshConfig'];
@@ -72,17 +72,17 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
     const data = isObj(root.data) ? root.data : {};
     if (typeof data.mesh !== 'string') throw new Error(`${file}: ConfigMap ${String(isObj(root.metadata) ? root.metadata.name : '')} has no data.mesh (Istio keeps the mesh config there)`);
     const node = doc.getIn(['data', 'mesh'], true) as { range?: [number, number, number] } | undefined;
-    const m = parseDocument(data.mesh, { lineCounter: new LineCounter() });
+    const m = parseDocument(data.mesh);
     if (m.errors.length) throw new Error(`${file}: data.mesh: ${m.errors[0].message.split('\n')[0]}`);
     mesh = m.toJS();
-    inner = { text: data.mesh, lc: new LineCounter(), offset: node?.range ? lc.linePos(node.range[0]).line : 0 };
+    innerLine = node?.range ? lc.linePos(node.range[0]).line : 0;
     base = [];
   }
   const providers = checkMeshConfig(mesh, base, ctx);
   const errors = ctx.issues.filter((i) => i.severity === 'error');
   if (errors.length) {
     const where = (path: PathSeg[]): string => {
-      if (inner) return `${file}:${inner.offset}: data.mesh: ${formatPath(path)}`;
+      if (innerLine !== undefined) return `${file}:${innerLine}: data.mesh: ${formatPath(path)}`;
       const n = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
       return `${file}${n?.range ? `:${lc.linePos(n.range[0]).line}` : ''}: ${formatPath(path)}`;
     };
