@@ -1,25 +1,30 @@
-// One upstream attempt of a Forwarder: HTTP/1.1 through the endpoint's keep-alive agent (pending
+// One upstream attempt of a Forwarder: HTTP/1.1 on the endpoint's keep-alive pool (h1.ts; pending
 // until it holds a connected socket: max_pending_requests) or h2c on the shared session; per-try
 // timeout; reports the response or the failure to its Forwarder, which decides on retries.
 import http from 'node:http';
 import http2 from 'node:http2';
-import type net from 'node:net';
 import { responseHeaders } from '../hcm/headers.js';
 import type { Headers } from '../router/headers.js';
 import type { Endpoint } from './endpoint.js';
 import type { Forwarder } from './forward.js';
-
-const REQUESTS_ON_SOCKET = Symbol('weft.requestsOnSocket');
+import { type H1Conn, type H1Exchange, type H1Pool, requestHead } from './h1.js';
 
 function grpcStatusOf(h: http.IncomingHttpHeaders): number {
   const g = h['grpc-status'];
   return typeof g === 'string' ? Number(g) || 0 : 0;
 }
 
-export class Attempt {
+export class Attempt implements H1Exchange {
   private done = false;
   private perTry: NodeJS.Timeout | undefined;
-  private upstream: http.ClientRequest | http2.ClientHttp2Stream | undefined;
+  private upstream: http2.ClientHttp2Stream | undefined;
+  /** HTTP/1.1: the pool this attempt waits in or the connection it uses. */
+  private pool: H1Pool | null = null;
+  private conn: H1Conn | null = null;
+  private reused = false;
+  private chunked = false;
+  private waitingDrain = false;
+  private unstream: (() => void) | null = null;
   private upstreamStart = 0;
   private pending = false;
   session: http2.ClientHttp2Session | undefined;
@@ -89,6 +94,11 @@ export class Attempt {
   abort(): void {
     this.release();
     this.upstream?.destroy();
+    this.unstream?.();
+    if (this.conn) {
+      this.conn.abandon(this);
+      this.conn = null;
+    } else this.pool?.cancel(this);
   }
 
   private onPerTryTimeout(): void {
@@ -99,7 +109,7 @@ export class Attempt {
     this.f.onFailure(this, null, false, true);
   }
 
-  private sendBody(w: http.ClientRequest | http2.ClientHttp2Stream): void {
+  private sendBody(w: http2.ClientHttp2Stream): void {
     const f = this.f;
     const s = f.s;
     if (!s.hasBody) {
@@ -114,74 +124,159 @@ export class Attempt {
 
   private startH1(): void {
     const f = this.f;
-    const s = f.s;
     const cluster = f.cluster;
-    const perConn = cluster.policy.maxRequestsPerConnection;
-    let req: http.ClientRequest;
-    try {
-      req = http.request({
-        agent: this.ep.httpAgent(), host: this.ep.host, port: this.ep.port,
-        method: s.view.method, path: f.u.path, headers: s.requestHeaders as http.OutgoingHttpHeaders,
-      });
-    } catch (e) {
-      // Invalid header bytes for HTTP/1.1 (possible from an h2 downstream, or a filter).
-      this.release();
-      f.localReply(400, `bad request: ${e instanceof Error ? e.message : String(e)}`, 'DPE');
-      return;
-    }
-    this.upstream = req;
     this.pending = true;
     cluster.pendingActive++;
     cluster.stats.upstream_rq_pending_total++;
     cluster.stats.upstream_rq_pending_active++;
-    req.on('socket', (sock: net.Socket) => {
-      if (perConn > 0) {
-        const n = ((sock as unknown as Record<symbol, number>)[REQUESTS_ON_SOCKET] ?? 0) + 1;
-        (sock as unknown as Record<symbol, number>)[REQUESTS_ON_SOCKET] = n;
-        if (n >= perConn) {
-          cluster.stats.upstream_cx_max_requests++;
-          req.shouldKeepAlive = false;
-          req.once('response', (res) => res.once('end', () => sock.destroy()));
-        }
-      }
-      if (sock.connecting) sock.once('connect', () => this.endPending());
-      else this.endPending();
-    });
-    req.on('response', (ures) => this.onH1Response(ures));
-    req.on('error', (err) => this.onError(err, req.reusedSocket));
-    this.sendBody(req);
+    this.pool = this.ep.h1Pool();
+    // A retry after a stale keep-alive connection goes out on a new connection.
+    this.pool.request(this, f.s.view.method === 'HEAD', this.staleRetries > 0);
   }
 
-  private onH1Response(ures: http.IncomingMessage): void {
+  /** H1Exchange: a connection is ours; write the request (and its body). */
+  h1Assigned(conn: H1Conn, reused: boolean): void {
     const f = this.f;
     const s = f.s;
-    if (this.done) {
-      ures.resume();
+    const cluster = f.cluster;
+    this.conn = conn;
+    this.reused = reused;
+    const perConn = cluster.policy.maxRequestsPerConnection;
+    const last = perConn > 0 && conn.requests >= perConn;
+    if (last) {
+      cluster.stats.upstream_cx_max_requests++;
+      conn.reusable = false;
+    }
+    let head: { head: string; chunked: boolean };
+    try {
+      head = requestHead(s.view.method, f.u.path, s.requestHeaders, s.hasBody, last || cluster.policy.maxRequestsPerConnection === 1);
+    } catch (e) {
+      // Invalid header bytes for HTTP/1.1 (possible from an h2 downstream, or a filter).
+      conn.abandon(this);
+      this.conn = null;
+      this.release();
+      f.localReply(400, `bad request: ${e instanceof Error ? e.message : String(e)}`, 'DPE');
       return;
     }
-    const status = ures.statusCode ?? 502;
-    if (!f.onResponse(this, status, grpcStatusOf(ures.headers), ures.headers['x-envoy-overloaded'] !== undefined)) {
+    if (conn.sock.connecting) conn.sock.once('connect', () => this.endPending());
+    else this.endPending();
+    this.chunked = head.chunked;
+    if (!s.hasBody) {
+      conn.write(head.head);
+      conn.endRequest();
+      return;
+    }
+    conn.write(head.head);
+    const b = f.body;
+    if (b) for (const c of b.chunks) this.writeBody(c);
+    if (b && b.complete) this.endBody();
+    else this.streamBody();
+  }
+
+  private writeBody(c: Buffer): boolean {
+    const conn = this.conn!;
+    if (!this.chunked) return conn.write(c);
+    if (c.length === 0) return true;
+    conn.write(`${c.length.toString(16)}\r\n`);
+    conn.write(c);
+    return conn.write('\r\n');
+  }
+
+  private endBody(): void {
+    if (this.chunked) this.conn!.write('0\r\n\r\n');
+    this.conn!.endRequest();
+  }
+
+  /** The rest of the downstream body, with backpressure both ways. */
+  private streamBody(): void {
+    const req = this.f.s.req;
+    const conn = this.conn!;
+    const onData = (c: Buffer | string): void => {
+      if (this.conn !== conn) return;
+      if (!this.writeBody(typeof c === 'string' ? Buffer.from(c) : c)) {
+        req.pause();
+        conn.sock.once('drain', () => req.resume());
+      }
+    };
+    const unstream = (): void => {
+      this.unstream = null;
+      req.off('data', onData);
+      req.off('end', onEnd);
+    };
+    const onEnd = (): void => {
+      if (this.conn === conn) this.endBody();
+      unstream();
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    this.unstream = unstream;
+    req.resume();
+  }
+
+  /** H1Exchange: the final response head. */
+  h1Head(status: number, headers: http.IncomingHttpHeaders): void {
+    const f = this.f;
+    const s = f.s;
+    const conn = this.conn!;
+    if (this.done) {
+      conn.discard(this);
+      return;
+    }
+    if (!f.onResponse(this, status, grpcStatusOf(headers), headers['x-envoy-overloaded'] !== undefined)) {
       this.release();
-      ures.resume();
+      this.unstream?.();
+      conn.discard(this);
+      this.conn = null;
       return;
     }
     this.stopPerTryTimer();
-    const h = responseHeaders(ures.headers);
+    const h = responseHeaders(headers);
     f.decorate(h, this.upstreamStart);
     s.encodeHeaders(status, h);
-    const res = s.res!;
-    ures.on('end', () => {
-      if (ures.rawTrailers.length > 0) res.addTrailers(ures.trailers);
+  }
+
+  /** H1Exchange: a body piece for downstream; false when downstream needs time (resumed on drain). */
+  h1Body(chunk: Buffer): boolean {
+    const res = this.f.s.res as http.ServerResponse;
+    if (res.write(chunk)) return true;
+    const conn = this.conn;
+    if (conn && !this.waitingDrain) {
+      this.waitingDrain = true;
+      res.once('drain', () => {
+        this.waitingDrain = false;
+        conn.resume();
+      });
+    }
+    return false;
+  }
+
+  /** H1Exchange: the response is complete. */
+  h1Complete(last: Buffer | null, trailers: http.IncomingHttpHeaders | null): void {
+    const f = this.f;
+    const res = f.s.res as http.ServerResponse;
+    this.conn = null;
+    this.unstream?.();
+    if (trailers !== null) res.addTrailers(trailers);
+    if (last !== null) res.end(last);
+    else res.end();
+    this.release();
+    f.finish();
+  }
+
+  /** H1Exchange: no (complete) response. */
+  h1Error(err: Error, reused: boolean): void {
+    this.conn = null;
+    this.unstream?.();
+    if (this.done) return;
+    if (this.f.s.headersSent && this.f.current === this) {
+      // The response had started: the downstream cannot be completed.
       this.release();
-      f.finish();
-    });
-    ures.on('error', () => {
-      this.release();
-      f.finish();
-      s.addFlag('UR');
-      s.resetDownstream();
-    });
-    ures.pipe(res as NodeJS.WritableStream);
+      this.f.finish();
+      this.f.s.addFlag('UR');
+      this.f.s.resetDownstream();
+      return;
+    }
+    this.onError(err, reused);
   }
 
   private startH2(): void {

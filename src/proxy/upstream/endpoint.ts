@@ -94,14 +94,15 @@ export class Endpoint {
 
   /**
    * The HTTP/1.1 pool of this endpoint (src/proxy/upstream/h1.ts), for forwarded requests. max_connections
-   * bounds it per host; requests beyond wait in its queue, which the router bounds by max_pending_requests.
-   * The idle timeout closes keep-alive connections before the server does (the keep-alive race).
+   * counts the cluster's connections, as for the agent above; requests beyond wait in the pool's queue,
+   * which the router bounds by max_pending_requests. The idle timeout closes keep-alive connections
+   * before the server does (the keep-alive race).
    */
   h1Pool(): H1Pool {
     if (this.h1) return this.h1;
     const pool = new H1Pool({
       connect: () => this.connect({ host: this.host, port: this.port }),
-      maxConnections: () => this.policy.maxConnections,
+      canOpen: () => this.cxActive === 0 || this.stats.upstream_cx_active < this.policy.maxConnections,
       idleTimeoutMs: () => this.policy.idleTimeoutMs,
       onIdleTimeout: () => this.stats.upstream_cx_idle_timeout++,
     });
