@@ -2,7 +2,9 @@
 // PR_SET_PDEATHSIG, so the sidecar holds an IPC channel to `weft run`: the kernel closes it when
 // `weft run` dies, however it dies (SIGKILL included), and the sidecar then deregisters the workload,
 // stops the app's process group and exits. The app is arbitrary user code, so it runs in its own
-// process group (and session) that the sidecar can signal as a whole.
+// process group (and session) that the sidecar can signal as a whole. The sidecar has its own group
+// as well, so that killing `weft run`'s group (kill -9 -PGID) does not take the sidecar, the app's
+// only watchdog, with it.
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { weftdRequest } from './control-plane.js';
 import { sleep } from './processes.js';
@@ -16,6 +18,9 @@ export type SupervisorMessage =
   | { type: 'app'; pgid: number; api: string; workloadPath: string }
   /** Drain (stop taking connections, finish in-flight requests, at most drainMs) and exit. */
   | { type: 'stop'; drainMs: number };
+
+/** Signals a supervised sidecar leaves to `weft run`. */
+const IGNORED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** How long an orphaned app gets between SIGTERM and SIGKILL. */
 export const ORPHAN_APP_GRACE_MS = 3000;
@@ -54,23 +59,21 @@ export interface ParentFollower {
 }
 
 /**
- * Sidecar side. `stop(drainMs)` drains and closes the proxy. SIGINT/SIGTERM are left to `weft run`
- * (a terminal's Ctrl-C reaches the whole group at once; `weft run` decides the order: deregister,
- * let peers drop the endpoint, stop the app, then drain the sidecar).
+ * Sidecar side. `stop(drainMs)` drains and closes the proxy. SIGINT/SIGTERM/SIGHUP are left to
+ * `weft run`, which decides the order: leave the endpoints, let peers drop this one, stop the app,
+ * deregister, then drain the sidecar.
  */
 export function followParent(stop: (drainMs: number) => Promise<void>, log: (m: string) => void, env: NodeJS.ProcessEnv): ParentFollower {
   let app: Extract<SupervisorMessage, { type: 'app' }> | undefined;
   let finished = false;
   const ignoreSignal = (s: NodeJS.Signals) => log(`${s} ignored: weft run stops this sidecar after its app`);
-  process.on('SIGINT', ignoreSignal);
-  process.on('SIGTERM', ignoreSignal);
+  for (const s of IGNORED) process.on(s, ignoreSignal);
   const done = new Promise<void>((resolve) => {
     const finish = (work: Promise<void>) => {
       if (finished) return;
       finished = true;
       void work.catch((e: unknown) => log(`stopping: ${(e as Error).message}`)).finally(() => {
-        process.off('SIGINT', ignoreSignal);
-        process.off('SIGTERM', ignoreSignal);
+        for (const s of IGNORED) process.off(s, ignoreSignal);
         process.off('message', onMessage);
         if (process.connected) process.disconnect();
         resolve();

@@ -53,7 +53,7 @@ async function endpoints(): Promise<string[]> {
 
 const pidIn = (out: string, what: string): number => Number(new RegExp(`${what} pid (\\d+)`).exec(out)?.[1] ?? 0);
 
-test('weft run SIGKILLed: its sidecar, its app and the app\'s own child exit, and the workload is deregistered', async (t) => {
+test('weft run SIGKILLed (kill -9 of its process group): its sidecar, its app and the app\'s own child exit, and the workload is deregistered', async (t) => {
   const w = replicas.get('orphan')!;
   await pollUntil('app and grandchild pids printed', () => Promise.resolve(pidIn(w.output(), 'grandchild') > 0), 10_000);
   const app = pidIn(w.output(), 'app');
@@ -63,7 +63,7 @@ test('weft run SIGKILLed: its sidecar, its app and the app\'s own child exit, an
   const address = (await w.workload()).address;
   await pollUntil('the orphan among the endpoints', async () => (await endpoints()).includes(address), 10_000);
 
-  process.kill(w.child.pid!, 'SIGKILL');
+  process.kill(-w.child.pid!, 'SIGKILL'); // weft run's group: the sidecar and the app have their own
   const t0 = Date.now();
   await pollUntil('sidecar, app and grandchild gone', () => Promise.resolve(alive(tree).length === 0), 10_000)
     .catch((e: Error) => { throw new Error(`${e.message}: still alive ${alive(tree).join(',')}\n${w.output()}`); });

@@ -14,6 +14,8 @@ const ENDPOINT_REMOVAL_MS = 1000;
 /** How long the sidecar lets in-flight requests finish once the app has exited. */
 const SIDECAR_DRAIN_MS = 5000;
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+/** Signals that stop the workload gracefully (SIGHUP: the terminal closed). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface RunSpec {
   service?: string;
@@ -102,14 +104,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   // Supervised: the sidecar follows this process over an IPC channel and exits (stopping the app) when it dies.
   const proxy = spawnWeft(['proxy', '--xds', spec.xdsAddress ?? mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
     '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api, '--supervised'],
-  { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: SUPERVISED_STDIO });
+  // Its own process group too: a signal to weft run's group (Ctrl-C, a closed terminal, kill -9 -PGID)
+  // reaches weft run only, which orders the stop, or whose death the sidecar notices.
+  { env: { ...io.env, WEFT_JOIN_TOKEN: join.token }, stdio: SUPERVISED_STDIO, detached: true });
   proxy.on('error', () => { /* reported through its exit */ });
   // A signal while the sidecar starts must not leave it running without us: stop it and deregister.
   let earlySignal: NodeJS.Signals | undefined;
   // It serves nothing yet, and may not listen to its channel yet: killed outright.
   const onEarlySignal = (s: NodeJS.Signals) => { earlySignal = s; proxy.kill('SIGKILL'); };
-  process.on('SIGINT', onEarlySignal);
-  process.on('SIGTERM', onEarlySignal);
+  for (const s of STOP_SIGNALS) process.on(s, onEarlySignal);
   try {
     // Generous: a cold Node.js process on a loaded 2-core machine can take many seconds; a sidecar that
     // dies is noticed at once (waitFor watches the process).
@@ -120,13 +123,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     await deregister();
     if (earlySignal) {
       log(`${earlySignal} before the app started: sidecar stopped, workload deregistered`);
-      return 128 + (earlySignal === 'SIGINT' ? 2 : 15);
+      return 128 + (SIGNAL_NUMBERS[earlySignal] ?? 15);
     }
     io.err.write(`weft run: ${(e as Error).message}\n`);
     return EXIT.invalid;
   } finally {
-    process.off('SIGINT', onEarlySignal);
-    process.off('SIGTERM', onEarlySignal);
+    for (const s of STOP_SIGNALS) process.off(s, onEarlySignal);
   }
   log(`sidecar ready (admin http://${workload.address}:15000)`);
 
@@ -164,8 +166,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (app.exitCode === null && app.signalCode === null) signalApp(signal);
   };
   const onSignal = (s: NodeJS.Signals) => { void stop(s); };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   // A workload without its sidecar is broken (no inbound, no outbound): stop it like a signal would.
   proxy.once('exit', (code, sig) => {
     if (stopping || app.exitCode !== null || app.signalCode !== null) return;
@@ -184,8 +185,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const { code, signal } = await appExit;
   // Like a container whose main process ended: whatever it left in its group goes too.
   if (app.pid) signalGroup(app.pid, 'SIGKILL');
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  for (const s of STOP_SIGNALS) process.off(s, onSignal);
   if (spawnError) io.err.write(`weft run: cannot start ${spec.command[0]}: ${spawnError.message}\n`);
   if (leftAt === undefined) {
     await leaveEndpoints();
