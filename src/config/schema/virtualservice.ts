@@ -34,7 +34,22 @@ const headerMap = (): Schema => map(presenceMatch(), {
 export const portSelector = (): Schema => obj({ number: port() });
 export const destination = (): Schema => obj({ host: str({ check: host }), subset: str(), port: portSelector() }, { required: ['host'] });
 
-const headerOps = (): Schema => obj({ set: map(str()), add: map(str()), remove: strList() });
+/** Envoy's header value formatters the sidecar supports (src/proxy/router/format.ts); `%%` is a literal %. */
+const HEADER_FORMATTERS = new Set(['DOWNSTREAM_REMOTE_ADDRESS', 'DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT', 'DOWNSTREAM_DIRECT_REMOTE_ADDRESS',
+  'DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT', 'DOWNSTREAM_LOCAL_ADDRESS', 'DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT', 'UPSTREAM_REMOTE_ADDRESS',
+  'UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT', 'HOSTNAME', 'START_TIME', 'REQ', 'PROTOCOL']);
+const headerValue: Check<string> = (v, path, ctx) => {
+  const bad = v.replace(/%%|%([A-Z][A-Z0-9_]*)(\([^)]*\))?(:\d+)?%/g, (m, name: string | undefined, args: string | undefined) => {
+    if (m === '%%') return '';
+    if (!name || !HEADER_FORMATTERS.has(name)) return '\u0000';
+    if (name === 'REQ' && !args) return '\u0000';
+    return '';
+  });
+  if (bad.includes('%') || bad.includes('\u0000')) {
+    ctx.error(path, 'WEFT-HEADER-VALUE', `invalid header value "${v}": % starts a formatter (${[...HEADER_FORMATTERS].slice(0, 3).map((f) => `%${f}%`).join(', ')}, %REQ(name)%, ...); write %% for a literal %`);
+  }
+};
+const headerOps = (): Schema => obj({ set: map(str({ check: headerValue })), add: map(str({ check: headerValue })), remove: strList() });
 const headers = (): Schema => obj({ request: headerOps(), response: headerOps() });
 
 const gatewayRef: Check<string> = (v, path, ctx) => {

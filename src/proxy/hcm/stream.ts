@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { AccessLogEntry, ProxyEnv } from '../env.js';
 import type { FilterStatus, HttpFilter, HttpFilterContext, RequestAuthn } from '../filters/types.js';
 import type { CompiledRoute } from '../router/compile.js';
-import { type HeaderOp, type Headers, applyHeaderOps } from '../router/headers.js';
+import { type HeaderOp, type Headers, applyHeaderOps, bindHeaderContext } from '../router/headers.js';
 import type { RequestView } from '../router/request.js';
 import type { CompiledHcm } from './config.js';
 import { forwardableHeaders } from './headers.js';
@@ -81,6 +81,7 @@ export class Stream implements HttpFilterContext {
     this.requestHeaders = headers;
     const rc = hcm.routes.current;
     this.route = rc ? rc.route(this.view) : null;
+    if (this.route?.formatsRequestHeaders) bindHeaderContext(headers, this);
     const entries = hcm.filters;
     this.filters = new Array<HttpFilter>(entries.length);
     for (let i = 0; i < entries.length; i++) this.filters[i] = entries[i].create();
@@ -162,10 +163,10 @@ export class Stream implements HttpFilterContext {
     this.responseStatus = status;
     const filters = this.filters;
     for (let i = filters.length - 1; i >= 0; i--) filters[i].onResponseHeaders?.(this, status, headers);
-    if (this.targetResponseOps.length) applyHeaderOps(headers, this.targetResponseOps);
+    if (this.targetResponseOps.length) applyHeaderOps(headers, this.targetResponseOps, this);
     const sh = this.hcm.serverHeader;
     if (sh === 'OVERWRITE' || (sh === 'APPEND_IF_ABSENT' && headers.server === undefined)) headers.server = this.hcm.serverName;
-    if (this.route && this.route.responseOps.length) applyHeaderOps(headers, this.route.responseOps);
+    if (this.route && this.route.responseOps.length) applyHeaderOps(headers, this.route.responseOps, this);
     this.hcm.stats.recordStatus(status);
     const res = this.res;
     if (res) {

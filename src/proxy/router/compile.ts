@@ -2,7 +2,7 @@
 // Nothing here allocates or compiles per request; matching is a walk over closures made here.
 import { ConfigError, type Obj, anyType, arr, bool, durationMs, isObj, num, obj, str } from '../wire.js';
 import type { ClusterSlot } from '../upstream/cluster.js';
-import { type HeaderOp, compileHeaderOps } from './headers.js';
+import { type HeaderOp, compileHeaderOps, hasFormattedOps } from './headers.js';
 import { type RequestPredicate, compileHeaderMatcher, compileQueryMatcher, compileRegex } from './matchers.js';
 import type { RequestView } from './request.js';
 import { NO_RETRY, type RetryPolicy, compileRetryPolicy } from './retry.js';
@@ -47,6 +47,8 @@ export interface CompiledRoute {
   /** Route, then virtual host, then route configuration level (Envoy's default order). */
   readonly requestOps: readonly HeaderOp[];
   readonly responseOps: readonly HeaderOp[];
+  /** Some request header op (route or weighted cluster) has a %FORMATTER%: the stream binds its context. */
+  readonly formatsRequestHeaders: boolean;
   /** typed_per_filter_config by filter name (route overrides virtual host), parsed by the filter's factory when known. */
   readonly perFilterConfig: ReadonlyMap<string, unknown>;
   /** 0 = no timeout. */
@@ -246,6 +248,7 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     action,
     requestOps,
     responseOps,
+    formatsRequestHeaders: hasFormattedOps(requestOps) || (action.kind === 'weighted' && action.targets.some((t) => hasFormattedOps(t.requestOps))),
     perFilterConfig: compilePerFilter([vh, r], deps, path),
     timeoutMs: ra ? routeTimeoutMs(ra, path) : 0,
     grpcTimeoutMaxMs: ra && isObj(ra.max_stream_duration) ? durationMs(ra.max_stream_duration.grpc_timeout_header_max, `${path}.route.max_stream_duration.grpc_timeout_header_max`) : undefined,
