@@ -52,3 +52,47 @@ export function grpcLocalReply(s: Stream, status: number, body: string, headers:
   if (s.req.httpVersionMajor !== 2) (s.res as http.ServerResponse).end();
   return true;
 }
+
+/**
+ * Envoy's stream idle timeout (HCM stream_idle_timeout, default 5 min; a route's idle_timeout
+ * overrides it; 0 disables): a stream with no bytes in either direction for that long gets the local
+ * reply "stream timeout" with flag SI: 504 when the request was complete, else 408 (Envoy's
+ * maybeRequestTimeoutCode); once response headers went out, the stream is reset instead. Activity is
+ * read from the connection's byte counters at a quarter of the timeout, so one timer serves a stream.
+ */
+export function armStreamIdleTimeout(s: Stream): void {
+  const ms = s.route?.idleTimeoutMs ?? s.hcm.streamIdleTimeoutMs;
+  if (!(ms > 0)) return;
+  const sock = s.req.socket as { bytesRead?: number; bytesWritten?: number } | null;
+  const bytes = (): number => (sock?.bytesRead ?? 0) + (sock?.bytesWritten ?? 0);
+  const step = Math.max(1, Math.floor(ms / 4));
+  let last = bytes();
+  let idleSince = s.env.clock();
+  const check = (): void => {
+    const now = bytes();
+    if (now !== last) {
+      last = now;
+      idleSince = s.env.clock();
+    } else if (s.env.clock() - idleSince >= ms) {
+      onStreamIdle(s);
+      return;
+    }
+    timer = setTimeout(check, step);
+    timer.unref();
+  };
+  let timer = setTimeout(check, step);
+  timer.unref();
+  (s.res ?? s.socket)?.once('close', () => clearTimeout(timer));
+}
+
+function onStreamIdle(s: Stream): void {
+  const abort = s.onAbort;
+  s.onAbort = null;
+  abort?.();
+  if (s.headersSent || !s.res) {
+    s.addFlag('SI');
+    s.resetDownstream();
+    return;
+  }
+  s.sendLocalReply(s.req.complete ? 504 : 408, 'stream timeout', 'SI');
+}

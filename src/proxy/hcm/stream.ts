@@ -11,7 +11,7 @@ import { type HeaderOp, type Headers, applyHeaderOps, bindHeaderContext } from '
 import type { RequestView } from '../router/request.js';
 import type { CompiledHcm } from './config.js';
 import { forwardableHeaders } from './headers.js';
-import { grpcLocalReply } from './local-reply.js';
+import { armStreamIdleTimeout, grpcLocalReply } from './local-reply.js';
 
 export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -82,6 +82,7 @@ export class Stream implements HttpFilterContext {
     const rc = hcm.routes.current;
     this.route = rc ? rc.route(this.view) : null;
     if (this.route?.formatsRequestHeaders) bindHeaderContext(headers, this);
+    armStreamIdleTimeout(this);
     const entries = hcm.filters;
     this.filters = new Array<HttpFilter>(entries.length);
     for (let i = 0; i < entries.length; i++) this.filters[i] = entries[i].create();

@@ -53,6 +53,8 @@ export interface CompiledRoute {
   readonly perFilterConfig: ReadonlyMap<string, unknown>;
   /** 0 = no timeout. */
   readonly timeoutMs: number;
+  /** RouteAction.idle_timeout: overrides the HCM's stream_idle_timeout (0 = none); undefined = the HCM's. */
+  readonly idleTimeoutMs: number | undefined;
   /** max_stream_duration.grpc_timeout_header_max: undefined = ignore grpc-timeout; 0 = no cap. */
   readonly grpcTimeoutMaxMs: number | undefined;
   readonly prefix?: string;
@@ -251,6 +253,7 @@ function compileRoute(r: Obj, vh: Obj, rc: Obj, deps: RouteCompileDeps, vhName: 
     formatsRequestHeaders: hasFormattedOps(requestOps) || (action.kind === 'weighted' && action.targets.some((t) => hasFormattedOps(t.requestOps))),
     perFilterConfig: compilePerFilter([vh, r], deps, path),
     timeoutMs: ra ? routeTimeoutMs(ra, path) : 0,
+    idleTimeoutMs: ra ? durationMs(ra.idle_timeout, `${path}.route.idle_timeout`) : undefined,
     grpcTimeoutMaxMs: ra && isObj(ra.max_stream_duration) ? durationMs(ra.max_stream_duration.grpc_timeout_header_max, `${path}.route.max_stream_duration.grpc_timeout_header_max`) : undefined,
     prefix,
     prefixRewrite: ra && typeof ra.prefix_rewrite === 'string' ? ra.prefix_rewrite : undefined,
