@@ -8,6 +8,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import v8, { writeHeapSnapshot } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +45,10 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-const rssMB = () => process.memoryUsage().rss / 1048576;
+// Memory is read after a full GC, so it is what weftd holds, not garbage waiting for the collector.
+v8.setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+const rssMB = () => { fullGc(); return process.memoryUsage().rss / 1048576; };
 const cpuS = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
 /** sotw/delta: the full ADS client (decodes everything); light: SotW, ACKs RDS/EDS undecoded. */
@@ -108,6 +113,18 @@ function lightSidecar(xds: string, id: string, name: string, address: string, on
   send(TYPE.cluster, '', '', node);
   send(TYPE.listener, '', '');
   return { close: () => { stream.cancel(); client.close(); } };
+}
+
+/** Counts of (type, sync status) over every connected proxy, from weftd's proxystatus route. */
+async function syncSummary(apiUrl: string, token: string): Promise<string> {
+  const res = await fetch(`${apiUrl}/apis/weft.dev/v1/proxystatus`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.json() as { items: { types: { typeUrl: string; status: string }[] }[] };
+  const counts = new Map<string, number>();
+  for (const p of body.items) for (const ty of p.types) {
+    const k = `${ty.typeUrl.split('.').pop()} ${ty.status}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return `${body.items.length} streams; ${[...counts].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`;
 }
 
 /** Child process: one sidecar per given workload; reports every RDS ACK to the parent. */
@@ -186,7 +203,7 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
       }
     }
     writeFileSync(join(dataDir, 'workloads.json'), JSON.stringify(workloadList));
-    const weftd = await startWeftd({ dataDir, apiPort: 0, xdsPort: 0, addressBase: '127.87', log: () => {}, debounceMs: 10, insecureXds: true,
+    const weftd = await startWeftd({ dataDir, apiPort: 0, xdsPort: 0, addressBase: '127.87', log: process.env.WEFT_BENCH_WEFTD_LOG ? (l: string) => process.stderr.write(`weftd: ${l}\n`) : () => {}, debounceMs: 10, insecureXds: true,
       workloadGraceMs: 3_600_000 }); // the bench's workloads have no sidecar of their own: never swept mid-run
     const api = new ApiClient(weftd.apiUrl, { token: weftd.adminToken });
     let t = Date.now();
@@ -209,19 +226,30 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     }
     await new Promise((r) => setTimeout(r, 500));
     const rss0 = rssMB();
+    if (process.env.WEFT_BENCH_WEFTD_LOG) log(`weftd memory with the probe sidecar: heap used ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB, external ${(process.memoryUsage().external / 1048576).toFixed(0)} MB`);
     // Spread over a few processes: a real proxy has its own CPU to receive and ACK with.
     const procs = Math.max(1, Math.min(opts.clientProcesses ?? 2, n));
     const children = Array.from({ length: procs }, (_, p) => clients(Math.floor((p * n) / procs), Math.floor(((p + 1) * n) / procs)));
     for (const child of children) child.on('message', onAck);
     t = Date.now();
+    let nextReport = Date.now() + 10_000;
     while (acked.size < n + 1) {
       if (Date.now() - t > 300_000) throw new Error(`only ${acked.size}/${n} sidecars synced`);
       await new Promise((r) => setTimeout(r, 20));
+      if (process.env.WEFT_BENCH_WEFTD_LOG && Date.now() > nextReport) {
+        nextReport = Date.now() + 10_000;
+        log(`${acked.size - 1}/${n} synced; weftd RSS ${rssMB().toFixed(0)} MB; xDS state: ${await syncSummary(weftd.apiUrl, weftd.adminToken)}`);
+      }
     }
     const connectMs = Date.now() - t;
     log(`${n} sidecars (${protocol}) synced in ${connectMs} ms`);
     await new Promise((r) => setTimeout(r, 500));
     const rssConnected = rssMB();
+    if (process.env.WEFT_BENCH_WEFTD_LOG) {
+      const m = process.memoryUsage();
+      log(`weftd memory: rss ${rssConnected.toFixed(0)} MB (before the sidecars ${rss0.toFixed(0)}), heap used ${(m.heapUsed / 1048576).toFixed(0)} MB, external ${(m.external / 1048576).toFixed(0)} MB, array buffers ${(m.arrayBuffers / 1048576).toFixed(0)} MB`);
+      if (process.env.WEFT_BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(process.env.WEFT_BENCH_HEAP_SNAPSHOT);
+    }
     const lat: number[] = [];
     // When the store committed the change (its watch event): the rest is weftd's push path, the
     // time before it the config API's (validation, analysis of the whole config, journal write).

@@ -2,7 +2,7 @@
 // sent, deletions and non-existence go in removed_resources, subscription changes are honoured
 // whatever the nonce, and a reconnecting client's initial_resource_versions spare resends.
 import { versionOf, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type EncodedResource } from './codec.js';
-import { AdsStreamBase, FULL_STATE, type TypeState } from './stream-base.js';
+import { AdsStreamBase, encodedSize, FULL_STATE, type TypeState } from './stream-base.js';
 
 /** Stands in for a resource the client reported having: only its hash (version) is known. */
 const NO_BYTES = { type_url: '', value: new Uint8Array() };
@@ -87,6 +87,6 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
       resources: toSend.map((e) => ({ name: e.name, version: e.hash, resource: e.any })),
     };
     if (this.ctx.controlPlaneId) resp.control_plane = { identifier: this.ctx.controlPlaneId };
-    return this.sendResponse(t, current, version, nonce, resp, toSend.map((e) => e.name));
+    return this.sendResponse(t, current, version, nonce, resp, toSend.map((e) => e.name), encodedSize(toSend));
   }
 }

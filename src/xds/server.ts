@@ -6,6 +6,7 @@ import { PUSH_ORDER } from './protos.js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
 import { DeltaStream } from './delta-stream.js';
 import { SotwStream } from './sotw-stream.js';
+import { SendBudget } from './send-budget.js';
 import { noopLogger, type ProxyStatus, type ResourceSource, type XdsServer, type XdsServerEvents, type XdsServerOptions } from './types.js';
 
 export type { NodeInfo, ResourceSource, XdsServer, XdsServerOptions, ProxyStatus, TypeSyncStatus, SyncStatus, XdsServerEvents,
@@ -23,6 +24,7 @@ class AdsServer extends EventEmitter implements XdsServer {
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   private readonly logger;
+  private readonly sendBudget: SendBudget;
 
   constructor(private readonly source: ResourceSource, private readonly opts: XdsServerOptions = {}) {
     super();
@@ -31,6 +33,7 @@ class AdsServer extends EventEmitter implements XdsServer {
     this.debounceMs = opts.debounceMs ?? 50;
     this.maxDelayMs = Math.max(opts.maxDelayMs ?? 500, this.debounceMs);
     this.logger = opts.logger ?? noopLogger;
+    this.sendBudget = new SendBudget(opts.sendBudgetBytes ?? 64 * 1024 * 1024);
     this.grpcServer.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call, 'sotw'),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.onStream(call, 'delta'),
@@ -58,6 +61,7 @@ class AdsServer extends EventEmitter implements XdsServer {
       clusterAckWaitMs: this.opts.clusterAckWaitMs ?? 2000,
       emit: <E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]) => void this.emit(event, ...args),
       listens: (event: keyof XdsServerEvents) => this.listenerCount(event) > 0,
+      sendBudget: this.sendBudget,
     };
     const peer = call.getPeer();
     const stream = kind === 'sotw'

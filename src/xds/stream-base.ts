@@ -4,6 +4,7 @@
 import { PUSH_ORDER, TYPE } from './protos.js';
 import { encodeResource, nodeInfoFromProto, type EncodedResource } from './codec.js';
 import type { NodeInfo, ResourceSource, TypeSyncStatus, XdsLogger, XdsServerEvents } from './types.js';
+import type { SendBudget } from './send-budget.js';
 
 /** Types whose every SotW response must carry the full subscribed set, and which accept wildcards. */
 export const FULL_STATE = new Set<string>([TYPE.listener, TYPE.cluster]);
@@ -43,11 +44,14 @@ export interface StreamContext {
   emit<E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]): void;
   /** Whether anyone listens (building a push event's name list is not free). */
   listens(event: keyof XdsServerEvents): boolean;
+  /** Server-wide cap on written, not yet flushed response bytes. */
+  sendBudget?: SendBudget;
 }
 
 /** The part of a gRPC server stream the ADS streams use. */
 export interface WritableCall<T> {
-  write(msg: T): boolean;
+  /** `done` runs once the message has been handed to HTTP/2 (or failed). */
+  write(msg: T, done?: (err?: Error | null) => void): boolean;
   end(): void;
   on(event: 'drain', f: () => void): unknown;
   off(event: 'drain', f: () => void): unknown;
@@ -60,6 +64,13 @@ export interface WritableCall<T> {
 const sharedResults = new WeakMap<ReadonlyMap<string, object>, Map<string, Map<string, EncodedResource>>>();
 
 const DRAIN_TIMEOUT_MS = 10_000;
+
+/** About the encoded size of a response carrying these resources (for the send budget). */
+export function encodedSize(resources: readonly EncodedResource[]): number {
+  let n = 64;
+  for (const e of resources) n += e.any.value.length + e.name.length + 16;
+  return n;
+}
 
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -74,6 +85,8 @@ export abstract class AdsStreamBase<Resp> {
   protected closed = false;
   private readonly ackWaiters = new Map<string, () => void>();
   private readonly closeWaiters = new Set<() => void>();
+  /** Budget bytes this stream's unflushed writes hold (given back at close if never flushed). */
+  private budgetHeld = 0;
 
   constructor(readonly id: number, readonly peer: string, protected readonly call: WritableCall<Resp>, protected readonly ctx: StreamContext) {}
 
@@ -173,6 +186,8 @@ export abstract class AdsStreamBase<Resp> {
     for (const w of this.ackWaiters.values()) w();
     for (const w of this.closeWaiters) w();
     this.ackWaiters.clear();
+    if (this.budgetHeld > 0) this.ctx.sendBudget?.release(this.budgetHeld);
+    this.budgetHeld = 0;
     if (this.node) this.ctx.emit('disconnect', { streamId: this.id, node: this.node, peer: this.peer, reason });
   }
 
@@ -282,11 +297,27 @@ export abstract class AdsStreamBase<Resp> {
    * Returns the nonce once the write buffer has room again.
    */
   protected async sendResponse(t: TypeState, current: Map<string, EncodedResource>, version: string, nonce: string,
-    resp: Resp, sentNames: readonly string[]): Promise<string> {
+    resp: Resp, sentNames: readonly string[], bytes: number): Promise<string | undefined> {
+    const budget = this.ctx.sendBudget;
+    if (budget) {
+      const wait = budget.acquire(bytes);
+      if (wait) await wait;
+      if (this.closed) {
+        budget.release(bytes);
+        return undefined;
+      }
+      this.budgetHeld += bytes;
+    }
     t.sent = current;
     t.sentVersion = version;
     t.nonce = nonce;
-    const ok = this.call.write(resp);
+    let released = false;
+    const ok = this.call.write(resp, () => {
+      if (released || !budget || this.closed) return;
+      released = true;
+      this.budgetHeld -= bytes;
+      budget.release(bytes);
+    });
     if (this.ctx.listens('push')) {
       this.ctx.emit('push', { streamId: this.id, nodeId: this.nodeId, typeUrl: t.typeUrl, version, nonce, resourceNames: [...sentNames] });
     }

@@ -95,6 +95,11 @@ export interface XdsServerOptions {
    * this long for the Cluster ACK/NACK before sending them (default 2000 ms; 0 disables waiting).
    */
   clusterAckWaitMs?: number;
+  /**
+   * Response bytes written to streams and not yet handed to HTTP/2, all streams together
+   * (default 64 MiB): bounds memory when many proxies sync at once. Responses wait in order.
+   */
+  sendBudgetBytes?: number;
   /** Identifies this control plane in DiscoveryResponse.control_plane. */
   controlPlaneId?: string;
   logger?: XdsLogger;
