@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { DestinationRuleSpec } from '../model/index.js';
 import { parseLocality, resourcesOfKind, type Registry, type ServiceEndpoint } from '../registry/index.js';
 import { destinationPolicy } from './policy.js';
-import { withLocalityPriorities, withLocalityWeights } from './locality.js';
+import { withFailoverPriority, withLocalityPriorities, withLocalityWeights, withTopologyLabels } from './locality.js';
 import { parseClusterName } from './names.js';
 import { socketAddress, type Obj } from './envoy.js';
 
@@ -47,7 +47,9 @@ export function subsetLabels(registry: Registry, host: string, subset: string, p
  * subset labels (proxies that see the same DestinationRule share the object). Undefined when the
  * cluster names no known service or subset.
  */
-export function outboundLoadAssignment(registry: Registry, clusterName: string, proxyNamespace: string, proxyLocality?: string): Obj | undefined {
+export function outboundLoadAssignment(registry: Registry, clusterName: string, proxyNamespace: string, proxyLocality?: string,
+  /** The proxy's labels, for failoverPriority on labels other than the locality ones (absent: those never match). */
+  proxyLabels?: Readonly<Record<string, string>>): Obj | undefined {
   const parsed = parseClusterName(clusterName);
   if (!parsed || parsed.direction !== 'outbound') return undefined;
   const svc = registry.service(parsed.host, proxyNamespace);
@@ -66,6 +68,16 @@ export function outboundLoadAssignment(registry: Registry, clusterName: string, 
     return registry.memo(`${key}|distribute|${proxyLocality}|${proxyNamespace}`, () => Object.freeze(withLocalityWeights(cla, proxyLocality, distribute)));
   }
   if (!policy.outlierDetection) return cla;
+  const fp = lls?.failoverPriority;
+  if (fp?.length) {
+    const own = withTopologyLabels(proxyLabels ?? {}, proxyLocality);
+    const labelsKey = JSON.stringify(fp.map((p) => (p.includes('=') ? p : own[p] ?? '')));
+    return registry.memo(`${key}|failover-priority|${proxyLocality}|${proxyNamespace}|${labelsKey}`, () => {
+      const byAddress = new Map(registry.endpoints(svc, parsed.port, labels ?? undefined).map((e) => [`${e.address}:${e.port}`, withTopologyLabels(e.labels, e.locality)]));
+      const prioritized = withFailoverPriority(cla, fp, own, (a, p) => byAddress.get(`${a}:${p}`));
+      return Object.freeze(lls?.failover?.length ? withLocalityPriorities(prioritized, proxyLocality, lls) : prioritized);
+    });
+  }
   return registry.memo(`${key}|locality|${proxyLocality}|${proxyNamespace}`, () => Object.freeze(withLocalityPriorities(cla, proxyLocality, lls)));
 }
 

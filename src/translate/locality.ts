@@ -6,7 +6,11 @@
 // - failover (only with outlier detection): localities are ranked by how much of region/zone/subzone
 //   they share with the proxy, `failover` rules rank a named region next, and priorities are made
 //   contiguous (Envoy and grpc-js reject gaps).
-// `failoverPriority` (label-based priorities) is not translated yet.
+// - failoverPriority (only with outlier detection): endpoints sharing the proxy's values of the
+//   first N listed labels come first (longest prefix wins); `label=value` fixes the value to match.
+//   Locality labels (topology.kubernetes.io/region, .../zone, topology.istio.io/subzone) are derived
+//   from localities as Istio does; other labels compare with the proxy's own labels when known.
+//   With `failover` too, locality ranking then splits each of those priorities further.
 import type { LocalityLoadBalancerSetting } from '../model/index.js';
 import type { Obj } from './envoy.js';
 
@@ -37,18 +41,73 @@ function rank(proxy: string, endpoint: string, setting: LocalityLoadBalancerSett
   return fo && fo.to === er ? 3 : 4;
 }
 
-/** A copy of the CLA with priorities assigned for a proxy in `proxyLocality`. */
+/** A copy of the CLA with priorities assigned for a proxy in `proxyLocality` (existing priorities kept as the major key). */
 export function withLocalityPriorities(cla: Obj, proxyLocality: string, setting: LocalityLoadBalancerSetting | undefined): Obj {
   const groups = (cla.endpoints as Obj[]).map((g) => {
     const loc = g.locality as Locality;
-    return { g, r: rank(proxyLocality, [loc.region ?? '', loc.zone ?? '', loc.sub_zone ?? ''].join('/'), setting) };
+    return { g, r: ((g.priority as number | undefined) ?? 0) * 5 + rank(proxyLocality, [loc.region ?? '', loc.zone ?? '', loc.sub_zone ?? ''].join('/'), setting) };
   });
   const levels = [...new Set(groups.map((x) => x.r))].sort((a, b) => a - b);
   return {
     ...cla,
     endpoints: groups.map(({ g, r }) => {
       const priority = levels.indexOf(r);
-      return priority > 0 ? { ...g, priority } : g;
+      if (priority > 0) return { ...g, priority };
+      if (g.priority === undefined) return g;
+      const { priority: _p, ...rest } = g;
+      return rest;
+    }),
+  };
+}
+
+export const TOPOLOGY_LABELS = { region: 'topology.kubernetes.io/region', zone: 'topology.kubernetes.io/zone', subzone: 'topology.istio.io/subzone' } as const;
+
+/** Labels plus the topology labels Istio derives from a locality (parts present only). */
+export function withTopologyLabels(labels: Readonly<Record<string, string>>, locality: string | undefined): Record<string, string> {
+  const [r, z, sz] = parts(locality ?? '');
+  const out: Record<string, string> = { ...labels };
+  if (r) out[TOPOLOGY_LABELS.region] = r;
+  if (z) out[TOPOLOGY_LABELS.zone] = z;
+  if (sz) out[TOPOLOGY_LABELS.subzone] = sz;
+  return out;
+}
+
+/**
+ * Istio's applyFailoverPriorities: each locality group is split by how many leading `priorities`
+ * labels an endpoint shares with the proxy (all: 0; first mismatch at j: n - j), each part weighing
+ * the sum of its endpoints' weights; priorities are then made contiguous.
+ */
+export function withFailoverPriority(cla: Obj, priorities: readonly string[], proxyLabels: Readonly<Record<string, string>>,
+  endpointLabels: (address: string, port: number) => Readonly<Record<string, string>> | undefined): Obj {
+  const labels = priorities.map((p) => {
+    const eq = p.indexOf('=');
+    return eq < 0 ? { name: p, value: proxyLabels[p] ?? '' } : { name: p.slice(0, eq), value: p.slice(eq + 1) };
+  });
+  const out: Obj[] = [];
+  for (const g of cla.endpoints as Obj[]) {
+    const byPriority = new Map<number, Obj[]>();
+    for (const lbe of g.lb_endpoints as Obj[]) {
+      const sa = ((lbe.endpoint as Obj).address as Obj).socket_address as { address: string; port_value: number };
+      const el = endpointLabels(sa.address, sa.port_value) ?? {};
+      const j = labels.findIndex((l) => (el[l.name] ?? '') !== l.value);
+      const priority = j < 0 ? 0 : labels.length - j;
+      const list = byPriority.get(priority);
+      if (list) list.push(lbe);
+      else byPriority.set(priority, [lbe]);
+    }
+    for (const priority of [...byPriority.keys()].sort((a, b) => a - b)) {
+      const lbes = byPriority.get(priority)!;
+      const weight = lbes.reduce((a, e) => a + ((e.load_balancing_weight as { value?: number } | undefined)?.value ?? 1), 0);
+      out.push({ ...g, lb_endpoints: lbes, load_balancing_weight: { value: weight }, priority });
+    }
+  }
+  const levels = [...new Set(out.map((g) => g.priority as number))].sort((a, b) => a - b);
+  return {
+    ...cla,
+    endpoints: out.map((g) => {
+      const priority = levels.indexOf(g.priority as number);
+      const { priority: _p, ...rest } = g;
+      return priority > 0 ? { ...rest, priority } : rest;
     }),
   };
 }

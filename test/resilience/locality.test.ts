@@ -152,3 +152,35 @@ void test('retryRemoteLocalities: a retry after the local priority failed goes t
     await be.close();
   }
 });
+
+void test('failoverPriority: priorities by the leading labels shared with the proxy (locality labels derived, label=value fixed), then failover', () => {
+  const ws = [
+    { ...wl('a1', '127.0.9.1', 80, 'us-east/zone-a'), labels: { app: 'web', version: 'v1' } },
+    { ...wl('a2', '127.0.9.2', 80, 'us-east/zone-a'), labels: { app: 'web', version: 'v2' } },
+    wl('b', '127.0.9.3', 80, 'us-east/zone-b'), wl('c', '127.0.9.4', 80, 'eu-west/zone-1'),
+    wl('client', '127.0.9.9', 0, 'us-east/zone-a', 'client'),
+  ];
+  const dr = (lls: string) => `${SERVICE}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web }
+spec:
+  host: web
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 3 }
+    loadBalancer: { localityLbSetting: ${lls} }
+`;
+  const prios = (yaml: string) => {
+    const w = ws[4];
+    const r = translate(createSnapshot('1', parseResources(yaml, 't'), ws), { id: 'c', kind: 'sidecar', name: 'client', namespace: 'default', labels: w.labels, address: w.address, serviceAccount: 'client', workload: w, locality: w.locality });
+    const cla = r.endpoints.get('outbound|80||web.default.svc.cluster.local') as { endpoints: { priority?: number; lb_endpoints: { endpoint: { address: { socket_address: { address: string } } } }[] }[] };
+    const out: Record<string, number> = {};
+    for (const g of cla.endpoints) for (const e of g.lb_endpoints) out[e.endpoint.address.socket_address.address.slice(-1)] = g.priority ?? 0;
+    return out;
+  };
+  assert.deepEqual(prios(dr('{ failoverPriority: [topology.kubernetes.io/region, topology.kubernetes.io/zone] }')), { 1: 0, 2: 0, 3: 1, 4: 2 });
+  // version=v2 first: only a2 matches it; a mismatch on the first label puts the rest together at the lowest priority.
+  assert.deepEqual(prios(dr('{ failoverPriority: [version=v2, topology.kubernetes.io/region] }')), { 2: 0, 1: 1, 3: 1, 4: 1 });
+  // With failover too: within each label priority, locality ranking splits further.
+  assert.deepEqual(prios(dr('{ failoverPriority: [topology.kubernetes.io/region], failover: [{ from: us-east, to: eu-west }] }')), { 1: 0, 2: 0, 3: 1, 4: 2 });
+});
