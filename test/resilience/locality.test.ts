@@ -184,3 +184,13 @@ spec:
   // With failover too: within each label priority, locality ranking splits further.
   assert.deepEqual(prios(dr('{ failoverPriority: [topology.kubernetes.io/region], failover: [{ from: us-east, to: eu-west }] }')), { 1: 0, 2: 0, 3: 1, 4: 2 });
 });
+
+void test('ingestion refuses what Istio refuses: distribute with failover, weights not summing to 100, zones in failover', async () => {
+  const { validateResource } = await import('../../src/config/index.js');
+  const dr = (lls: unknown) => ({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'x', namespace: 'default' }, spec: { host: 'web', trafficPolicy: { loadBalancer: { localityLbSetting: lls } } } });
+  assert.deepEqual(validateResource(dr({ distribute: [{ from: 'us-east/*', to: { 'us-east/zone-a/*': 80, 'us-east/zone-b/*': 20 } }] })), []);
+  const msgs = validateResource(dr({ distribute: [{ from: 'us/*/x', to: { a: 90 } }], failover: [{ from: 'a', to: 'a/b' }] })).map((d) => d.message);
+  for (const m of ["can not simultaneously specify 'distribute' and 'failover'", 'invalid locality "us/*/x"', 'total locality weight 90 != 100', 'failover only specifies regions']) {
+    assert.ok(msgs.some((x) => x.includes(m)), `${m} in ${JSON.stringify(msgs)}`);
+  }
+});

@@ -11,6 +11,38 @@ const MS = 1;
 
 // ---- DestinationRule
 
+
+/** Istio's validateLocalityLbSetting: distribute xor failover, weights summing to 100, regions only in failover. */
+const localityLbCheck = (v: Record<string, unknown>, path: PathSeg[], ctx: Ctx): void => {
+  const distribute = Array.isArray(v.distribute) ? (v.distribute as Record<string, unknown>[]) : [];
+  const failover = Array.isArray(v.failover) ? (v.failover as Record<string, unknown>[]) : [];
+  if (distribute.length > 0 && failover.length > 0) ctx.error(path, 'WEFT-LOCALITY', "can not simultaneously specify 'distribute' and 'failover'");
+  const badLocality = (l: string): boolean => {
+    const parts = l.split('/');
+    return l === '' || parts.length > 3 || parts.some((p, i) => p === '' || (p.includes('*') && (p !== '*' || i !== parts.length - 1)));
+  };
+  distribute.forEach((d, i) => {
+    if (typeof d?.from === 'string' && badLocality(d.from)) ctx.error([...path, 'distribute', i, 'from'], 'WEFT-LOCALITY', `invalid locality "${d.from}": region[/zone[/subzone]], "*" only as the last part`);
+    const to = d?.to && typeof d.to === 'object' ? (d.to as Record<string, unknown>) : {};
+    let total = 0;
+    for (const [loc, w] of Object.entries(to)) {
+      if (badLocality(loc)) ctx.error([...path, 'distribute', i, 'to'], 'WEFT-LOCALITY', `invalid locality "${loc}": region[/zone[/subzone]], "*" only as the last part`);
+      if (typeof w === 'number') {
+        if (w < 1) ctx.error([...path, 'distribute', i, 'to'], 'WEFT-LOCALITY', `locality weight of "${loc}" must be in range [1, 100]`);
+        total += w;
+      }
+    }
+    if (total !== 100) ctx.error([...path, 'distribute', i, 'to'], 'WEFT-LOCALITY', `total locality weight ${total} != 100`);
+  });
+  failover.forEach((f, i) => {
+    const from = String(f?.from ?? '');
+    const to = String(f?.to ?? '');
+    if (from === to) ctx.error([...path, 'failover', i], 'WEFT-LOCALITY', 'locality lb failover settings must specify different regions');
+    if (from.includes('/') || to.includes('/')) ctx.error([...path, 'failover', i], 'WEFT-LOCALITY', 'locality lb failover only specifies regions');
+    if (from.includes('*') || to.includes('*')) ctx.error([...path, 'failover', i], 'WEFT-LOCALITY', "locality lb failover region should not contain '*' wildcard");
+  });
+};
+
 const loadBalancer = (): Schema => obj({
   simple: enm(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST'],
     { deprecatedValues: { LEAST_CONN: 'LEAST_CONN is deprecated; use LEAST_REQUEST' } }),
@@ -30,7 +62,7 @@ const loadBalancer = (): Schema => obj({
   localityLbSetting: obj({
     distribute: list(obj({ from: str(), to: map(int(0, 100)) })), failover: list(obj({ from: str(), to: str() })),
     failoverPriority: strList(), enabled: bool(),
-  }),
+  }, { check: localityLbCheck }),
   zoneAwareLbSetting: map(any()), warmupDurationSecs: dur(MS), warmup: obj({ duration: dur(MS), minimumPercent: num(0, 100), aggression: num(1) }),
 }, {
   check: (v, path, ctx) => {
