@@ -35,8 +35,8 @@ const localityLbCheck = (v: Record<string, unknown>, path: PathSeg[], ctx: Ctx):
     if (total !== 100) ctx.error([...path, 'distribute', i, 'to'], 'WEFT-LOCALITY', `total locality weight ${total} != 100`);
   });
   failover.forEach((f, i) => {
-    const from = String(f?.from ?? '');
-    const to = String(f?.to ?? '');
+    const from = typeof f?.from === 'string' ? f.from : '';
+    const to = typeof f?.to === 'string' ? f.to : '';
     if (from === to) ctx.error([...path, 'failover', i], 'WEFT-LOCALITY', 'locality lb failover settings must specify different regions');
     if (from.includes('/') || to.includes('/')) ctx.error([...path, 'failover', i], 'WEFT-LOCALITY', 'locality lb failover only specifies regions');
     if (from.includes('*') || to.includes('*')) ctx.error([...path, 'failover', i], 'WEFT-LOCALITY', "locality lb failover region should not contain '*' wildcard");

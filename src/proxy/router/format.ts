@@ -100,7 +100,7 @@ function command(name: string, arg: string | undefined, max: number | undefined,
     case 'REQ': {
       if (!arg) throw new ConfigError(path, '%REQ(header)% needs a header name');
       const [main, alt] = arg.toLowerCase().split('?');
-      return (c, h) => {
+      return (c) => {
         // Request-side ops read the headers being built; response-side ops the request's.
         const src = c.requestHeaders;
         let v = src[main] ?? (alt ? src[alt] : undefined);

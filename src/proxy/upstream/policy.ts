@@ -83,7 +83,7 @@ function slowStartConfig(c: Obj, path: string): SlowStartConfig | null {
   const field = c.lb_policy === 'LEAST_REQUEST' ? 'least_request_lb_config' : c.lb_policy === 'ROUND_ROBIN' || c.lb_policy === undefined ? 'round_robin_lb_config' : '';
   if (!field || !isObj(c[field])) return null;
   const p = `${path}.${field}.slow_start_config`;
-  const ss = (c[field] as Obj).slow_start_config;
+  const ss = c[field].slow_start_config;
   if (!isObj(ss)) return null;
   const windowMs = durationMs(ss.slow_start_window, `${p}.slow_start_window`) ?? 0;
   if (windowMs <= 0) return null;
