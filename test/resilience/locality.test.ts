@@ -194,3 +194,27 @@ void test('ingestion refuses what Istio refuses: distribute with failover, weigh
     assert.ok(msgs.some((x) => x.includes(m)), `${m} in ${JSON.stringify(msgs)}`);
   }
 });
+
+void test('a WorkloadEntry locality places its endpoint: distribute weights apply to it too', () => {
+  const yaml = `${SERVICE}---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: vm-1 }
+spec: { address: 127.0.9.7, labels: { app: web }, locality: us-east/zone-b, ports: { http: 8080 } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web }
+spec:
+  host: web
+  trafficPolicy:
+    loadBalancer: { localityLbSetting: { distribute: [{ from: "us-east/zone-a/*", to: { "us-east/zone-a/*": 70, "us-east/zone-b/*": 30 } }] } }
+`;
+  const ws = [wl('a', '127.0.9.1', 80, 'us-east/zone-a'), wl('client', '127.0.9.9', 0, 'us-east/zone-a', 'client')];
+  const w = ws[1];
+  const r = translate(createSnapshot('1', parseResources(yaml, 't'), ws), { id: 'c', kind: 'sidecar', name: 'client', namespace: 'default', labels: w.labels, address: w.address, serviceAccount: 'client', workload: w, locality: w.locality });
+  const cla = r.endpoints.get('outbound|80||web.default.svc.cluster.local') as { endpoints: { locality: { zone: string }; load_balancing_weight: { value: number }; lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[] };
+  const zb = cla.endpoints.find((g) => g.locality.zone === 'zone-b');
+  assert.deepEqual(zb?.lb_endpoints.map((e) => e.endpoint.address.socket_address), [{ address: '127.0.9.7', port_value: 8080 }]);
+  assert.equal(zb?.load_balancing_weight.value, 30);
+});
