@@ -14,9 +14,11 @@ export interface ProxyIdentity {
   labels: Record<string, string>;
   serviceAccount: string;
   workload?: Workload;
+  /** `region/zone/subzone`: the node's locality when it sends one, else its workload's (weft run --locality). */
+  locality?: string;
 }
 
-export interface NodeLike { id: string; metadata: Record<string, unknown> }
+export interface NodeLike { id: string; metadata: Record<string, unknown>; locality?: { region?: string; zone?: string; sub_zone?: string } }
 
 /**
  * Istio node ids look like `sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local`
@@ -45,6 +47,7 @@ export function identifyProxy(node: NodeLike, lookup: (ns: string, name: string)
     labels: { ...mdLabels, ...(workload?.labels ?? {}) },
     serviceAccount: workload?.serviceAccount ?? str(md.SERVICE_ACCOUNT) ?? 'default',
     workload,
+    locality: node.locality?.region ? [node.locality.region, node.locality.zone ?? '', node.locality.sub_zone ?? ''].join('/').replace(/\/+$/, '') : workload?.locality,
   };
 }
 
