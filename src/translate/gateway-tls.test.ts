@@ -44,6 +44,9 @@ spec:
   - port: { number: 443, name: tls, protocol: TLS }
     hosts: ['*.pass.test']
     tls: { mode: PASSTHROUGH }
+  - port: { number: 9443, name: https-mesh, protocol: HTTPS }
+    hosts: ['*']
+    tls: { mode: ISTIO_MUTUAL }
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -114,6 +117,12 @@ void test('gateway TLS: one chain per server by server_names, SDS kubernetes:// 
   assert.equal((((chains[2].filters as Obj[])[0].typed_config as Obj).cluster), 'outbound|443||web.default.svc.cluster.local');
   assert.deepEqual([...(out.secrets?.keys() ?? [])].sort(), ['kubernetes://a-cred', 'kubernetes://m-cred', 'kubernetes://m-cred-cacert']);
   assert.ok(out.routes.has('https.443.https-a.gw.default'));
+  // ISTIO_MUTUAL: the gateway's own workload certificate and the mesh root (agent-local SDS), client certificate required.
+  const mesh = ((out.listeners.get('0.0.0.0_9443') as Obj).filter_chains as Obj[])[0];
+  const mt = (mesh.transport_socket as Obj).typed_config as Obj;
+  assert.deepEqual(mt.require_client_certificate, { value: true });
+  assert.deepEqual(((mt.common_tls_context as Obj).tls_certificate_sds_secret_configs as Obj[]).map((x) => x.name), ['default']);
+  assert.equal((mesh.filter_chain_match as Obj).server_names, undefined);
   const http80 = out.routes.get('http.80') as { virtual_hosts: Obj[] };
   assert.equal(http80.virtual_hosts[0].require_tls, 'ALL');
   assert.deepEqual((http80.virtual_hosts[0].routes as Obj[])[0].redirect, { https_redirect: true, response_code: 'MOVED_PERMANENTLY' });

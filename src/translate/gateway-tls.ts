@@ -69,13 +69,13 @@ function downstreamTls(t: ServerTLSSettings): Obj {
   else if (!t.credentialName) {
     // Files on the gateway's host, served by its own agent as Istio does (`file-cert:CERT~KEY`, `file-root:CA`).
     common = { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [{ name: `file-cert:${t.serverCertificate ?? ''}~${t.privateKey ?? ''}`, sds_config: AGENT_SDS }] };
-    if (mode === 'MUTUAL' && t.caCertificates) {
+    if ((mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && t.caCertificates) {
       common.combined_validation_context = { default_validation_context: {}, validation_context_sds_secret_config: { name: `file-root:${t.caCertificates}`, sds_config: AGENT_SDS } };
     }
   } else {
     const name = t.credentialName ?? '';
     common = { alpn_protocols: ['h2', 'http/1.1'], tls_certificate_sds_secret_configs: [{ name: credentialSecretName(name), sds_config: ADS_CONFIG_SOURCE }] };
-    if (mode === 'MUTUAL') {
+    if (mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') { // OPTIONAL_MUTUAL: verified when presented, not required
       const sans = (t.subjectAltNames ?? []).map((s) => ({ san_type: s.startsWith('spiffe://') ? 'URI' : 'DNS', matcher: { exact: s } }));
       common.combined_validation_context = {
         default_validation_context: sans.length ? { match_typed_subject_alt_names: sans } : {},
@@ -181,14 +181,14 @@ export function gatewayTls(registry: Registry, proxy: ProxyInfo, authzHttp: read
         continue;
       }
       if (t.mode !== 'ISTIO_MUTUAL' && t.credentialName) {
-        const cred = resolveCredential(registry, proxy.namespace, t.credentialName, t.mode === 'MUTUAL');
+        const cred = resolveCredential(registry, proxy.namespace, t.credentialName, t.mode === 'MUTUAL' || t.mode === 'OPTIONAL_MUTUAL');
         if ('error' in cred) {
           res.skipped.push(`${where}: tls.credentialName ${t.credentialName}: ${cred.error}; this server is not served`);
           continue;
         }
         const certName = credentialSecretName(t.credentialName);
         res.secrets.set(certName, sdsCertificate(certName, cred.cert, cred.key));
-        if (t.mode === 'MUTUAL' && cred.ca) {
+        if ((t.mode === 'MUTUAL' || t.mode === 'OPTIONAL_MUTUAL') && cred.ca) {
           const caName = credentialCaSecretName(t.credentialName);
           res.secrets.set(caName, { name: caName, validation_context: { trusted_ca: { inline_string: cred.ca } } });
         }

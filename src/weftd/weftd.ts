@@ -1,5 +1,5 @@
 // weftd: the control plane process. ingestion (API + store) -> snapshot -> translation -> xDS.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyze, validateResource } from '../config/index.js';
 import { startApiServer } from '../api/server.js';
@@ -54,7 +54,10 @@ export interface Weftd {
 export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`weftd: ${l}\n`));
   const host = opts.host ?? '127.0.0.1';
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  if (opts.dataDir) {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(opts.dataDir, 0o700); // the store holds gateway TLS private keys (Secrets): owner only
+  }
   const store: ConfigStore = opts.dataDir ? await FileStore.open(join(opts.dataDir, 'config')) : new MemoryStore();
   const workloads = new WorkloadRegistry({
     file: opts.dataDir ? join(opts.dataDir, 'workloads.json') : undefined,
