@@ -19,9 +19,11 @@ export class ConnectTimeoutError extends Error {
 
 const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRINUSE']);
 
+/** A failure to establish the connection: a known code, or any error of the connect() call itself (e.g. "connect ECONNRESET" from a dying host). */
 export function isConnectFailure(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code);
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  const code = e?.code;
+  return (typeof code === 'string' && CONNECT_FAILURE_CODES.has(code)) || e?.syscall === 'connect';
 }
 
 const failedSessions = new WeakSet<http2.ClientHttp2Session>();
