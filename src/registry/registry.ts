@@ -32,8 +32,9 @@ export class Registry {
   /** Per-snapshot memo for translation results that do not depend on the proxy (see memo()). */
   private readonly memoStore = new Map<string, unknown>();
 
-  constructor(readonly snapshot: ConfigSnapshot) {
-    this.all = buildServices(snapshot);
+  /** `sameServicesAs`: a registry whose snapshot has the very same services, workloads and mesh settings. */
+  constructor(readonly snapshot: ConfigSnapshot, sameServicesAs?: Registry) {
+    this.all = sameServicesAs ? sameServicesAs.all : buildServices(snapshot);
     for (const s of this.all) {
       let list = this.byHost.get(s.service.hostname);
       if (!list) this.byHost.set(s.service.hostname, (list = []));
@@ -280,7 +281,9 @@ export function inheritClusterMemos(prev: ConfigSnapshot, next: ConfigSnapshot):
     if (!ROUTING_ONLY_KINDS.has(kind)) return false;
     if (kind !== 'VirtualService') onlyVirtualServices = false;
   }
-  const reg = registryFor(next);
+  // Only routing kinds changed: the services and their endpoints are the previous ones.
+  let reg = registries.get(next);
+  if (!reg) registries.set(next, (reg = new Registry(next, old)));
   const vsRoutes = onlyVirtualServices && routeMemosSafe(old) && routeMemosSafe(reg);
   const kept = new Set([...CLUSTER_MEMO_PREFIXES, ...(onlyVirtualServices ? NOT_VS_MEMO_PREFIXES : []), ...(vsRoutes ? VS_ROUTE_MEMO_PREFIXES : [])]);
   // Tens of thousands of keys: look up each one's prefix (up to and with the first '|').
