@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { TestMesh, WEFT, freePort, type RunningWorkload } from '../helpers/mesh.js';
 import { SEEDS, pollUntil, send } from '../e2e/helpers.js';
 import { makeCa, issue, writePems, type TestCa } from './certs.js';
-import { httpsGet, peerCertificate, startGatewayProxy, tlsExchange } from './helpers.js';
+import { h2Get, httpsGet, peerCertificate, startGatewayProxy, tlsExchange } from './helpers.js';
 
 const GW_NS = 'some-config-namespace';
 let mesh: TestMesh;
@@ -148,6 +148,7 @@ test('SIMPLE with credentialName from weft create secret tls: HTTPS to httpbin, 
   assert.match(r.peerCert?.subject ?? '', /CN=httpbin\.example\.com/);
   const h = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
   assert.equal(h['X-Forwarded-Proto'], 'https', 'the gateway (use_remote_address) sets the scheme of its own downstream connection');
+  assert.deepEqual(await h2Get(p443, 'httpbin.example.com', '/get', ca.certPem), { status: 200, alpn: 'h2' }, 'HTTP/2 by ALPN');
   const got = await weft(['get', 'secret', 'httpbin-credential', '-n', GW_NS, '-o', 'json']);
   assert.equal(got.code, 0, got.err);
   assert.doesNotMatch(got.out, /PRIVATE KEY|tls\.key": "[A-Za-z0-9+/]{20}/);

@@ -80,3 +80,21 @@ export function peerCertificate(port: number, servername: string, ca: string): P
     s.on('error', reject);
   });
 }
+
+/** One HTTP/2 request over TLS (ALPN h2) with this SNI; resolves with the status and the negotiated protocol. */
+export async function h2Get(port: number, servername: string, path: string, ca: string): Promise<{ status: number; alpn: string }> {
+  const { connect } = await import('node:http2');
+  return new Promise((resolve, reject) => {
+    const session = connect(`https://${servername}:${port}`, { ca, servername, createConnection: () => tls.connect({ host: '127.0.0.1', port, servername, ca, ALPNProtocols: ['h2'] }) });
+    session.on('error', reject);
+    const req = session.request({ ':path': path, ':authority': servername });
+    req.on('response', (h) => {
+      const alpn = (session.socket as tls.TLSSocket).alpnProtocol || '';
+      req.resume();
+      req.on('end', () => { session.close(); resolve({ status: Number(h[':status']), alpn }); });
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.close());
+    req.end();
+  });
+}

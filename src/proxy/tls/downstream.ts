@@ -103,6 +103,9 @@ export class DownstreamTls {
       });
       ts.on('error', (err: Error) => this.log.warn(`inbound TLS from ${remote} refused: ${err.message.split('\n')[0]}`));
       ts.once('secure', () => {
+        // A standalone server TLSSocket never clears secureConnecting (only tls.Server does): an h2
+        // session over it (ALPN h2) would wait for 'secureConnect' forever and crash on buffered data.
+        (ts as unknown as { secureConnecting: boolean }).secureConnecting = false;
         const peer = ts.getPeerX509Certificate();
         if (peer || this.requireClientCert) {
           const why = this.verifyPeer(ts, roots);
