@@ -33,7 +33,7 @@ class AdsServer extends EventEmitter implements XdsServer {
     this.debounceMs = opts.debounceMs ?? 50;
     this.maxDelayMs = Math.max(opts.maxDelayMs ?? 500, this.debounceMs);
     this.logger = opts.logger ?? noopLogger;
-    this.sendBudget = new SendBudget(opts.sendBudgetBytes ?? 64 * 1024 * 1024);
+    this.sendBudget = new SendBudget(opts.sendBudgetBytes ?? 16 * 1024 * 1024);
     this.grpcServer.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call, 'sotw'),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.onStream(call, 'delta'),

@@ -97,7 +97,7 @@ export interface XdsServerOptions {
   clusterAckWaitMs?: number;
   /**
    * Response bytes written to streams and not yet handed to HTTP/2, all streams together
-   * (default 64 MiB): bounds memory when many proxies sync at once. Responses wait in order.
+   * (default 16 MiB): bounds memory when many proxies sync at once. Responses wait in order.
    */
   sendBudgetBytes?: number;
   /** Identifies this control plane in DiscoveryResponse.control_plane. */
