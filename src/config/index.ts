@@ -33,4 +33,4 @@ export function attachSources(ds: readonly Diagnostic[], documents: readonly Loa
   });
 }
 export { tlsMaterial, tlsPairProblem, certificateInfo, type CertificateInfo, type TlsSecretMaterial } from './schema/secret.js';
-export { parseMeshConfig, checkMeshConfig, type LoadedMeshConfig } from './mesh-config.js';
+export { parseMeshConfig, checkMeshConfig, checkMeshSettings, type LoadedMeshConfig, type MeshSettings } from './mesh-config.js';

@@ -1,12 +1,13 @@
 // Istio mesh config for `weft up --mesh-config FILE`: the fields Weft reads (extensionProviders, for
-// AuthorizationPolicy CUSTOM). Accepted as Istio users hold it: a MeshConfig document
+// AuthorizationPolicy CUSTOM; trustDomain and trustDomainAliases; localityLbSetting). Accepted as Istio users hold it: a MeshConfig document
 // (`extensionProviders:` at the top), an IstioOperator (`spec.meshConfig`), or the `istio` ConfigMap
 // (`data.mesh`, a YAML string). Errors name the file, line and field.
 import { LineCounter, parseDocument } from 'yaml';
-import type { ExtensionProvider } from '../model/index.js';
+import type { ExtensionProvider, LocalityLoadBalancerSetting } from '../model/index.js';
 import type { PathSeg } from './diagnostics.js';
 import { dnsName } from './schema/checks.js';
 import { Ctx, type Schema, bool, dur, int, isObj, list, obj, str, strList, strMap, walk } from './schema/dsl.js';
+import { localityLbSetting } from './schema/networking.js';
 
 const authzHttp: Schema = obj({
   service: str(), port: int(1, 65535), timeout: dur(1), pathPrefix: str(), failOpen: bool(), clearRouteCache: bool(), statusOnError: str(),
@@ -33,7 +34,7 @@ const provider: Schema = obj({
   },
 });
 
-/** Only extensionProviders is read; other MeshConfig fields are accepted without being checked. */
+/** extensionProviders (checkMeshSettings reads the others Weft uses); other MeshConfig fields are accepted without being checked. */
 export function checkMeshConfig(mesh: unknown, base: PathSeg[], ctx: Ctx): ExtensionProvider[] {
   if (!isObj(mesh)) {
     ctx.error(base, 'WEFT-TYPE', 'expected a MeshConfig object');
@@ -53,7 +54,48 @@ export function checkMeshConfig(mesh: unknown, base: PathSeg[], ctx: Ctx): Exten
   return providers as ExtensionProvider[];
 }
 
-export interface LoadedMeshConfig { extensionProviders: ExtensionProvider[] }
+/** A SPIFFE trust domain name: lowercase letters, digits, '.', '-', '_' (spiffe.io's rule). */
+const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
+
+function trustDomainName(v: unknown, path: PathSeg[], ctx: Ctx): v is string {
+  if (typeof v !== 'string') {
+    ctx.error(path, 'WEFT-TYPE', 'expected a string (a trust domain such as cluster.local)');
+    return false;
+  }
+  if (!TRUST_DOMAIN.test(v)) {
+    ctx.error(path, 'WEFT-TRUST-DOMAIN', `invalid trust domain ${JSON.stringify(v)}: lowercase letters, digits, ".", "-" and "_" only (wildcards are not supported)`);
+    return false;
+  }
+  return true;
+}
+
+export interface MeshSettings {
+  trustDomain?: string;
+  trustDomainAliases?: string[];
+  localityLbSetting?: LocalityLoadBalancerSetting;
+}
+
+/** trustDomain, trustDomainAliases and localityLbSetting of a MeshConfig object (absent fields stay absent). */
+export function checkMeshSettings(mesh: unknown, base: PathSeg[], ctx: Ctx): MeshSettings {
+  if (!isObj(mesh)) return {};
+  const out: MeshSettings = {};
+  if (mesh.trustDomain !== undefined && trustDomainName(mesh.trustDomain, [...base, 'trustDomain'], ctx)) out.trustDomain = mesh.trustDomain;
+  if (mesh.trustDomainAliases !== undefined) {
+    if (!Array.isArray(mesh.trustDomainAliases)) ctx.error([...base, 'trustDomainAliases'], 'WEFT-TYPE', 'expected a list of trust domains');
+    else {
+      const ok = mesh.trustDomainAliases.filter((a, i): a is string => trustDomainName(a, [...base, 'trustDomainAliases', i], ctx));
+      if (ok.length === mesh.trustDomainAliases.length) out.trustDomainAliases = ok;
+    }
+  }
+  if (mesh.localityLbSetting !== undefined) {
+    const before = ctx.issues.length;
+    walk(localityLbSetting(), mesh.localityLbSetting, [...base, 'localityLbSetting'], ctx);
+    if (!ctx.issues.slice(before).some((i) => i.severity === 'error')) out.localityLbSetting = mesh.localityLbSetting as LocalityLoadBalancerSetting;
+  }
+  return out;
+}
+
+export interface LoadedMeshConfig extends MeshSettings { extensionProviders: ExtensionProvider[] }
 
 /** Parses mesh config text; throws an Error listing every problem as `file:line: field: message`. */
 export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
@@ -79,6 +121,7 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
     base = [];
   }
   const providers = checkMeshConfig(mesh, base, ctx);
+  const settings = checkMeshSettings(mesh, base, ctx);
   const errors = ctx.issues.filter((i) => i.severity === 'error');
   if (errors.length) {
     const where = (path: PathSeg[]): string => {
@@ -88,7 +131,7 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
     };
     throw new Error(errors.map((e) => `${where(e.path)}: ${e.message}`).join('\n'));
   }
-  return { extensionProviders: providers };
+  return { extensionProviders: providers, ...settings };
 }
 
 function formatPath(path: PathSeg[]): string {

@@ -5,6 +5,7 @@ export * from './security.js';
 export * from './telemetry.js';
 export * from './core.js';
 export * from './diagnostic.js';
+export * from './mesh.js';
 
 /** A workload registered live by `weft run` (not stored as YAML): Weft's equivalent of a Pod. */
 export interface Workload {

@@ -29,8 +29,8 @@ export interface MeshUp { weftd: Weftd; gateway?: ChildProcess; gatewayAddress?:
 export async function startMesh(o: {
   dataDir?: string; host?: string; apiPort?: number; xdsPort?: number; addressBase?: string;
   portMap?: Record<number, number>; gateway?: boolean; io: CliIO;
-  /** Istio mesh config read from `--mesh-config FILE` (extensionProviders). */
-  meshConfig?: Pick<MeshConfig, 'extensionProviders'>;
+  /** Istio mesh config read from `--mesh-config FILE` (extensionProviders, trust domain and aliases, localityLbSetting). */
+  meshConfig?: MeshFromFile;
   /** CA, certificate TTL and xDS transport (src/weftd/ca-routes.ts). */
   security?: Pick<WeftdOptions, 'ca' | 'insecureXds'>;
 }): Promise<MeshUp> {
@@ -123,8 +123,10 @@ function securityOptions(v: { 'ca-cert'?: string; 'ca-key'?: string; 'ca-chain'?
   };
 }
 
+type MeshFromFile = Partial<Pick<MeshConfig, 'extensionProviders' | 'trustDomain' | 'trustDomainAliases' | 'localityLbSetting'>>;
+
 /** `--mesh-config FILE`: a MeshConfig, IstioOperator or `istio` ConfigMap (src/config/mesh-config.ts). */
-function readMeshConfig(file: string): Pick<MeshConfig, 'extensionProviders'> {
+function readMeshConfig(file: string): MeshFromFile {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -132,7 +134,9 @@ function readMeshConfig(file: string): Pick<MeshConfig, 'extensionProviders'> {
     throw new UsageError(`--mesh-config ${file}: ${(e as Error).message}`);
   }
   try {
-    return { extensionProviders: parseMeshConfig(text, file).extensionProviders };
+    const m = parseMeshConfig(text, file);
+    return Object.fromEntries(Object.entries({ extensionProviders: m.extensionProviders, trustDomain: m.trustDomain,
+      trustDomainAliases: m.trustDomainAliases, localityLbSetting: m.localityLbSetting }).filter(([, v]) => v !== undefined)) as MeshFromFile;
   } catch (e) {
     throw new CliError(`--mesh-config: ${(e as Error).message}`);
   }

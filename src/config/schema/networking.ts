@@ -43,6 +43,12 @@ const localityLbCheck = (v: Record<string, unknown>, path: PathSeg[], ctx: Ctx):
   });
 };
 
+/** LocalityLoadBalancerSetting: DestinationRule loadBalancer.localityLbSetting and meshConfig.localityLbSetting. */
+export const localityLbSetting = (): Schema => obj({
+  distribute: list(obj({ from: str(), to: map(int(0, 100)) })), failover: list(obj({ from: str(), to: str() })),
+  failoverPriority: strList(), enabled: bool(),
+}, { check: localityLbCheck });
+
 const loadBalancer = (): Schema => obj({
   simple: enm(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST'],
     { deprecatedValues: { LEAST_CONN: 'LEAST_CONN is deprecated; use LEAST_REQUEST' } }),
@@ -59,10 +65,7 @@ const loadBalancer = (): Schema => obj({
       if (v.ringHash !== undefined && v.maglev !== undefined) ctx.error(path, 'WEFT-ONEOF', 'consistentHash cannot have both ringHash and maglev');
     },
   }),
-  localityLbSetting: obj({
-    distribute: list(obj({ from: str(), to: map(int(0, 100)) })), failover: list(obj({ from: str(), to: str() })),
-    failoverPriority: strList(), enabled: bool(),
-  }, { check: localityLbCheck }),
+  localityLbSetting: localityLbSetting(),
   zoneAwareLbSetting: map(any()), warmupDurationSecs: dur(MS), warmup: obj({ duration: dur(MS), minimumPercent: num(0, 100), aggression: num(1) }),
 }, {
   check: (v, path, ctx) => {

@@ -75,7 +75,7 @@ export interface CustomAuthz {
   readonly problems: string[];
 }
 
-export function customAuthz(policies: readonly Policy[], providers: readonly ExtensionProvider[] | undefined): CustomAuthz {
+export function customAuthz(policies: readonly Policy[], providers: readonly ExtensionProvider[] | undefined, trustDomains?: readonly string[]): CustomAuthz {
   const custom = policies.filter((p) => p.spec.action === 'CUSTOM');
   if (custom.length === 0) return { http: [], unresolved: [], problems: [] };
   const problems: string[] = [];
@@ -103,7 +103,7 @@ export function customAuthz(policies: readonly Policy[], providers: readonly Ext
   const shadow: Record<string, Obj> = {};
   for (const p of usable) {
     (p.spec.rules ?? []).forEach((r, i) => {
-      const pol = rulePolicy(r ?? {}, { ns: p.metadata.namespace ?? '', forTcp: false, strict: false });
+      const pol = rulePolicy(r ?? {}, { ns: p.metadata.namespace ?? '', forTcp: false, strict: false, trustDomains });
       if (pol) shadow[`istio-ext-authz-${policyName(p, i)}`] = pol;
     });
   }

@@ -10,14 +10,14 @@
 //   ext-authz.ts      action CUSTOM -> RBAC shadow marker + ext_authz (mesh config extensionProviders)
 //
 // Results are memoized per snapshot by (namespace, labels): every policy is compiled once per push.
-import type { AuthorizationPolicySpec, RequestAuthenticationSpec, Resource, Workload } from '../../model/index.js';
+import { trustDomainBundle, type AuthorizationPolicySpec, type RequestAuthenticationSpec, type Resource, type Workload } from '../../model/index.js';
 import { labelsMatch, resourcesOfKind, type Registry } from '../../registry/index.js';
 import type { Obj } from '../envoy.js';
 import { jwtAuthnFilter } from './jwt.js';
 import { rbacHttpFilters, rbacNetworkFilters } from './rbac.js';
 import { customAuthz } from './ext-authz.js';
 
-export { rbacConfigs, rbacHttpFilters, rbacNetworkFilters, rulePolicy, policyName, RBAC_HTTP_TYPE, RBAC_NETWORK_TYPE } from './rbac.js';
+export { rbacConfigs, rbacHttpFilters, rbacNetworkFilters, rulePolicy, policyName, withTrustDomainAliases, RBAC_HTTP_TYPE, RBAC_NETWORK_TYPE } from './rbac.js';
 export { jwtAuthnFilter, jwtProvider, JWT_AUTHN_TYPE } from './jwt.js';
 export { customAuthz, extAuthzHttpFilter, EXT_AUTHZ_TYPE } from './ext-authz.js';
 
@@ -54,10 +54,11 @@ export function inboundAuthz(registry: Registry, workload: Pick<Workload, 'names
     const authn = selectPolicies<RequestAuthenticationSpec & Selectable>(registry, 'RequestAuthentication', workload.namespace, workload.labels);
     const jwt = jwtAuthnFilter(authn);
     // Istio's order: CUSTOM (ext_authz) first, then DENY, then ALLOW; unusable CUSTOM policies deny.
-    const custom = customAuthz(authz, registry.snapshot.mesh.extensionProviders);
+    const tds = trustDomainBundle(registry.snapshot.mesh); // principals match peers of the trust domain and its aliases
+    const custom = customAuthz(authz, registry.snapshot.mesh.extensionProviders, tds);
     const served = new Set(authz.filter((p) => p.spec.action === 'CUSTOM' && !custom.unresolved.includes(p)));
-    const http = [...(jwt ? [jwt] : []), ...custom.http, ...rbacHttpFilters(authz.filter((p) => !served.has(p)))];
-    const network = rbacNetworkFilters(authz);
+    const http = [...(jwt ? [jwt] : []), ...custom.http, ...rbacHttpFilters(authz.filter((p) => !served.has(p)), tds)];
+    const network = rbacNetworkFilters(authz, tds);
     return http.length === 0 && network.length === 0 ? NONE : { http, network };
   });
 }

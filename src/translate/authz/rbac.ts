@@ -45,7 +45,25 @@ function toItems(o: Operation | undefined): Item[] {
   ];
 }
 
-interface Ctx { ns: string; forTcp: boolean; strict: boolean }
+interface Ctx { ns: string; forTcp: boolean; strict: boolean; /** The mesh trust domain, then its aliases. */ trustDomains?: readonly string[] }
+
+/**
+ * Istio's trustdomain.Bundle.ReplaceTrustDomainAliases: a principal `td/ns/N/sa/S` whose trust domain
+ * is ours, an alias, or `cluster.local` (which always means the local one) matches peers of every
+ * trust domain of the bundle; `*`-domain and other principals are kept as written.
+ */
+export function withTrustDomainAliases(principals: readonly string[], trustDomains: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of principals) {
+    const parts = p.split('/');
+    const td = parts[0];
+    if (parts.length !== 5 || td.startsWith('*') || (td !== 'cluster.local' && !trustDomains.includes(td))) out.push(p);
+    else for (const d of trustDomains) out.push([d, ...parts.slice(1)].join('/'));
+  }
+  return [...new Set(out)];
+}
+
+const PRINCIPAL_KEYS = new Set(['principals', 'source.principal']);
 
 /** Matchers of one item: or(values), not(or(notValues)). */
 function itemMatchers(item: Item, side: Side, c: Ctx): Obj[] {
@@ -69,9 +87,10 @@ function itemMatchers(item: Item, side: Side, c: Ctx): Obj[] {
       return [];
     }
   });
+  const aliased = (vs: string[]): string[] => (c.trustDomains && PRINCIPAL_KEYS.has(item.key) ? withTrustDomainAliases(vs, c.trustDomains) : vs);
   const out: Obj[] = [];
-  const yes = build(values);
-  const no = build(notValues);
+  const yes = build(aliased(values));
+  const no = build(aliased(notValues));
   if (side === 'permission') {
     if (yes.length) out.push({ or_rules: { rules: yes } });
     if (no.length) out.push({ not_rule: { or_rules: { rules: no } } });
@@ -123,10 +142,10 @@ function isDryRun(p: Policy): boolean {
 }
 
 /** The Envoy policies of a set of AuthorizationPolicies of one action. */
-export function envoyPolicies(policies: readonly Policy[], action: Action, forTcp: boolean): Record<string, Obj> {
+export function envoyPolicies(policies: readonly Policy[], action: Action, forTcp: boolean, trustDomains?: readonly string[]): Record<string, Obj> {
   const out: Record<string, Obj> = {};
   for (const p of policies) {
-    const c: Ctx = { ns: p.metadata.namespace ?? '', forTcp, strict: action === 'ALLOW' };
+    const c: Ctx = { ns: p.metadata.namespace ?? '', forTcp, strict: action === 'ALLOW', trustDomains };
     const rules = p.spec.rules ?? [];
     if (rules.length === 0) {
       // An ALLOW policy without rules allows nothing: it still makes the ALLOW filter exist.
@@ -156,7 +175,7 @@ function rbacMessage(action: Action, policies: Record<string, Obj>): Obj {
  * workload, in evaluation order. CUSTOM has no ext_authz provider in Weft: like Istio with a bad
  * provider, its rules deny what they match.
  */
-export function rbacConfigs(policies: readonly Policy[], forTcp: boolean): Obj[] {
+export function rbacConfigs(policies: readonly Policy[], forTcp: boolean, trustDomains?: readonly string[]): Obj[] {
   const out: Obj[] = [];
   for (const action of ['CUSTOM', 'AUDIT', 'DENY', 'ALLOW'] as const) {
     const mine = policies.filter((p) => (p.spec.action ?? 'ALLOW') === action);
@@ -165,13 +184,13 @@ export function rbacConfigs(policies: readonly Policy[], forTcp: boolean): Obj[]
     const dry = mine.filter((p) => isDryRun(p) && action !== 'CUSTOM');
     const cfg: Obj = {};
     if (enforced.length) {
-      const pols = envoyPolicies(enforced, action, forTcp);
+      const pols = envoyPolicies(enforced, action, forTcp, trustDomains);
       // A DENY/AUDIT/CUSTOM filter with nothing to match is left out; an ALLOW one never is.
       if (action !== 'ALLOW' && Object.keys(pols).length === 0 && dry.length === 0) continue;
       cfg.rules = rbacMessage(action, pols);
     }
     if (dry.length) {
-      cfg.shadow_rules = rbacMessage(action, envoyPolicies(dry, action, forTcp));
+      cfg.shadow_rules = rbacMessage(action, envoyPolicies(dry, action, forTcp, trustDomains));
       cfg.shadow_rules_stat_prefix = SHADOW_PREFIX[action];
     }
     if (forTcp) cfg.stat_prefix = 'tcp.';
@@ -181,10 +200,10 @@ export function rbacConfigs(policies: readonly Policy[], forTcp: boolean): Obj[]
 }
 
 /** HTTP RBAC filters; per-policy counters on, so /stats names the policy and rule that decided. */
-export function rbacHttpFilters(policies: readonly Policy[]): Obj[] {
-  return rbacConfigs(policies, false).map((c) => ({ name: RBAC_HTTP_FILTER, typed_config: { '@type': RBAC_HTTP_TYPE, ...c, track_per_rule_stats: true } }));
+export function rbacHttpFilters(policies: readonly Policy[], trustDomains?: readonly string[]): Obj[] {
+  return rbacConfigs(policies, false, trustDomains).map((c) => ({ name: RBAC_HTTP_FILTER, typed_config: { '@type': RBAC_HTTP_TYPE, ...c, track_per_rule_stats: true } }));
 }
 
-export function rbacNetworkFilters(policies: readonly Policy[]): Obj[] {
-  return rbacConfigs(policies, true).map((c) => ({ name: RBAC_NETWORK_FILTER, typed_config: { '@type': RBAC_NETWORK_TYPE, ...c } }));
+export function rbacNetworkFilters(policies: readonly Policy[], trustDomains?: readonly string[]): Obj[] {
+  return rbacConfigs(policies, true, trustDomains).map((c) => ({ name: RBAC_NETWORK_FILTER, typed_config: { '@type': RBAC_NETWORK_TYPE, ...c } }));
 }

@@ -1,7 +1,7 @@
 // Security in translation: inbound listeners get mTLS filter chains per PeerAuthentication, outbound
 // clusters get TLS origination per DestinationRule tls.mode or Istio's auto mTLS. Hooks: translate.ts
 // (inbound listeners) and cds.ts (outbound clusters) call these.
-import type { ClientTLSSettings, Workload } from '../../model/index.js';
+import { trustDomainBundle, type ClientTLSSettings, type Workload } from '../../model/index.js';
 import type { MeshService, Registry, ServicePortInfo } from '../../registry/index.js';
 import type { Obj } from '../envoy.js';
 import { mtlsModeFor } from './peer-authentication.js';
@@ -28,16 +28,21 @@ export function withInboundMtls(registry: Registry, workload: Workload, port: nu
   const [plain] = listener.filter_chains as Obj[];
   const filters = withXfcc(plain.filters as Obj[]);
   const tlsChain: Obj = { name: `${listener.name as string}_mtls`, filter_chain_match: { transport_protocol: 'tls' }, filters,
-    transport_socket: downstreamIstioMutual(registry.snapshot.mesh.trustDomain) };
+    transport_socket: downstreamIstioMutual(trustDomainBundle(registry.snapshot.mesh)) }; // the trust domain and its aliases
   const chains = mode === 'STRICT' ? [tlsChain] : [tlsChain, { ...plain, name: `${listener.name as string}_plaintext`, filter_chain_match: { transport_protocol: 'raw_buffer' } }];
   return { ...listener, listener_filters: [TLS_INSPECTOR], filter_chains: chains };
 }
 
-/** SPIFFE identities of the workloads behind a service port (what the server may present). */
+/**
+ * SPIFFE identities of the workloads behind a service port (what the server may present), in the
+ * trust domain and each alias (Istio's spiffe.ExpandWithTrustDomains): a server still holding a
+ * certificate of an alias domain passes the client's SAN check during a trust domain migration.
+ */
 function serverIdentities(registry: Registry, svc: MeshService, port: number): { sans: string[]; allSidecars: boolean } {
   const eps = registry.endpoints(svc, port);
-  const td = registry.snapshot.mesh.trustDomain;
-  const sans = [...new Set(eps.filter((e) => e.origin.startsWith('Workload/')).map((e) => `spiffe://${td}/ns/${e.namespace}/sa/${e.serviceAccount ?? 'default'}`))].sort();
+  const tds = trustDomainBundle(registry.snapshot.mesh);
+  const ids = eps.filter((e) => e.origin.startsWith('Workload/')).flatMap((e) => tds.map((td) => `spiffe://${td}/ns/${e.namespace}/sa/${e.serviceAccount ?? 'default'}`));
+  const sans = [...new Set(ids)].sort();
   return { sans, allSidecars: eps.length > 0 && eps.every((e) => e.origin.startsWith('Workload/')) };
 }
 

@@ -52,13 +52,14 @@ export function upstreamUserTls(t: { caCertificates?: string; clientCertificate?
   return { name: TLS_TRANSPORT_SOCKET, typed_config: { '@type': UPSTREAM_TLS, common_tls_context: common, sni: t.sni ?? defaultSni } };
 }
 
-/** Inbound: our certificate, clients must present one from the mesh trust domain. */
-export function downstreamIstioMutual(trustDomain: string): Obj {
+/** Inbound: our certificate, clients must present one from the mesh trust domain or one of its aliases. */
+export function downstreamIstioMutual(trustDomains: string | readonly string[]): Obj {
+  const tds = typeof trustDomains === 'string' ? [trustDomains] : trustDomains;
   return {
     name: TLS_TRANSPORT_SOCKET,
     typed_config: {
       '@type': DOWNSTREAM_TLS,
-      common_tls_context: istioCommonTls([{ prefix: `spiffe://${trustDomain}/` }], ['h2', 'http/1.1']),
+      common_tls_context: istioCommonTls(tds.map((td) => ({ prefix: `spiffe://${td}/` })), ['h2', 'http/1.1']),
       require_client_certificate: { value: true },
     },
   };
