@@ -18,7 +18,7 @@
 //   authz/            AuthorizationPolicy -> RBAC (HTTP + network), RequestAuthentication -> jwt_authn;
 //                     lds.ts puts them ahead of the inbound and gateway HTTP filters / tcp_proxy
 //   names.ts, envoy.ts, proxy.ts, types.ts   shared names, type URLs and builders, node parsing
-export { translate, translateShared } from './translate.js';
+export { translate, translateShared, translationWarnings } from './translate.js';
 export { translateForGrpc, resolveGrpcTarget, GRPC_SERVER_LISTENER_PREFIX } from './grpc.js';
 export { checkConsistency } from './consistency.js';
 export type { XdsResources } from './types.js';

@@ -98,7 +98,7 @@ function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
   put(out.clusters, blackholeCluster());
   const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;
   const built = registry.memo(key, () => {
-    const res: { listeners: Obj[]; routes: Obj[]; secrets: Map<string, object> } = { listeners: [], routes: [], secrets: new Map() };
+    const res: { listeners: Obj[]; routes: Obj[]; secrets: Map<string, object>; warnings: string[] } = { listeners: [], routes: [], secrets: new Map(), warnings: [] };
     const byPort = gatewayServersByPort(registry, proxy);
     const authz = inboundAuthz(registry, { namespace: proxy.namespace, labels: proxy.labels });
     for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
@@ -110,12 +110,21 @@ function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
     res.listeners = mergeListeners(res.listeners, tls.listeners);
     res.routes.push(...tls.routes);
     res.secrets = tls.secrets;
+    res.warnings = tls.skipped;
     return res;
   });
   for (const l of built.listeners) put(out.listeners, l);
   for (const rc of built.routes) put(out.routes, rc);
   out.secrets = built.secrets;
+  if (built.warnings.length) WARNINGS.set(out, built.warnings);
   return out;
+}
+
+const WARNINGS = new WeakMap<XdsResources, readonly string[]>();
+
+/** What a translation could not give its proxy (e.g. a gateway server whose credential is missing), for weftd's log. */
+export function translationWarnings(r: XdsResources): readonly string[] {
+  return WARNINGS.get(r) ?? [];
 }
 
 /**

@@ -73,7 +73,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
     const live = inputs.workloadsOf(workloads.list().filter((w) => w.ready !== false));
     return createSnapshot(`${store.revision()}.${++seq}`, resources, live, opts.mesh);
   };
-  const source = new SnapshotSource(await build(), (ns, name) => workloads.get(ns, name));
+  const source = new SnapshotSource(await build(), (ns, name) => workloads.get(ns, name), log);
 
   const xlog: XdsLogger = { info: (m) => log(`xds: ${m}`), warn: (m) => log(`xds: ${m}`), error: (m) => log(`xds: ${m}`) };
   const xds = createXdsServer(source, { debounceMs: opts.debounceMs ?? 20, logger: xlog });

@@ -3,7 +3,7 @@ import { TYPE } from '../xds/protos.js';
 import { encodeResource } from '../xds/codec.js';
 import type { NodeInfo, ResourceSource } from '../xds/types.js';
 import type { ConfigSnapshot } from '../registry/snapshot.js';
-import { translateShared, translateForGrpc, type XdsResources } from '../translate/index.js';
+import { translateShared, translateForGrpc, translationWarnings, type XdsResources } from '../translate/index.js';
 import type { Workload } from '../model/index.js';
 import { identifyProxy, type ProxyIdentity } from './proxies.js';
 
@@ -89,7 +89,11 @@ export class SnapshotSource implements ResourceSource {
   private readonly interner = new ContentInterner();
   private readonly byNames = new WeakMap<readonly string[], { from: ReadonlyMap<string, object>; out: ReadonlyMap<string, object> }>();
 
-  constructor(initial: ConfigSnapshot, private readonly lookup: (ns: string, name: string) => Workload | undefined) {
+  /** Translation warnings already logged (each once while it persists). */
+  private warned = new Set<string>();
+
+  constructor(initial: ConfigSnapshot, private readonly lookup: (ns: string, name: string) => Workload | undefined,
+    private readonly log: (line: string) => void = () => {}) {
     this.snapshot = initial;
   }
 
@@ -116,6 +120,11 @@ export class SnapshotSource implements ResourceSource {
     let all = this.cache.get(node.id);
     if (!all) {
       all = translateShared(this.snapshot, proxy);
+      for (const w of translationWarnings(all)) {
+        const key = `${proxy.namespace}/${proxy.name}: ${w}`;
+        if (!this.warned.has(key)) this.log(`proxy ${key}`);
+        this.warned.add(key);
+      }
       this.cache.set(node.id, all);
     }
     const byType: Record<string, ReadonlyMap<string, object>> = {

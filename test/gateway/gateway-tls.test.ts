@@ -21,6 +21,7 @@ let ca: TestCa;
 let p80 = 0;
 let p443 = 0;
 const backends: tls.Server[] = [];
+const weftdLog: string[] = [];
 
 function weft(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -103,7 +104,10 @@ let seedCertPaths: Record<string, string>;
 before(async () => {
   [p80, p443] = [await freePort(), await freePort()];
   ca = await makeCa('Weft gateway test CA');
-  mesh = await TestMesh.start({ mesh: { gatewayPortMap: { 80: p80, 443: p443 } }, ...(process.env.WEFT_TEST_LOG ? { log: (l: string) => process.stderr.write(`weftd: ${l}\n`) } : {}) });
+  mesh = await TestMesh.start({ mesh: { gatewayPortMap: { 80: p80, 443: p443 } }, log: (l: string) => {
+    weftdLog.push(l);
+    if (process.env.WEFT_TEST_LOG) process.stderr.write(`weftd: ${l}\n`);
+  } });
   const [uk, httpbinCert, mtlsCert] = await Promise.all([
     issue(ca, 'uk.bookinfo.com', ['uk.bookinfo.com']), issue(ca, 'httpbin.example.com', ['httpbin.example.com']), issue(ca, 'mtls.example.com', ['mtls.example.com']),
   ]);
@@ -196,6 +200,7 @@ test('a missing credential: IST0161 at apply, that server not served, the others
   assert.match(w.message, /secret "absent" not found/);
   assert.match(String(w.path), /spec\.servers\[0\]\.tls\.credentialName/);
   await assert.rejects(tlsExchange(p443, 'missing.example.com', ca.certPem), /ECONNRESET|socket|disconnected|closed/i);
+  assert.ok(weftdLog.some((l) => /server https-missing: tls\.credentialName no-such-credential: secret some-config-namespace\/no-such-credential not found.*not served/.test(l)), weftdLog.join('\n'));
   assert.equal((await httpsGet(p443, 'httpbin.example.com', '/get', { ca: ca.certPem })).status, 200);
 });
 
