@@ -27,3 +27,16 @@ void test('bad mesh config is refused naming file, line and field', () => {
   assert.throws(() => parseMeshConfig('extensionProviders: [', 'm.yaml'), /m\.yaml:1:/);
   assert.throws(() => parseMeshConfig('kind: ConfigMap\nmetadata: { name: istio }\ndata: {}\n', 'cm.yaml'), /cm\.yaml: ConfigMap istio has no data\.mesh/);
 });
+
+void test('trustDomain, trustDomainAliases and localityLbSetting are read and checked', () => {
+  const m = parseMeshConfig('trustDomain: new-td\ntrustDomainAliases: [old-td, cluster.local]\nlocalityLbSetting:\n  enabled: true\n  distribute:\n  - from: us-west/*\n    to: { "us-west/*": 80, "us-east/*": 20 }\n', 'mesh.yaml');
+  assert.equal(m.trustDomain, 'new-td');
+  assert.deepEqual(m.trustDomainAliases, ['old-td', 'cluster.local']);
+  assert.deepEqual(m.localityLbSetting?.distribute?.[0].to, { 'us-west/*': 80, 'us-east/*': 20 });
+  assert.equal(parseMeshConfig('accessLogFile: /dev/stdout\n', 'm.yaml').trustDomain, undefined);
+  assert.throws(() => parseMeshConfig('trustDomain: Bad/TD\n', 'm.yaml'), /m\.yaml:1: trustDomain: invalid trust domain "Bad\/TD"/);
+  assert.throws(() => parseMeshConfig('trustDomainAliases:\n  - ok\n  - "*.td"\n', 'm.yaml'), /m\.yaml:3: trustDomainAliases\[1\]: invalid trust domain/);
+  assert.throws(() => parseMeshConfig('trustDomainAliases: old-td\n', 'm.yaml'), /trustDomainAliases: expected a list/);
+  assert.throws(() => parseMeshConfig('localityLbSetting:\n  distribute:\n  - from: a\n    to: { b: 60 }\n', 'm.yaml'), /localityLbSetting\.distribute\[0\]\.to: total locality weight 60 != 100/);
+  assert.throws(() => parseMeshConfig('localityLbSetting:\n  failover: [{ from: a, to: a }]\n', 'm.yaml'), /localityLbSetting\.failover\[0\]/);
+});
