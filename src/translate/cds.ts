@@ -1,7 +1,7 @@
 // Clusters: `outbound|<port>|<subset>|<host>` per visible service port and DestinationRule subset,
 // inbound STATIC clusters, PassthroughCluster and BlackHoleCluster. The DestinationRule's traffic
 // policy is applied by one builder per concern (load balancer, connection pool, outlier detection).
-import type { TrafficPolicy, LoadBalancerSettings, ConnectionPoolSettings, OutlierDetection } from '../model/index.js';
+import type { TrafficPolicy, LoadBalancerSettings, ConnectionPoolSettings, LocalityLoadBalancerSetting, OutlierDetection } from '../model/index.js';
 import { effectivePolicy } from './policy.js';
 import type { MeshService, OutboundScope, Registry, ServicePortInfo } from '../registry/index.js';
 import { outboundClusterName, inboundClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER } from './names.js';
@@ -59,8 +59,8 @@ function slowStartConfig(lb: LoadBalancerSettings | undefined): Obj | undefined 
  * Istio turns on Envoy's locality-weighted balancing (locality load_balancing_weight honoured) for
  * `distribute`, and for failover settings when outlier detection is on.
  */
-function applyLocalityWeighted(c: Obj, lb: LoadBalancerSettings | undefined, od: OutlierDetection | undefined): void {
-  const lls = lb?.localityLbSetting;
+function applyLocalityWeighted(c: Obj, lb: LoadBalancerSettings | undefined, od: OutlierDetection | undefined, meshLls: LocalityLoadBalancerSetting | undefined): void {
+  const lls = lb?.localityLbSetting ?? meshLls; // the DestinationRule's, else the mesh's (Istio's getLocalityLbSetting)
   if (!lls || lls.enabled === false) return;
   const failover = od !== undefined && (lls.failover !== undefined || lls.failoverPriority !== undefined);
   if (!failover && !lls.distribute?.length) return;
@@ -148,7 +148,7 @@ export function outboundCluster(registry: Registry, svc: MeshService, port: Serv
   if (c.type === 'ORIGINAL_DST') c.lb_policy = 'CLUSTER_PROVIDED';
   applyConnectionPool(c, policy.connectionPool, port, flavor);
   applyOutlierDetection(c, policy.outlierDetection);
-  if (flavor === 'envoy') applyLocalityWeighted(c, policy.loadBalancer, policy.outlierDetection);
+  if (flavor === 'envoy') applyLocalityWeighted(c, policy.loadBalancer, policy.outlierDetection, registry.snapshot.mesh.localityLbSetting);
   if (flavor === 'envoy') applyUpstreamTls(c, registry, svc, port, policy.tls); // DestinationRule tls / auto mTLS
   if (dns) {
     const eps = registry.endpoints(svc, port.port);

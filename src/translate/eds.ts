@@ -60,7 +60,8 @@ export function outboundLoadAssignment(registry: Registry, clusterName: string, 
   const cla = registry.memo(key, () => Object.freeze(loadAssignment(clusterName, registry.endpoints(svc, parsed.port, labels))));
   if (!proxyLocality) return cla;
   const policy = destinationPolicy(registry, parsed.host, parsed.subset || undefined, parsed.port, proxyNamespace);
-  const lls = policy.loadBalancer?.localityLbSetting;
+  // The DestinationRule's setting, else the mesh's (Istio's getLocalityLbSetting); `enabled: false` on either turns it off.
+  const lls = policy.loadBalancer?.localityLbSetting ?? registry.snapshot.mesh.localityLbSetting;
   if (lls?.enabled === false) return cla;
   // Istio: `distribute` applies on its own; failover only with outlier detection (else Envoy never fails over).
   if (lls?.distribute?.length) {
@@ -81,10 +82,27 @@ export function outboundLoadAssignment(registry: Registry, clusterName: string, 
   return registry.memo(`${key}|locality|${proxyLocality}|${proxyNamespace}`, () => Object.freeze(withLocalityPriorities(cla, proxyLocality, lls)));
 }
 
-/** Whether any DestinationRule could turn on locality failover or weights (then CLAs depend on the proxy's locality). */
+/** Whether any DestinationRule (or the mesh's localityLbSetting) could turn on locality failover or weights (then CLAs depend on the proxy's locality). */
 export function localityMatters(registry: Registry): boolean {
-  return registry.memo('locality-matters', () => resourcesOfKind<DestinationRuleSpec>(registry.snapshot, 'DestinationRule').some((dr) => {
-    const spec = JSON.stringify(dr.spec);
-    return spec.includes('"outlierDetection"') || spec.includes('"distribute"');
-  }));
+  return registry.memo('locality-matters', () => !!registry.snapshot.mesh.localityLbSetting?.distribute?.length
+    || resourcesOfKind<DestinationRuleSpec>(registry.snapshot, 'DestinationRule').some((dr) => {
+      const spec = JSON.stringify(dr.spec);
+      return spec.includes('"outlierDetection"') || spec.includes('"distribute"');
+    }));
+}
+
+/**
+ * The part of a proxy's labels its CLAs depend on: the values of the labels some failoverPriority
+ * (of a DestinationRule or the mesh) names without `=value`. Empty when none does, so proxies with
+ * different labels keep sharing clusters and endpoints.
+ */
+export function failoverLabelsKey(registry: Registry, labels: Readonly<Record<string, string>>): string {
+  const names = registry.memo('failover-priority-labels', () => {
+    const all = [registry.snapshot.mesh.localityLbSetting, ...resourcesOfKind<DestinationRuleSpec>(registry.snapshot, 'DestinationRule').flatMap((dr) => {
+      const tps = [dr.spec.trafficPolicy, ...(dr.spec.subsets ?? []).map((s) => s.trafficPolicy)];
+      return tps.flatMap((tp) => [tp?.loadBalancer?.localityLbSetting, ...(tp?.portLevelSettings ?? []).map((p) => p.loadBalancer?.localityLbSetting)]);
+    })].flatMap((l) => l?.failoverPriority ?? []);
+    return [...new Set(all.filter((p) => !p.includes('=')))].sort();
+  });
+  return names.length ? JSON.stringify(names.map((n) => labels[n] ?? '')) : '';
 }

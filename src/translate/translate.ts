@@ -7,7 +7,7 @@ import { withWorkload, type ProxyInfo } from './proxy.js';
 import type { XdsResources } from './types.js';
 import type { Obj } from './envoy.js';
 import { outboundClusters, inboundCluster, passthroughCluster, blackholeCluster } from './cds.js';
-import { localityMatters, outboundLoadAssignment } from './eds.js';
+import { failoverLabelsKey, localityMatters, outboundLoadAssignment } from './eds.js';
 import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './rds.js';
 import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
 import { withInboundMtls } from './security/index.js';
@@ -23,15 +23,18 @@ function labelsKey(registry: Registry, labels: Readonly<Record<string, string>>)
   return used ? JSON.stringify(Object.entries(labels).sort()) : '';
 }
 
-function clustersAndEndpoints(registry: Registry, scope: OutboundScope, proxyLocality: string | undefined): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
+function clustersAndEndpoints(registry: Registry, scope: OutboundScope, proxyLocality: string | undefined,
+  proxyLabels: Readonly<Record<string, string>>): { clusters: Map<string, Obj>; endpoints: Map<string, Obj> } {
   const namespace = scope.namespace;
   const locality = localityMatters(registry) ? proxyLocality : undefined;
-  return registry.memo(`cds+eds|envoy|${scope.key}|${locality ?? ''}`, () => {
+  // failoverPriority on plain labels (e.g. `version`) compares the proxy's own: they join the key only then.
+  const labelsPart = locality ? failoverLabelsKey(registry, proxyLabels) : '';
+  return registry.memo(`cds+eds|envoy|${scope.key}|${locality ?? ''}${labelsPart ? `|${labelsPart}` : ''}`, () => {
     const clusters = outboundClusters(registry, scope, 'envoy');
     const endpoints = new Map<string, Obj>();
     for (const [name, c] of clusters) {
       if (c.type !== 'EDS') continue;
-      const cla = outboundLoadAssignment(registry, name, namespace, locality);
+      const cla = outboundLoadAssignment(registry, name, namespace, locality, proxyLabels);
       if (cla) endpoints.set(name, cla);
     }
     return { clusters, endpoints };
@@ -58,7 +61,7 @@ function put(m: Map<string, object>, o: Obj): void {
 
 function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   const scope = registry.outboundScope(proxy.namespace, proxy.labels);
-  const { clusters, endpoints } = clustersAndEndpoints(registry, scope, proxy.locality);
+  const { clusters, endpoints } = clustersAndEndpoints(registry, scope, proxy.locality, proxy.labels);
   const locality = localityMatters(registry) ? proxy.locality ?? '' : '';
   const w = proxy.workload;
   // Per workload, by identity: a rebuild after a VirtualService change inherits them (src/registry).
@@ -93,7 +96,7 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
 }
 
 function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {
-  const { clusters, endpoints } = clustersAndEndpoints(registry, registry.outboundScope(proxy.namespace, proxy.labels, false), proxy.locality);
+  const { clusters, endpoints } = clustersAndEndpoints(registry, registry.outboundScope(proxy.namespace, proxy.labels, false), proxy.locality, proxy.labels);
   const out: XdsResources = { listeners: new Map(), routes: new Map(), clusters: new Map(clusters), endpoints: new Map(endpoints) };
   put(out.clusters, blackholeCluster());
   const key = `gateway|${proxy.namespace}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;
