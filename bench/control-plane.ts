@@ -2,7 +2,7 @@
 // translation -> ADS push -> ACK from N simulated sidecars subscribed like Envoy (CDS/LDS wildcard,
 // then EDS/RDS by name). Mesh: S services x 3 subsets, S VirtualServices, 3 workloads per service.
 // Usage: node dist/bench/control-plane.js [N,N,...] [S] [changes] [sotw|delta|light] [client processes]    e.g. 100 1000 5 light 2
-// The simulated sidecars run in a child process, so weftd's CPU and RSS are its own. xDS is served
+// The simulated sidecars run in child processes (2 by default), so weftd's CPU and RSS are its own. xDS is served
 // in plaintext on loopback (weftd --insecure-xds): TLS costs are the data plane's story.
 // `npm run bench` calls runControlPlaneBench().
 import { fork, type ChildProcess } from 'node:child_process';
