@@ -134,7 +134,7 @@ export class SniTable {
       }
       const picked = this.select(sni);
       if (!picked) {
-        this.log.warn(`listener ${local}: no filter chain for SNI "${sni || '(none)'}" from ${remote}; closed`);
+        this.log.warn(`listener ${local}: no filter chain for SNI ${sni ? JSON.stringify(sni) : '(none)'} from ${remote}; closed`);
         sock.destroy();
         return;
       }
