@@ -187,8 +187,14 @@ export class Endpoint {
 
   /** Closes idle connections; in-flight ones finish (used when the endpoint leaves its cluster). */
   release(): void {
-    this.agent?.destroy();
+    const agent = this.agent;
     this.agent = undefined;
+    if (agent) {
+      // http.Agent.destroy() would destroy busy sockets too (mirrors, upgrades, ext_authz in flight).
+      // Idle ones close now; a busy one closes when its request is done (no free slot to return to).
+      agent.maxFreeSockets = 0;
+      for (const list of Object.values(agent.freeSockets)) for (const sock of list ?? []) sock.destroy();
+    }
     this.h1?.close();
     this.h1 = undefined;
     this.h2?.close();

@@ -213,11 +213,14 @@ export class Forwarder {
       s.resetDownstream();
       return;
     }
-    // Keep-alive race: the upstream closed an idle connection as we reused it. Same host, not a retry.
+    // Keep-alive race: the upstream closed an idle connection as we reused it. Not a retry. The host
+    // may as well be the one dying: another host of the same priority when there is one (not for
+    // ORIGINAL_DST or a hash policy, which pin the host).
     if (reused && !connectFail && !perTryTimeout && this.replayable() && a.staleRetries < STALE_CONNECTION_RETRIES) {
       this.cluster.stats.upstream_rq_retry++;
       this.attempts--;
-      this.launch(a.ep, a.isRetry, a.staleRetries + 1);
+      const pinned = this.cluster.type === 'ORIGINAL_DST' || this.u.hash !== undefined;
+      this.launch((pinned ? undefined : untried(this.cluster.endpoints, [a.ep.key], a.ep.priority)) ?? a.ep, a.isRetry, a.staleRetries + 1);
       return;
     }
     this.cluster.outlier?.report(a.ep, connectFail ? Outcome.ConnectFailure : perTryTimeout ? Outcome.Timeout : Outcome.LocalReset, 503);
