@@ -27,7 +27,7 @@ export interface Measured extends LoadResult { sidecarCpuUsPerRequest?: number; 
 
 export interface PhaseResult {
   mtls: boolean;
-  probes: Record<string, { ok: boolean; detail: string }>;
+  probes: Record<string, { ok: boolean; detail: string; sidecarLogs?: Record<string, string> }>;
   direct: Record<string, Measured>;
   pair: Record<string, Measured | { error: string }>;
 }
@@ -103,6 +103,11 @@ export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean,
     }
     out.probes[name] = r;
     log(`${tag}: probe ${name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+    if (!r.ok) {
+      // What the two sidecars logged: the first place to look for why.
+      const server = mesh.servers[name === 'http1-per-request' ? 'hs' : name];
+      out.probes[name].sidecarLogs = { client: mesh.client.output().trim().slice(-1500), server: server?.output().trim().slice(-1500) ?? '' };
+    }
   };
   await probe('h2c', () => probeH2(outbound, mesh.authority.h2c));
   await probe('h2c-h1app', () => probeH2(outbound, mesh.authority['h2c-h1app']));
