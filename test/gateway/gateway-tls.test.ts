@@ -153,6 +153,10 @@ test('SIMPLE with credentialName from weft create secret tls: HTTPS to httpbin, 
   const h = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
   assert.equal(h['X-Forwarded-Proto'], 'https', 'the gateway (use_remote_address) sets the scheme of its own downstream connection');
   assert.deepEqual(await h2Get(p443, 'httpbin.example.com', '/get', ca.certPem), { status: 200, alpn: 'h2' }, 'HTTP/2 by ALPN');
+  // The gateway holds the credential as Istio names it (istioctl proxy-config secret), key redacted.
+  const dump = await (await fetch(`http://${(await gateway.workload()).address}:15000/config_dump`)).text();
+  assert.match(dump, /"name":\s*"kubernetes:\/\/httpbin-credential"/);
+  assert.doesNotMatch(dump, /PRIVATE KEY/);
   const got = await weft(['get', 'secret', 'httpbin-credential', '-n', GW_NS, '-o', 'json']);
   assert.equal(got.code, 0, got.err);
   assert.doesNotMatch(got.out, /PRIVATE KEY|tls\.key": "[A-Za-z0-9+/]{20}/);
