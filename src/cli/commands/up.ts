@@ -135,8 +135,12 @@ function readMeshConfig(file: string): MeshFromFile {
   }
   try {
     const m = parseMeshConfig(text, file);
-    return Object.fromEntries(Object.entries({ extensionProviders: m.extensionProviders, trustDomain: m.trustDomain,
-      trustDomainAliases: m.trustDomainAliases, localityLbSetting: m.localityLbSetting }).filter(([, v]) => v !== undefined)) as MeshFromFile;
+    // Only the fields the file sets: an undefined one would override weftd's default (e.g. cluster.local).
+    const out: MeshFromFile = { extensionProviders: m.extensionProviders };
+    if (m.trustDomain !== undefined) out.trustDomain = m.trustDomain;
+    if (m.trustDomainAliases !== undefined) out.trustDomainAliases = m.trustDomainAliases;
+    if (m.localityLbSetting !== undefined) out.localityLbSetting = m.localityLbSetting;
+    return out;
   } catch (e) {
     throw new CliError(`--mesh-config: ${(e as Error).message}`);
   }

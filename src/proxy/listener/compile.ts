@@ -6,6 +6,7 @@ import type { ListenerStats, StatsStore } from '../stats.js';
 import { type NetworkRbac, NETWORK_RBAC_TYPE, compileNetworkRbac } from '../network-rbac/filter.js';
 import { type ListenerTls, tlsChain, compileDownstreamTls } from '../tls/index.js';
 import { type SniChain, SniTable } from '../tls/sni.js';
+import { tcpIdleTimeoutMs } from './tcp-idle.js';
 
 export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 /** Network filters accepted ahead of the terminal one and not enforced yet. */
@@ -16,7 +17,8 @@ const PASSIVE_NETWORK_FILTERS = new Set([
 
 export type FilterChain = (
   | { readonly kind: 'http'; readonly hcm: CompiledHcm }
-  | { readonly kind: 'tcp'; readonly statPrefix: string; readonly targets: readonly { cluster: ClusterSlot; weight: number }[]; readonly total: number }
+  | { readonly kind: 'tcp'; readonly statPrefix: string; readonly targets: readonly { cluster: ClusterSlot; weight: number }[]; readonly total: number;
+      /** tcp_proxy idle_timeout in ms (0: none), src/proxy/listener/tcp-idle.ts. */ readonly idleTimeoutMs: number }
 ) & { /** Network RBAC filters ahead of the terminal filter (src/proxy/network-rbac). */ readonly rbac?: readonly NetworkRbac[] };
 
 export interface CompiledListener {
@@ -69,7 +71,7 @@ function compileChain(fc: Obj, deps: Deps, path: string): FilterChain | null {
         }
       }
       if (targets.length === 0) throw new ConfigError(tp, 'tcp_proxy needs cluster or weighted_clusters');
-      chain = { kind: 'tcp', statPrefix, targets, total: targets.reduce((a, t) => a + t.weight, 0) };
+      chain = { kind: 'tcp', statPrefix, targets, total: targets.reduce((a, t) => a + t.weight, 0), idleTimeoutMs: tcpIdleTimeoutMs(cfg.idle_timeout, `${tp}.idle_timeout`) };
     } else if (!PASSIVE_NETWORK_FILTERS.has(type) && !bool(f.is_optional, `${p}.is_optional`, false)) {
       throw new ConfigError(p, `unsupported network filter ${str(f.name, `${p}.name`) || '(unnamed)'} of type ${type || '(none)'}`);
     } else return;

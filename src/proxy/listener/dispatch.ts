@@ -10,6 +10,7 @@ import { type DownstreamRequest, type DownstreamResponse, Stream } from '../hcm/
 import { ROUTER_TYPE } from '../filters/router/config.js';
 import { pickEndpoint, splitAuthority } from '../filters/router/filter.js';
 import { splice } from '../upstream/forward.js';
+import { DEFAULT_TCP_IDLE_TIMEOUT_MS, armTcpIdleTimeout } from './tcp-idle.js';
 import type { CompiledListener, FilterChain } from './compile.js';
 import type { NetworkRbac } from '../network-rbac/filter.js';
 import { applyXfcc, chainOf } from '../tls/index.js';
@@ -189,7 +190,7 @@ export class ListenerDispatch {
     let chain: Extract<FilterChain, { kind: 'tcp' }> | undefined;
     if (pl?.chain?.kind === 'tcp') chain = pl.chain;
     else if (this.env.clusters.slot(PASSTHROUGH_CLUSTER).current) {
-      chain = { kind: 'tcp', statPrefix: PASSTHROUGH_CLUSTER, targets: [{ cluster: this.env.clusters.slot(PASSTHROUGH_CLUSTER), weight: 1 }], total: 1 };
+      chain = { kind: 'tcp', statPrefix: PASSTHROUGH_CLUSTER, targets: [{ cluster: this.env.clusters.slot(PASSTHROUGH_CLUSTER), weight: 1 }], total: 1, idleTimeoutMs: DEFAULT_TCP_IDLE_TIMEOUT_MS };
     }
     if (!chain || !host) {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
@@ -231,6 +232,7 @@ export class ListenerDispatch {
       down.removeListener('data', hold);
       if (connectAuthority) down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       splice(down, up, early.length ? Buffer.concat(early) : null, null);
+      armTcpIdleTimeout(down, up, chain.idleTimeoutMs);
     });
   }
 
