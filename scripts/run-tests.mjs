@@ -30,11 +30,25 @@ const concurrency = process.env.WEFT_TEST_CONCURRENCY ?? '2';
 // Spec output for people; a TAP copy to count from, so the run ends with one plain summary line
 // (node's spec reporter ends with the list of failing tests, todo ones included).
 const tapFile = join(mkdtempSync(join(tmpdir(), 'weft-tests-')), 'results.tap');
-const args = ['--test', `--test-concurrency=${concurrency}`,
+// A test that hangs fails after this long instead of holding the run (and CI) until its own limit.
+const testTimeoutMs = process.env.WEFT_TEST_TIMEOUT_MS ?? '240000';
+const args = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeoutMs}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files];
 const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root });
+// And a budget for the whole run: a test file whose process never exits (a leaked handle after a
+// timed-out test) must not hold CI either. The summary below then counts the run as failed.
+const budgetMs = Number(process.env.WEFT_TEST_BUDGET_MS ?? 45 * 60_000);
+let overBudget = false;
+const budget = setTimeout(() => {
+  overBudget = true;
+  console.error(`\nrun-tests: the run exceeded its budget of ${budgetMs / 60_000} min; stopping it`);
+  child.kill('SIGTERM');
+  setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+}, budgetMs);
+budget.unref();
 child.on('exit', (code, signal) => {
+  clearTimeout(budget);
   const count = (name) => {
     try {
       const m = new RegExp(`^# ${name} (\\d+)$`, 'm').exec(readFileSync(tapFile, 'utf8'));
@@ -43,7 +57,7 @@ child.on('exit', (code, signal) => {
       return 0;
     }
   };
-  const failed = count('fail') + count('cancelled');
+  const failed = count('fail') + count('cancelled') + (overBudget ? 1 : 0);
   console.log(`\ntests: ${count('pass')} passed, ${failed} failed, ${count('skipped') + count('todo')} skipped`);
-  process.exit(code ?? (signal ? 1 : 0));
+  process.exit(overBudget ? 1 : code ?? (signal ? 1 : 0));
 });

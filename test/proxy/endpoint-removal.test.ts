@@ -11,7 +11,7 @@ import { cla, close, edsCluster, hcm, listen, listener, map, mustUpdate, request
 const ADDR = '127.0.10.23';
 const CLUSTER = 'outbound|80||slow.default.svc.cluster.local';
 
-void describe('an endpoint removed while a request is in flight there', () => {
+void describe('an endpoint removed while a request is in flight there', { timeout: 60_000 }, () => {
   let proxy: Proxy;
   let slow: http.Server;
   let slowPort = 0;
