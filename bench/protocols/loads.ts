@@ -37,9 +37,10 @@ export function parseH2load(text: string): LoadResult {
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(text);
   if (!fin || !req) throw new Error(`could not parse h2load output: ${text.trim().slice(-400)}`);
   const seconds = Number(fin[1]) / (fin[2] === 'ms' ? 1000 : 1);
-  const ok = codes ? Number(codes[1]) : Number(req[3]);
-  const done = Number(req[2]);
-  return { requests: done, errors: done - ok + Number(req[4]) + Number(req[5]) + Number(req[6]), seconds, rps: ok / seconds };
+  // Status codes may include the warm-up's responses; errors are what failed plus every non-2xx.
+  const non2xx = codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : 0;
+  const errors = non2xx + Number(req[4]) + Number(req[5]) + Number(req[6]);
+  return { requests: Number(req[2]), errors, seconds, rps: errors > 0 ? Math.max(0, Number(req[3]) - non2xx) / seconds : Number(fin[3]) };
 }
 
 /** h2load -c C -m M -t1 for `seconds` after a 1 s warm-up (h2c prior knowledge); `authority` overrides :authority. */
