@@ -14,7 +14,7 @@ import { startProtocolMesh, type MeshUpstream } from './mesh.js';
 import { runPhase, type LoadSettings, type PhaseResult } from './measure.js';
 import { renderReport, type ProtocolsRun, type RawTlsResult } from './report.js';
 import { writeWorkloadCerts } from './tls-handshake.js';
-import { startUpstreams } from './upstreams.js';
+import { startNginxGrpcPair, startUpstreams } from './upstreams.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -127,10 +127,12 @@ async function main(): Promise<number> {
           run.phases.push({ mtls, probes: { mesh: { ok: false, detail: (e as Error).message } }, direct: {}, pair: {} });
           continue;
         }
+        // The nginx grpc_pass pair runs beside the plaintext phase only (it has no mTLS of the mesh's kind).
+        const nginx = mtls ? undefined : await startNginxGrpcPair(dir, up.grpcPort, pin.proxyCore).catch((e: Error) => { log(`nginx grpc pair did not start: ${e.message}`); return undefined; });
         try {
-          phase = await runPhase(mesh, up, mtls, set, log);
+          phase = await runPhase(mesh, up, mtls, set, log, nginx && { grpcTarget: `127.0.0.1:${nginx.port}`, pids: [nginx.client.pid, nginx.server.pid] });
         } finally {
-          await mesh.stop();
+          await Promise.all([mesh.stop(), nginx?.stop()]);
         }
         run.phases.push(phase);
       }

@@ -30,7 +30,12 @@ export interface PhaseResult {
   probes: Record<string, { ok: boolean; detail: string; sidecarLogs?: Record<string, string> }>;
   direct: Record<string, Measured>;
   pair: Record<string, Measured | { error: string }>;
+  /** Reference pairs (nginx grpc_pass), measured in the plaintext phase. */
+  references?: Record<string, Measured | { error: string }>;
 }
+
+/** A reference pair to measure like the Weft pair: its gRPC target and its processes (for CPU). */
+export interface ReferencePair { grpcTarget: string; pids: number[] }
 
 async function withCpu(pids: number[], fn: () => Promise<LoadResult>): Promise<Measured> {
   const trees = pids.flatMap((p) => processTree(p));
@@ -86,7 +91,7 @@ async function counter(address: string, re: RegExp): Promise<number> {
   return n;
 }
 
-export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean, set: LoadSettings, log: (l: string) => void): Promise<PhaseResult> {
+export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean, set: LoadSettings, log: (l: string) => void, nginxGrpc?: ReferencePair): Promise<PhaseResult> {
   const out: PhaseResult = { mtls, probes: {}, direct: {}, pair: {} };
   const outbound = `http://${mesh.outboundHost}:${mesh.outboundPort}`;
   const grpcOutbound = `${mesh.outboundHost}:${mesh.outboundPort}`;
@@ -149,6 +154,16 @@ export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean,
   await pairLoad('h2c-h1app-paced', 'h2c-h1app', 'h2c-h1app', () => runPacedH2(outbound, mesh.authority['h2c-h1app'], set.pacedQps, set.pacedConnections, s));
   await directLoad('grpc', () => runGrpcLoad(`127.0.0.1:${up.grpcPort}`, undefined, set.grpcConcurrency, s));
   await pairLoad('grpc', 'grpc', 'grpc', () => runGrpcLoad(grpcOutbound, mesh.authority.grpc, set.grpcConcurrency, s));
+  if (nginxGrpc) {
+    try {
+      const m = await withCpu(nginxGrpc.pids, () => runGrpcLoad(nginxGrpc.grpcTarget, undefined, set.grpcConcurrency, s));
+      out.references = { 'grpc-nginx': m };
+      log(`${tag}: nginx grpc_pass pair: ${Math.round(m.rps)} calls/s, ${m.errors} errors, p50 ${m.latencyMs?.p50.toFixed(2)} ms p99 ${m.latencyMs?.p99.toFixed(2)} ms`);
+    } catch (e) {
+      out.references = { 'grpc-nginx': { error: (e as Error).message } };
+      log(`${tag}: nginx grpc_pass pair failed: ${(e as Error).message}`);
+    }
+  }
   // A new sidecar-to-sidecar connection per request: the client sidecar's upstream connections to bench-hs.
   await pairLoad('handshakes', 'http1-per-request', 'hs', () => runWrk(`${outbound}/`, mesh.authority.hs, set.handshakeConnections, s, set.loadCore),
     () => counter(mesh.client.address, /^cluster\.outbound\|\d+\|\|bench-hs\..*\.upstream_cx_total$/));

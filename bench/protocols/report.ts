@@ -55,6 +55,14 @@ export function renderReport(run: ProtocolsRun): string {
   line('gRPC unary calls/s', 'grpc', (r) => r.rps);
   line('gRPC p50 ms', 'grpc', (r) => r.latencyMs?.p50 ?? NaN, 3, true);
   line('gRPC p99 ms', 'grpc', (r) => r.latencyMs?.p99 ?? NaN, 3, true);
+  const ng = plain?.references?.['grpc-nginx'];
+  const ngm = measured(ng);
+  if (errorOf(ng)) notes.push(`nginx grpc_pass pair: ${errorOf(ng)}`);
+  const gd = plain?.direct.grpc;
+  if (ng) {
+    rows.push(`| gRPC calls/s, nginx grpc_pass pair (reference) | ${fmt(gd?.rps)} | ${ngm ? fmt(ngm.rps) : 'fails'} |  | ${ratio(ngm?.rps, gd?.rps)} |  |  | ${fmt(ngm?.sidecarCpuUsPerRequest)} (nginx pair) | ${gd?.errors ?? '–'} / ${ngm?.errors ?? '–'} / – |`);
+    rows.push(`| gRPC p50 / p99 ms, nginx grpc_pass pair | ${fmt(gd?.latencyMs?.p50, 3)} / ${fmt(gd?.latencyMs?.p99, 3)} | ${fmt(ngm?.latencyMs?.p50, 3)} / ${fmt(ngm?.latencyMs?.p99, 3)} |  |  |  |  |  |  |`);
+  }
   const out = [rows.join('\n'), '', 'Latency ratios are direct / pair (higher is better, 1.00 = no added latency), like the throughput ratios.'];
 
   const hsRows = ['| Handshakes (a new sidecar-to-sidecar connection per request) | per second | sidecar-to-sidecar connections opened | sidecars\' CPU µs per request | × raw node:tls | errors |', `|${' --- |'.repeat(6)}`];

@@ -69,3 +69,50 @@ export async function startUpstreams(dir: string, core: number | undefined): Pro
     async stop() { await Promise.all([stopProcess(nginx), stopProcess(grpc)]); },
   };
 }
+
+export interface NginxGrpcPair { client: Started & { readyMs: number }; server: Started & { readyMs: number }; port: number; stop(): Promise<void> }
+
+function grpcProxyConfig(dir: string, name: string, port: number, next: number): string {
+  const user = process.getuid?.() === 0 ? 'user root root;\n' : '';
+  return `${user}worker_processes 1;
+daemon off;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}.error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  http2_max_requests 1000000;
+  http2_max_concurrent_streams 1000;
+  client_body_temp_path ${dir}/${name}-body;
+  proxy_temp_path ${dir}/${name}-proxy;
+  fastcgi_temp_path ${dir}/${name}-fastcgi;
+  uwsgi_temp_path ${dir}/${name}-uwsgi;
+  scgi_temp_path ${dir}/${name}-scgi;
+  upstream next { server 127.0.0.1:${next}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} http2;
+    location / { grpc_pass grpc://next; }
+  }
+}
+`;
+}
+
+/** The reference for gRPC: two nginx (1 worker each) with grpc_pass, h2c end to end, in front of the echo server. */
+export async function startNginxGrpcPair(dir: string, grpcPort: number, core: number | undefined): Promise<NginxGrpcPair> {
+  const start = async (name: string, port: number, next: number): Promise<Started & { readyMs: number }> => {
+    const file = join(dir, `${name}.conf`);
+    writeFileSync(file, grpcProxyConfig(dir, name, port, next));
+    return startListening(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}.error.log`), '-c', file], core, '127.0.0.1', port);
+  };
+  const serverPort = await freePort();
+  const server = await start('nginx-grpc-server', serverPort, grpcPort);
+  try {
+    const port = await freePort();
+    const client = await start('nginx-grpc-client', port, serverPort);
+    return { client, server, port, async stop() { await Promise.all([stopProcess(client), stopProcess(server)]); } };
+  } catch (e) {
+    await stopProcess(server);
+    throw e;
+  }
+}
