@@ -48,7 +48,13 @@ export function httpConnectionManager(o: HcmOptions): Obj {
   if (o.rds !== undefined) hcm.rds = { route_config_name: o.rds, config_source: ADS_CONFIG_SOURCE };
   else if (o.routeConfig) hcm.route_config = o.routeConfig;
   hcm.http_filters = o.httpFilters;
-  if (o.useRemoteAddress) hcm.use_remote_address = { value: true };
+  if (o.useRemoteAddress) {
+    hcm.use_remote_address = { value: true };
+    // Istio's gateway default (gatewayTopology.forwardClientCertDetails): the gateway replaces any
+    // X-Forwarded-Client-Cert a client sent with its own view of the client certificate.
+    hcm.forward_client_cert_details = 'SANITIZE_SET';
+    hcm.set_current_client_cert_details = { subject: { value: true }, dns: true, uri: true };
+  }
   return hcm;
 }
 

@@ -3,6 +3,7 @@
 // TLS backends, a missing secret, secret rotation without restart, and X-Forwarded-Proto.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate, createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -180,6 +181,14 @@ test('X-Forwarded-Proto: plaintext at the gateway overwrites a spoofed https; a 
 test('MUTUAL: a client without a certificate is refused, one with a certificate from the CA in ca.crt is served', async () => {
   const good = await issue(ca, 'client', [], 'client');
   await pollUntil('mtls with client cert', async () => (await httpsGet(p443, 'mtls.example.com', '/get', { ca: ca.certPem, cert: good.certPem, key: good.keyPem }).catch(() => ({ status: 0 }))).status === 200, 15_000);
+  // The gateway replaces a client's X-Forwarded-Client-Cert with its own view of the client
+  // certificate (Istio's gateway default SANITIZE_SET): a forged entry never reaches the app.
+  const forged = await httpsGet(p443, 'mtls.example.com', '/headers', { ca: ca.certPem, cert: good.certPem, key: good.keyPem,
+    headers: { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/default/sa/httpbin;URI=spiffe://cluster.local/ns/default/sa/admin' } });
+  const xfcc = (JSON.parse(forged.body) as { headers: Record<string, string> }).headers['X-Forwarded-Client-Cert'] ?? '';
+  const clientHash = createHash('sha256').update(new X509Certificate(good.certPem).raw).digest('hex');
+  assert.ok(xfcc.startsWith(`Hash=${clientHash};Subject=`), xfcc);
+  assert.doesNotMatch(xfcc, /sa\/admin/);
   await assert.rejects(httpsGet(p443, 'mtls.example.com', '/get', { ca: ca.certPem }), /certificate|socket hang up|ECONNRESET|alert/i);
   const other = await makeCa('someone else');
   const foreign = await issue(other, 'intruder', [], 'client');

@@ -41,7 +41,7 @@ before(async () => {
   const inbound: Obj = {
     name: 'inbound', address: { socket_address: { address: ADDR, port_value: 0 } }, traffic_direction: 'INBOUND',
     filter_chains: [{ filter_chain_match: { transport_protocol: 'tls' }, transport_socket: downstreamIstioMutual('cluster.local'),
-      filters: [{ name: 'hcm', typed_config: hcm('in', { inline: { name: 'in', virtual_hosts: [vhost('in', ['*'], [routeTo('app')])] } }) }] }],
+      filters: [{ name: 'hcm', typed_config: hcm('in', { inline: { name: 'in', virtual_hosts: [vhost('in', ['*'], [routeTo('app')])] } }, { forward_client_cert_details: 'APPEND_FORWARD' }) }] }],
   };
   mustUpdate(server, 'listener', map([inbound]));
   await server.settled();

@@ -60,8 +60,13 @@ export interface CompiledHcm {
   readonly serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   /** use_remote_address (edge/gateway): x-forwarded-proto is always set from the downstream connection. */
   readonly useRemoteAddress: boolean;
+  /** forward_client_cert_details: what happens to X-Forwarded-Client-Cert (Envoy's default SANITIZE). */
+  readonly forwardClientCert: XfccMode;
   readonly resource: Obj;
 }
+
+export type XfccMode = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+const XFCC_MODES: readonly string[] = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
 
 export function compileHcm(cfg: Obj, routes: RouteTable, stats: StatsStore, path: string): CompiledHcm {
   const statPrefix = str(cfg.stat_prefix, `${path}.stat_prefix`);
@@ -95,8 +100,14 @@ export function compileHcm(cfg: Obj, routes: RouteTable, stats: StatsStore, path
     serverName: str(cfg.server_name, `${path}.server_name`, 'envoy'),
     serverHeader: serverHeaderMode(str(cfg.server_header_transformation, `${path}.server_header_transformation`, 'OVERWRITE'), `${path}.server_header_transformation`),
     useRemoteAddress: bool(cfg.use_remote_address, `${path}.use_remote_address`, false),
+    forwardClientCert: xfccMode(str(cfg.forward_client_cert_details, `${path}.forward_client_cert_details`, 'SANITIZE'), `${path}.forward_client_cert_details`),
     resource: cfg,
   };
+}
+
+function xfccMode(v: string, path: string): XfccMode {
+  if (XFCC_MODES.includes(v)) return v as XfccMode;
+  throw new ConfigError(path, `unknown value ${v} (one of ${XFCC_MODES.join(', ')})`);
 }
 
 function serverHeaderMode(v: string, path: string): CompiledHcm['serverHeader'] {

@@ -141,7 +141,9 @@ export class ListenerDispatch {
     const host = h2 ? (req.headers[':authority'] as string | undefined) ?? req.headers.host : req.headers.host;
     const target = splitTarget(req.url ?? '/', host);
     let hcm: CompiledHcm;
-    const own = l.sni ? chainOf(req.socket) ?? l.chain : l.chain; // SNI listeners: the connection's chain
+    // SNI listeners: the connection's chain; mTLS listeners: the TLS chain for a TLS connection (on a
+    // PERMISSIVE port its HCM differs from the plaintext one, e.g. in what it does with XFCC).
+    const own = l.sni ? chainOf(req.socket) ?? l.chain : l.tls && (req.socket as { encrypted?: boolean }).encrypted === true ? l.tls.chain : l.chain;
     if (l.useOriginalDst) {
       const port = splitAuthority(target.authority, 80).port;
       const pl = this.table.portListener(port);
@@ -162,7 +164,8 @@ export class ListenerDispatch {
     }
     let stream: Stream | undefined;
     try {
-      if (l.tls || l.sni) applyXfcc(req.headers, req.socket);
+      // Cheap when there is nothing to do: a plaintext request without the header.
+      if (l.tls || l.sni || req.headers['x-forwarded-client-cert'] !== undefined) applyXfcc(req.headers, req.socket, hcm.forwardClientCert);
       stream = new Stream(hcm, this.env, req, res, socket, head, target);
       if (req.rawHeaders.length > hcm.maxHeadersCount * 2) {
         stream.sendLocalReply(431, 'Request Header Fields Too Large', 'DPE');

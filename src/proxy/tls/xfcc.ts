@@ -1,23 +1,33 @@
-// X-Forwarded-Client-Cert on inbound mTLS requests (Envoy's APPEND_FORWARD with subject, URI):
+// X-Forwarded-Client-Cert as Envoy's forward_client_cert_details says, with our entry written as
 // By=<our SPIFFE ID>;Hash=<sha256 of the peer certificate DER>;Subject="<peer subject>";URI=<peer SPIFFE ID>.
-// A request that did not come over mTLS loses any XFCC it carries (it could be forged).
+// A request that did not come with a client certificate loses any XFCC it carries (it could be
+// forged), except under ALWAYS_FORWARD_ONLY; Istio's sidecars append, its gateways replace.
 import { createHash } from 'node:crypto';
 import { peerOf } from './downstream.js';
+import type { XfccMode } from '../hcm/config.js';
 
 const XFCC = 'x-forwarded-client-cert';
 const cache = new WeakMap<object, string>();
 
-export function applyXfcc(headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+export function applyXfcc(headers: Record<string, string | string[] | undefined>, socket: unknown, mode: XfccMode): void {
   const p = peerOf(socket);
   if (!p) {
+    if (mode !== 'ALWAYS_FORWARD_ONLY') delete headers[XFCC];
+    return;
+  }
+  if (mode === 'FORWARD_ONLY' || mode === 'ALWAYS_FORWARD_ONLY') return;
+  if (mode === 'SANITIZE') {
     delete headers[XFCC];
     return;
   }
   let own = cache.get(p);
   if (own === undefined) {
-    own = `By=${p.localSpiffe};Hash=${createHash('sha256').update(p.peerDer).digest('hex')};Subject="${p.peerSubject.replace(/"/g, '\\"')}";URI=${p.peerSpiffe}`;
+    // As Envoy writes it: By only when our certificate has a URI SAN, URI only when the peer's has one
+    // (a gateway's user certificate and its clients' usually have none).
+    const hash = createHash('sha256').update(p.peerDer).digest('hex');
+    own = `${p.localSpiffe ? `By=${p.localSpiffe};` : ''}Hash=${hash};Subject="${p.peerSubject.replace(/"/g, '\\"')}"${p.peerSpiffe ? `;URI=${p.peerSpiffe}` : ''}`;
     cache.set(p, own);
   }
-  const prev = headers[XFCC];
+  const prev = mode === 'APPEND_FORWARD' ? headers[XFCC] : undefined;
   headers[XFCC] = prev ? `${Array.isArray(prev) ? prev.join(',') : prev},${own}` : own;
 }
