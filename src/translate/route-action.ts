@@ -109,13 +109,10 @@ function applyTimeout(action: Obj, timeout: string | undefined, ctx: RouteContex
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 /** Istio's retries avoid hosts already tried (previous_hosts predicate, 5 host selection attempts). */
 const RETRY_HOSTS: Obj = { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], host_selection_retry_max_attempts: '5' };
-/**
- * retryRemoteLocalities: Istio's previous_priorities retry priority (update_frequency 2). Its config
- * type is not among the loaded protos, so the Any carries the encoded message (field 1 = 2).
- */
+/** retryRemoteLocalities: Istio's previous_priorities retry priority (update_frequency 2). */
 const PREVIOUS_PRIORITIES: Obj = {
   name: 'envoy.retry_priorities.previous_priorities',
-  typed_config: { type_url: 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig', value: 'CAI=' },
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig', update_frequency: 2 },
 };
 const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
 

@@ -43,6 +43,7 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
 ];
 
 let rootCache: protobuf.Root | undefined;

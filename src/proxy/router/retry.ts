@@ -81,17 +81,9 @@ function retryPriority(v: unknown, path: string): number {
   if (!isObj(v)) return 0;
   const name = str(v.name, `${path}.name`);
   const tc = obj(v.typed_config, `${path}.typed_config`);
-  const type = str(tc['@type'] ?? tc.type_url, `${path}.typed_config.type_url`);
+  const type = str(tc['@type'], `${path}.typed_config['@type']`);
   if (name !== PREVIOUS_PRIORITIES && !type.endsWith('.PreviousPrioritiesConfig')) throw new ConfigError(`${path}.name`, `unsupported retry priority ${JSON.stringify(name || type)}`);
-  let freq = tc.update_frequency !== undefined ? num(tc.update_frequency, `${path}.typed_config.update_frequency`, 0) : 0;
-  if (tc.update_frequency === undefined && tc.value !== undefined) {
-    // The config as encoded bytes (its type is not among the loaded protos): field 1, a varint.
-    const b = typeof tc.value === 'string' ? Buffer.from(tc.value, 'base64') : tc.value instanceof Uint8Array ? tc.value : new Uint8Array();
-    if (b[0] === 0x08) for (let i = 1, shift = 0; i < b.length && i < 6; i++, shift += 7) {
-      freq += (b[i] & 0x7f) * 2 ** shift;
-      if ((b[i] & 0x80) === 0) break;
-    }
-  }
+  const freq = num(tc.update_frequency, `${path}.typed_config.update_frequency`, 0);
   if (freq <= 0) throw new ConfigError(`${path}.typed_config.update_frequency`, 'must be greater than zero');
   return freq;
 }
