@@ -2,7 +2,7 @@
 // through the Weft sidecar pair, plaintext and mTLS, against direct and raw node:tls, in one run.
 // Prints a table of ratios and writes JSON to bench/results/protocols-<time>.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { startNginxGrpcPair, startUpstreams } from './upstreams.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results');
 const TLS_SCRIPT = fileURLToPath(new URL('./tls-handshake.js', import.meta.url));
-const USAGE = 'usage: node dist/bench/protocols/index.js [--quick] [--seconds N]';
+const USAGE = 'usage: node dist/bench/protocols/index.js [--quick] [--seconds N] [--from-json bench/results/protocols-FILE.json]';
 const log = (l: string): void => { process.stderr.write(`bench:protocols: ${l}\n`); };
 
 /** Tools and their Debian packages; installed with apt-get when missing (apt-get update only if the first try fails). */
@@ -75,13 +75,18 @@ async function rawTls(dir: string, core: number | undefined, concurrency: number
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
+    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, 'from-json': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values['from-json']) {
+    // Re-renders a saved run's table without measuring again.
+    process.stdout.write(`${renderReport(JSON.parse(readFileSync(values['from-json'], 'utf8')) as ProtocolsRun)}\n`);
     return 0;
   }
   const seconds = values.seconds === undefined ? (values.quick ? 5 : 10) : Number(values.seconds);
