@@ -101,7 +101,7 @@ async function main(): Promise<number> {
   const loadBefore = os.loadavg();
   const steal0 = readCpuSteal();
   const run: ProtocolsRun = {
-    startedAt: new Date().toISOString(), quick: values.quick, settings: { ...set, pinning: pin }, machine: { ...machineInfo() }, phases: [],
+    startedAt: new Date().toISOString(), quick: values.quick, settings: { ...set, pinning: pin }, machine: { ...machineInfo(), h2load: spawnSync('h2load', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? 'unknown' }, phases: [],
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'weft-bench-protocols-'));
   try {
