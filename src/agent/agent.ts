@@ -6,7 +6,7 @@ import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
 import { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
-import { startAgentCerts, xdsCredentials, type AgentCertOptions } from '../security/agent-certs.js';
+import { startAgentCerts, xdsCredentials, XdsCertificateProvider, type AgentCertOptions } from '../security/agent-certs.js';
 import { adsSecretNames } from '../proxy/tls/secrets.js';
 
 export interface AgentOptions {
@@ -21,7 +21,7 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Workload certificate from weftd's CA (src/security/agent-certs.ts); absent = no mTLS. */
   certificates?: Omit<AgentCertOptions, 'namespace' | 'serviceAccount'>;
-  /** Root certificate weftd's xDS TLS certificate must chain to; absent = plaintext xDS. */
+  /** Root certificate weftd's xDS TLS certificate must chain to; absent = plaintext xDS. With it, `certificates` is required (mutual TLS). */
   xdsRootPem?: string;
 }
 
@@ -79,10 +79,19 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   };
   const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000, log: { info: () => {}, warn: log, error: log } });
   await proxy.start();
-  const certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' }, proxy, log);
+  // The certificate comes before xDS: weftd's TLS xDS authenticates the client by it (and the
+  // rotated one is presented on the next reconnect).
+  const identity = opts.xdsRootPem ? new XdsCertificateProvider(opts.xdsRootPem) : undefined;
+  const certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' },
+    proxy, log, (c) => identity?.update(c));
+  if (identity && !certs) {
+    await proxy.close();
+    throw new Error(`weftd serves xDS over TLS and authenticates every proxy by its workload certificate, and this proxy has none (${
+      opts.certificates ? 'the certificate request failed, see above' : 'no join token: WEFT_JOIN_TOKEN and --control-plane are needed'})`);
+  }
   // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
   // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
-  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: xdsCredentials(opts.xdsRootPem), channelOptions: {
+  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: xdsCredentials(opts.xdsRootPem, identity), channelOptions: {
     ...(opts.xdsRootPem ? { 'grpc.ssl_target_name_override': 'weftd' } : {}), // weftd's certificate names itself 'weftd' (no SNI to an IP)
     'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
   } });

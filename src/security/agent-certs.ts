@@ -2,6 +2,7 @@
 // certificate (WorkloadCertClient) and hands it to the proxy as local SDS secrets `default` and
 // `ROOTCA` (what Istio's agent serves Envoy over its local SDS socket). Nothing here leaves the process.
 import * as grpc from '@grpc/grpc-js';
+import { experimental } from '@grpc/grpc-js';
 import { TYPE } from '../xds/protos.js';
 import { WorkloadCertClient, type WorkloadCert } from './workload-cert.js';
 
@@ -29,12 +30,15 @@ export async function startAgentCerts(
   o: AgentCertOptions,
   proxy: { update(typeUrl: string, r: ReadonlyMap<string, object>): { ok: boolean; error?: string } },
   log: (line: string) => void,
+  /** Also told of every certificate (first and rotated), e.g. the xDS channel's XdsCertificateProvider. */
+  alsoOnCert?: (c: WorkloadCert) => void,
 ): Promise<WorkloadCertClient | undefined> {
   const client = new WorkloadCertClient({
     ...o, log,
     onCert: (c) => {
       const r = proxy.update(TYPE.secret, secretsOf(c));
       if (!r.ok) log(`certificate not installed: ${r.error ?? ''}`);
+      alsoOnCert?.(c);
     },
   });
   try {
@@ -48,9 +52,52 @@ export async function startAgentCerts(
   }
 }
 
-/** xDS channel credentials: TLS verified against weftd's root (no client certificate), or plaintext. */
-export function xdsCredentials(rootPem: string | undefined): grpc.ChannelCredentials | undefined {
-  return rootPem ? grpc.credentials.createSsl(Buffer.from(rootPem)) : undefined;
+/**
+ * The workload certificate the xDS channel presents to weftd (which authenticates xDS clients by
+ * it). grpc-js reads it at every new connection, so a reconnect after a rotation presents the new one.
+ */
+export class XdsCertificateProvider implements experimental.CertificateProvider {
+  private ca: experimental.CaCertificateUpdate | undefined;
+  private identity: experimental.IdentityCertificateUpdate | undefined;
+  private readonly caListeners = new Set<experimental.CaCertificateUpdateListener>();
+  private readonly identityListeners = new Set<experimental.IdentityCertificateUpdateListener>();
+
+  constructor(rootPem: string) {
+    this.ca = { caCertificate: Buffer.from(rootPem) };
+  }
+
+  update(c: WorkloadCert): void {
+    this.identity = { certificate: Buffer.from(c.certChainPem), privateKey: Buffer.from(c.keyPem) };
+    for (const l of this.identityListeners) l(this.identity);
+  }
+
+  addCaCertificateListener(l: experimental.CaCertificateUpdateListener): void {
+    this.caListeners.add(l);
+    if (this.ca) l(this.ca);
+  }
+
+  removeCaCertificateListener(l: experimental.CaCertificateUpdateListener): void {
+    this.caListeners.delete(l);
+  }
+
+  addIdentityCertificateListener(l: experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.add(l);
+    if (this.identity) l(this.identity);
+  }
+
+  removeIdentityCertificateListener(l: experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.delete(l);
+  }
+}
+
+/**
+ * xDS channel credentials: TLS verified against weftd's root, presenting the workload certificate
+ * of `identity` (mutual TLS; weftd requires it), or plaintext when there is no root.
+ */
+export function xdsCredentials(rootPem: string | undefined, identity?: XdsCertificateProvider): grpc.ChannelCredentials | undefined {
+  if (!rootPem) return undefined;
+  if (!identity) return grpc.credentials.createSsl(Buffer.from(rootPem));
+  return experimental.createCertificateProviderChannelCredentials(identity, identity);
 }
 
 /** weftd's trust bundle (open endpoint): trust domain, root certificate, whether xDS is TLS. */

@@ -34,7 +34,7 @@ export interface WeftdSecurity {
   /** The config API's authorize hook: the admin token, except for the CSR and trust bundle routes. */
   authorize(req: IncomingMessage): boolean;
   register(api: ApiServer): void;
-  /** xDS server credentials: TLS with a certificate from the CA, or plaintext when asked for on loopback. */
+  /** xDS server credentials: mutual TLS (client certificate of the CA required), or plaintext when asked for on loopback. */
   xdsCredentials(host: string, insecure: boolean): Promise<grpc.ServerCredentials>;
 }
 
@@ -82,7 +82,10 @@ export async function setupSecurity(o: SecurityOptions): Promise<WeftdSecurity> 
       }
       const ips = isIP(host) ? [host] : ['127.0.0.1'];
       const { certChainPem, keyPem } = await ca.issueServerCert(['weftd', 'localhost', ...(isIP(host) ? [] : [host])], ips);
-      return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certChainPem), private_key: Buffer.from(keyPem) }], false);
+      // Mutual TLS: every xDS client presents a workload certificate of this CA, verified in the
+      // handshake (expired or foreign certificates never reach a stream); which node it may speak
+      // for is checked per stream (src/weftd/xds-auth.ts).
+      return grpc.ServerCredentials.createSsl(Buffer.from(ca.rootPem), [{ cert_chain: Buffer.from(certChainPem), private_key: Buffer.from(keyPem) }], true);
     },
     authorize(req) {
       const path = (req.url ?? '').split('?')[0];

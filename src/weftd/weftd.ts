@@ -16,6 +16,8 @@ import { SnapshotSource } from './xds-source.js';
 import { ConfigView } from './config-view.js';
 import { registerWeftRoutes } from './routes.js';
 import { setupSecurity, type SecurityOptions } from './ca-routes.js';
+import { createXdsAuthenticator } from './xds-auth.js';
+import { trustDomainBundle } from '../model/mesh.js';
 
 export interface WeftdOptions {
   /** Data dir for the file store and the workload registry; omitted = in memory only. */
@@ -73,10 +75,14 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
     const live = inputs.workloadsOf(workloads.list().filter((w) => w.ready !== false));
     return createSnapshot(`${store.revision()}.${++seq}`, resources, live, opts.mesh);
   };
-  const source = new SnapshotSource(await build(), (ns, name) => workloads.get(ns, name), log);
+  const lookup = (ns: string, name: string) => workloads.get(ns, name);
+  const plaintextXds = opts.insecureXds ?? false;
+  const source = new SnapshotSource(await build(), lookup, log, plaintextXds);
 
   const xlog: XdsLogger = { info: (m) => log(`xds: ${m}`), warn: (m) => log(`xds: ${m}`), error: (m) => log(`xds: ${m}`) };
-  const xds = createXdsServer(source, { debounceMs: opts.debounceMs ?? 20, logger: xlog });
+  // Every stream's claimed node must be its certificate's identity (src/weftd/xds-auth.ts).
+  const authenticate = createXdsAuthenticator({ plaintext: plaintextXds, trustDomains: () => trustDomainBundle(source.current().mesh), lookup, log });
+  const xds = createXdsServer(source, { debounceMs: opts.debounceMs ?? 20, logger: xlog, authenticate });
   xds.on('connect', (e) => { const p = source.proxyOf(e.node); workloads.connected(p.namespace, p.name, p.address); });
   xds.on('disconnect', (e) => { const p = source.proxyOf(e.node); workloads.disconnected(p.namespace, p.name); });
   xds.on('nack', (e) => log(`proxy ${e.nodeId} rejected ${e.typeUrl.split('.').pop()} version ${e.version}: ${e.message}`));
@@ -113,7 +119,7 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   security.register(api);
   registerWeftRoutes(api, { workloads, xds, source, xdsAddress, apiUrl: api.url, translate, checkConsistency });
   log(`config API  ${api.url}   (weft apply/get/delete; WEFT_CONTROL_PLANE=${api.url})`);
-  log(`xDS (ADS)   grpc://${xdsAddress}   (Envoy v3, SotW, ${opts.insecureXds ? 'PLAINTEXT' : 'TLS, root in GET /apis/weft.dev/v1/trustbundle'})`);
+  log(`xDS (ADS)   grpc://${xdsAddress}   (Envoy v3, SotW, ${opts.insecureXds ? 'PLAINTEXT' : 'TLS, client certificates from the CA required, root in GET /apis/weft.dev/v1/trustbundle'})`);
   log(`data        ${opts.dataDir ?? '(in memory)'}`);
 
   return {

@@ -1,11 +1,12 @@
 // Connects translation to the xDS server: per proxy, per snapshot version, resources by type.
 import { TYPE } from '../xds/protos.js';
 import { encodeResource } from '../xds/codec.js';
-import type { NodeInfo, ResourceSource } from '../xds/types.js';
+import type { NodeInfo, ResourceSource, XdsPeer } from '../xds/types.js';
 import type { ConfigSnapshot } from '../registry/snapshot.js';
 import { translateShared, translateForGrpc, translationWarnings, type XdsResources } from '../translate/index.js';
 import type { Workload } from '../model/index.js';
 import { identifyProxy, type ProxyIdentity } from './proxies.js';
+import { secretsRefusal } from './xds-auth.js';
 
 /**
  * Keeps resources and Maps identical across snapshot versions when their content is: a resource
@@ -91,9 +92,12 @@ export class SnapshotSource implements ResourceSource {
 
   /** Translation warnings already logged (each once while it persists). */
   private warned = new Set<string>();
+  /** Streams refused secrets, by node id and reason (logged once each). */
+  private secretsRefused = new Set<string>();
 
+  /** `plaintextXds`: the xDS port has no TLS, so no stream can prove an identity and no secret is served. */
   constructor(initial: ConfigSnapshot, private readonly lookup: (ns: string, name: string) => Workload | undefined,
-    private readonly log: (line: string) => void = () => {}) {
+    private readonly log: (line: string) => void = () => {}, private readonly plaintextXds = false) {
     this.snapshot = initial;
   }
 
@@ -107,11 +111,19 @@ export class SnapshotSource implements ResourceSource {
     this.interner.nextGeneration();
   }
 
+  private logSecretsRefusal(nodeId: string, line: string): void {
+    const key = `${nodeId}\n${line}`;
+    if (this.secretsRefused.has(key)) return;
+    if (this.secretsRefused.size > 1000) this.secretsRefused.clear();
+    this.secretsRefused.add(key);
+    this.log(line);
+  }
+
   proxyOf(node: NodeInfo): ProxyIdentity {
     return identifyProxy(node, this.lookup);
   }
 
-  resources(node: NodeInfo, typeUrl: string, names: readonly string[] | '*'): ReadonlyMap<string, object> {
+  resources(node: NodeInfo, typeUrl: string, names: readonly string[] | '*', peer?: XdsPeer): ReadonlyMap<string, object> {
     const proxy = this.proxyOf(node);
     if (proxy.kind === 'grpc') {
       if (names === '*') return new Map(); // gRPC clients always name what they want
@@ -130,8 +142,13 @@ export class SnapshotSource implements ResourceSource {
     const byType: Record<string, ReadonlyMap<string, object>> = {
       [TYPE.listener]: all.listeners, [TYPE.route]: all.routes, [TYPE.cluster]: all.clusters, [TYPE.endpoint]: all.endpoints,
     };
-    // Gateway credentials: only registered gateway proxies, only the secrets their own Gateways reference.
-    if (proxy.kind === 'gateway' && proxy.workload && all.secrets) byType[TYPE.secret] = all.secrets;
+    // Gateway credentials: only registered gateway proxies whose stream proved the gateway's identity
+    // by certificate, only the secrets their own Gateways reference.
+    if (typeUrl === TYPE.secret && all.secrets) {
+      const refusal = secretsRefusal(proxy, peer, this.plaintextXds);
+      if (refusal === undefined) byType[TYPE.secret] = all.secrets;
+      else if (names === '*' || names.length > 0) this.logSecretsRefusal(node.id, `proxy ${proxy.namespace}/${proxy.name}: no secrets served to node "${node.id}" (${peer?.address ?? '?'}): ${refusal}`);
+    }
     const map = this.interner.map(typeUrl, byType[typeUrl] ?? new Map<string, object>());
     if (names === '*') return map;
     // The server hands the same names array while the subscription is unchanged: thousands of EDS

@@ -10,8 +10,7 @@ const NO_BYTES = { type_url: '', value: new Uint8Array() };
 export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
   /** Handles one DeltaDiscoveryRequest. Never throws. */
   onRequest(req: DeltaDiscoveryRequest): void {
-    if (this.closed) return;
-    this.ensureNode(req.node);
+    if (this.closed || !this.ensureNode(req.node)) return;
     if (!req.type_url) {
       this.ctx.logger.warn(`xds delta stream ${this.id} (${this.nodeId}): request without type_url ignored`);
       return;

@@ -1,14 +1,16 @@
 // The ADS server: gRPC plumbing, the set of live streams, debounced notify() and status().
 // The protocol state machine of one stream lives in sotw-stream.ts.
 import { EventEmitter } from 'node:events';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { PUSH_ORDER } from './protos.js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
 import { DeltaStream } from './delta-stream.js';
 import { SotwStream } from './sotw-stream.js';
 import { SendBudget } from './send-budget.js';
-import { noopLogger, type ProxyStatus, type ResourceSource, type XdsServer, type XdsServerEvents, type XdsServerOptions } from './types.js';
+import { noopLogger, type ProxyStatus, type ResourceSource, type XdsPeer, type XdsServer, type XdsServerEvents, type XdsServerOptions } from './types.js';
 
+export type { XdsPeer, XdsAuthResult } from './types.js';
 export type { NodeInfo, ResourceSource, XdsServer, XdsServerOptions, ProxyStatus, TypeSyncStatus, SyncStatus, XdsServerEvents,
   ConnectEvent, DisconnectEvent, AckEvent, NackEvent, PushEvent, XdsLogger } from './types.js';
 
@@ -56,14 +58,20 @@ class AdsServer extends EventEmitter implements XdsServer {
       return;
     }
     const id = this.nextStreamId++;
+    const peer = call.getPeer();
     const ctx = {
       source: this.source, logger: this.logger, controlPlaneId: this.opts.controlPlaneId,
       clusterAckWaitMs: this.opts.clusterAckWaitMs ?? 2000,
       emit: <E extends keyof XdsServerEvents>(event: E, ...args: XdsServerEvents[E]) => void this.emit(event, ...args),
       listens: (event: keyof XdsServerEvents) => this.listenerCount(event) > 0,
       sendBudget: this.sendBudget,
+      transport: transportPeer(call, peer),
+      authenticate: this.opts.authenticate,
+      deny: (message: string) => {
+        // The stream's 'error' listener ends the call with this status (grpc-js ServerDuplexStream).
+        call.emit('error', Object.assign(new Error(message), { code: grpc.status.PERMISSION_DENIED, details: message }));
+      },
     };
-    const peer = call.getPeer();
     const stream = kind === 'sotw'
       ? new SotwStream(id, peer, call as unknown as grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, ctx)
       : new DeltaStream(id, peer, call as unknown as grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, ctx);
@@ -112,7 +120,8 @@ class AdsServer extends EventEmitter implements XdsServer {
     for (const s of this.streams.values()) {
       if (!s.node) continue;
       const types = [...s.types.values()].map((t) => s.typeStatus(t)).sort((a, b) => rank(a.typeUrl) - rank(b.typeUrl));
-      out.push({ streamId: s.id, protocol: s instanceof DeltaStream ? 'delta' : 'sotw', node: s.node, peer: s.peer, connectedAt: s.connectedAt, types });
+      out.push({ streamId: s.id, protocol: s instanceof DeltaStream ? 'delta' : 'sotw', node: s.node, peer: s.peer,
+        ...(s.transport.principal ? { principal: s.transport.principal } : {}), connectedAt: s.connectedAt, types });
     }
     return out.sort((a, b) => a.node.id.localeCompare(b.node.id) || a.streamId - b.streamId);
   }
@@ -146,6 +155,20 @@ class AdsServer extends EventEmitter implements XdsServer {
       });
     });
   }
+}
+
+/** The verified TLS client certificate of a call, when there is one (grpc-js reports only verified ones). */
+function transportPeer(call: grpc.ServerDuplexStream<unknown, unknown>, address: string): XdsPeer {
+  let cert: PeerCertificate | undefined;
+  try {
+    cert = call.getAuthContext?.()?.sslPeerCertificate;
+  } catch {
+    cert = undefined;
+  }
+  if (!cert?.raw) return { address };
+  const uriSans = (cert.subjectaltname ?? '').split(/,\s*/).filter((x) => x.startsWith('URI:')).map((x) => x.slice(4));
+  const subject = Object.entries(cert.subject ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+  return { address, certificate: { uriSans, serialNumber: cert.serialNumber, subject, validTo: cert.valid_to, fingerprint256: cert.fingerprint256 } };
 }
 
 /** Creates an ADS (SotW) server that serves the resources of `source`. Call listen() to bind. */

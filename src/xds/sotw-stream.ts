@@ -31,8 +31,7 @@ function internNames(names: Set<string>): { names: Set<string>; list: string[] }
 export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
   /** Handles one DiscoveryRequest. Never throws. */
   onRequest(req: DiscoveryRequest): void {
-    if (this.closed) return;
-    this.ensureNode(req.node);
+    if (this.closed || !this.ensureNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!typeUrl) {
       this.ctx.logger.warn(`xds stream ${this.id} (${this.nodeId}): request without type_url ignored`);

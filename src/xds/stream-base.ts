@@ -3,7 +3,7 @@
 // Listeners/Routes), ACK/NACK bookkeeping, status, and encoding with keep-last-good.
 import { PUSH_ORDER, TYPE } from './protos.js';
 import { encodeResource, nodeInfoFromProto, type EncodedResource } from './codec.js';
-import type { NodeInfo, ResourceSource, TypeSyncStatus, XdsLogger, XdsServerEvents } from './types.js';
+import type { NodeInfo, ResourceSource, TypeSyncStatus, XdsAuthResult, XdsLogger, XdsPeer, XdsServerEvents } from './types.js';
 import type { SendBudget } from './send-budget.js';
 
 /** Types whose every SotW response must carry the full subscribed set, and which accept wildcards. */
@@ -46,6 +46,11 @@ export interface StreamContext {
   listens(event: keyof XdsServerEvents): boolean;
   /** Server-wide cap on written, not yet flushed response bytes. */
   sendBudget?: SendBudget;
+  /** The stream's transport identity (TLS client certificate), handed to the source. */
+  transport?: XdsPeer;
+  /** XdsServerOptions.authenticate; `deny` ends the call with PERMISSION_DENIED. */
+  authenticate?: (node: NodeInfo, peer: XdsPeer) => XdsAuthResult;
+  deny?: (message: string) => void;
 }
 
 /** The part of a gRPC server stream the ADS streams use. */
@@ -87,6 +92,7 @@ export abstract class AdsStreamBase<Resp> {
   private readonly closeWaiters = new Set<() => void>();
   /** Budget bytes this stream's unflushed writes hold (given back at close if never flushed). */
   private budgetHeld = 0;
+  private transportPeer: XdsPeer | undefined;
 
   constructor(readonly id: number, readonly peer: string, protected readonly call: WritableCall<Resp>, protected readonly ctx: StreamContext) {}
 
@@ -100,12 +106,41 @@ export abstract class AdsStreamBase<Resp> {
    */
   protected abstract pushType(t: TypeState, gate?: () => Promise<void>): Promise<string | undefined>;
 
-  /** Caches the node from the first request of the stream. */
-  protected ensureNode(node: Record<string, unknown> | undefined): void {
-    if (this.node) return;
-    this.node = nodeInfoFromProto(node);
+  /**
+   * Caches the node from the first request of the stream and authenticates it (before anything is
+   * served or announced). False: the stream was refused and closed.
+   */
+  protected ensureNode(node: Record<string, unknown> | undefined): boolean {
+    if (this.node) return true;
+    const info = nodeInfoFromProto(node);
     if (!node) this.ctx.logger.warn(`xds stream ${this.id} (${this.peer}): first request carries no node`);
+    if (this.ctx.authenticate) {
+      let r: XdsAuthResult;
+      try {
+        r = this.ctx.authenticate(info, this.transport);
+      } catch (e) {
+        r = { denied: `authentication failed: ${errorText(e)}` };
+      }
+      if ('denied' in r) {
+        this.ctx.logger.warn(`xds stream ${this.id} (${this.peer}) node "${info.id}" refused: ${r.denied}`);
+        this.close('permission denied');
+        this.ctx.deny?.(r.denied);
+        return false;
+      }
+      this.transport = { ...this.transport, principal: r.principal };
+    }
+    this.node = info;
     this.ctx.emit('connect', { streamId: this.id, node: this.node, peer: this.peer });
+    return true;
+  }
+
+  /** Who the transport (and authenticate) proved this stream to be. */
+  get transport(): XdsPeer {
+    return this.transportPeer ??= this.ctx.transport ?? { address: this.peer };
+  }
+
+  set transport(p: XdsPeer) {
+    this.transportPeer = p;
   }
 
   protected typeState(typeUrl: string): TypeState {
@@ -138,7 +173,7 @@ export abstract class AdsStreamBase<Resp> {
   protected async fetch(t: TypeState): Promise<Map<string, EncodedResource> | undefined> {
     let found: ReadonlyMap<string, object>;
     try {
-      found = await this.ctx.source.resources(this.node!, t.typeUrl, t.wildcard ? '*' : (t.namesList ??= [...t.names]));
+      found = await this.ctx.source.resources(this.node!, t.typeUrl, t.wildcard ? '*' : (t.namesList ??= [...t.names]), this.transport);
       if (!(found instanceof Map)) throw new Error(`ResourceSource.resources() returned ${typeof found}, not a Map`);
       t.sourceError = undefined;
     } catch (e) {

@@ -15,19 +15,35 @@ export interface NodeInfo {
   clientFeatures?: string[];
 }
 
+/** Who is on the other end of a stream, as the transport proves it (not as the node claims). */
+export interface XdsPeer {
+  /** gRPC peer address (ip:port). */
+  address: string;
+  /**
+   * The client's TLS certificate, present only when the connection is TLS and the certificate was
+   * verified against the server's trust roots (absent on plaintext, or TLS without a client cert).
+   */
+  certificate?: { uriSans: string[]; serialNumber: string; subject: string; validTo: string; fingerprint256: string };
+  /** Set from XdsServerOptions.authenticate's result: who the stream proved to be (e.g. a SPIFFE ID). */
+  principal?: string;
+}
+
+/** authenticate's answer: accept (optionally naming the proven principal) or refuse with a reason. */
+export type XdsAuthResult = { principal?: string } | { denied: string };
+
 /** Where the ADS server gets resources from; it is asked again after every notify(). */
 export interface ResourceSource {
   /**
    * Resources of typeUrl for this node, by name. names = the subscribed names, or '*' for a
    * wildcard subscription. Return only resources that exist (extra names are ignored when not
-   * subscribed).
+   * subscribed). `peer` is the stream's transport identity (after authenticate, when configured).
    *
    * IMMUTABILITY CONTRACT: never mutate a returned Map or resource object afterwards; a change
    * must come as a new object (and a new Map). The server caches encodings by object identity:
    * the same resource object is encoded once for all streams, and the same Map returned to many
    * proxies (e.g. one per class of identical proxies) is encoded, hashed and serialized once.
    */
-  resources(node: NodeInfo, typeUrl: string, names: readonly string[] | '*'): ReadonlyMap<string, object> | Promise<ReadonlyMap<string, object>>;
+  resources(node: NodeInfo, typeUrl: string, names: readonly string[] | '*', peer?: XdsPeer): ReadonlyMap<string, object> | Promise<ReadonlyMap<string, object>>;
 }
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'NOT SENT' | 'NACKED';
@@ -59,6 +75,8 @@ export interface ProxyStatus {
   protocol: 'sotw' | 'delta';
   node: NodeInfo;
   peer: string;
+  /** The principal authenticate() proved for this stream, when any. */
+  principal?: string;
   connectedAt: string;
   /** One entry per type URL the proxy subscribed to, in push order. */
   types: TypeSyncStatus[];
@@ -103,6 +121,13 @@ export interface XdsServerOptions {
   /** Identifies this control plane in DiscoveryResponse.control_plane. */
   controlPlaneId?: string;
   logger?: XdsLogger;
+  /**
+   * Called once per stream with the node of its first request, before anything is served or the
+   * 'connect' event fires. A `{ denied }` answer (or a throw) closes the stream with
+   * PERMISSION_DENIED and that message; `{ principal }` is kept on the stream and handed to the
+   * source with every resources() call. Omitted: every stream is accepted as it claims.
+   */
+  authenticate?: (node: NodeInfo, peer: XdsPeer) => XdsAuthResult;
   /** Extra gRPC server options, e.g. keepalive to notice dead proxies sooner. */
   grpcOptions?: ServerOptions;
 }
