@@ -1,6 +1,6 @@
 // An immutable view of everything translation needs: validated resources, live workloads and mesh
 // settings. Built once per config change; every per-proxy computation reads it and never mutates it.
-import type { ExtensionProvider, Resource, Workload } from '../model/index.js';
+import type { ExtensionProvider, LocalityLoadBalancerSetting, Resource, Workload } from '../model/index.js';
 
 export interface MeshConfig {
   /** Config in this namespace applies mesh-wide (e.g. DestinationRules of last resort). */
@@ -13,6 +13,10 @@ export interface MeshConfig {
   gatewayPortMap: Record<number, number>;
   /** Istio's meshConfig.extensionProviders (AuthorizationPolicy CUSTOM); `weft up --mesh-config FILE`. */
   extensionProviders?: readonly ExtensionProvider[];
+  /** Istio's meshConfig.trustDomainAliases: peers and policies of these trust domains count as ours. */
+  trustDomainAliases?: readonly string[];
+  /** Istio's meshConfig.localityLbSetting: for every cluster whose DestinationRule sets none. */
+  localityLbSetting?: LocalityLoadBalancerSetting;
 }
 
 export const DEFAULT_MESH_CONFIG: Readonly<MeshConfig> = Object.freeze({
