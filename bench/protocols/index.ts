@@ -1,7 +1,7 @@
 // Entry of `npm run bench:protocols [-- --quick] [--seconds N]`: HTTP/2 (h2c), gRPC and TLS handshakes
 // through the Weft sidecar pair, plaintext and mTLS, against direct and raw node:tls, in one run.
 // Prints a table of ratios and writes JSON to bench/results/protocols-<time>.json.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { cpuSeconds, machineInfo, readCpuSteal } from '../dataplane/proc.js';
 import { defaultPinning, killAllNow, pinSelf, startListening, stopAll, stopProcess } from '../dataplane/processes.js';
 import { startProtocolMesh, type MeshUpstream } from './mesh.js';
 import { runPhase, type LoadSettings, type PhaseResult } from './measure.js';
+import { killTools, runTool } from './loads.js';
 import { renderReport, type ProtocolsRun, type RawTlsResult } from './report.js';
 import { writeWorkloadCerts } from './tls-handshake.js';
 import { startNginxGrpcPair, startUpstreams } from './upstreams.js';
@@ -20,6 +21,8 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results');
 const TLS_SCRIPT = fileURLToPath(new URL('./tls-handshake.js', import.meta.url));
 const USAGE = 'usage: node dist/bench/protocols/index.js [--quick] [--seconds N] [--from-json bench/results/protocols-FILE.json]';
+/** The run's temp dir (configs, certificates), removed at the end and on an interrupt. */
+let tempDir: string | undefined;
 const log = (l: string): void => { process.stderr.write(`bench:protocols: ${l}\n`); };
 
 /** Tools and their Debian packages; installed with apt-get when missing (apt-get update only if the first try fails). */
@@ -51,16 +54,9 @@ async function rawTls(dir: string, core: number | undefined, concurrency: number
   const port = await freePort();
   const server = await startListening('raw tls server', process.execPath, [TLS_SCRIPT, 'server', dir, String(port)], core, '127.0.0.1', port);
   try {
-    const args = [TLS_SCRIPT, 'client', dir, String(port), String(concurrency), String(seconds)];
-    const [file, argv] = core === undefined ? [process.execPath, args] : ['taskset', ['-c', String(core), process.execPath, ...args]];
     const cpu0 = cpuSeconds([server.pid]);
-    const client = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    client.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    client.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-    const code = await new Promise<number | null>((resolve, reject) => { client.once('error', reject); client.once('exit', resolve); });
+    const out = await runTool(process.execPath, [TLS_SCRIPT, 'client', dir, String(port), String(concurrency), String(seconds)], core);
     const serverCpu = cpuSeconds([server.pid]) - cpu0;
-    if (code !== 0) throw new Error(`raw tls client exited with ${code}: ${out.trim().slice(-300)}`);
     // The client reports its own CPU (process.cpuUsage) as it ends.
     const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { handshakes: number; errors: number; seconds: number; cpuSeconds: number };
     return {
@@ -104,6 +100,7 @@ async function main(): Promise<number> {
     startedAt: new Date().toISOString(), quick: values.quick, settings: { ...set, pinning: pin }, machine: { ...machineInfo(), h2load: spawnSync('h2load', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? 'unknown' }, phases: [],
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'weft-bench-protocols-'));
+  tempDir = dir;
   try {
     await writeWorkloadCerts(dir);
     try {
@@ -160,7 +157,9 @@ async function main(): Promise<number> {
 }
 
 const onSignal = (): void => {
+  killTools();
   killAllNow();
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   process.exit(130);
 };
 process.on('SIGINT', onSignal);

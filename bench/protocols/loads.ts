@@ -2,7 +2,7 @@
 // (uniform pacing, latency from each request's intended send time, like the data-plane bench's
 // runLoad, which speaks HTTP/1.1 only), a closed-loop gRPC unary load with @grpc/grpc-js, and wrk.
 import grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { ECHO_SERVICE } from './grpc-echo.js';
@@ -18,10 +18,20 @@ export function percentiles(values: number[]): Latency {
   return { p50: at(50), p90: at(90), p99: at(99), max: s[s.length - 1] };
 }
 
-function runTool(cmd: string, args: string[], core: number | undefined): Promise<string> {
+const tools = new Set<ChildProcess>();
+
+/** Kills the load tools still running (on an interrupt). */
+export function killTools(): void {
+  for (const c of tools) c.kill('SIGKILL');
+}
+
+/** Runs a tool to its end (pinned to `core`) and returns its stdout and stderr. */
+export function runTool(cmd: string, args: string[], core: number | undefined): Promise<string> {
   const [file, argv] = core === undefined ? [cmd, args] : ['taskset', ['-c', String(core), cmd, ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    tools.add(child);
+    child.once('exit', () => tools.delete(child));
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
