@@ -55,7 +55,7 @@ function probe(address: string, n: ReturnType<typeof node>, credentials?: grpc.C
     channelOptions: credentials ? { 'grpc.ssl_target_name_override': 'weftd' } : {} });
   clients.push(client);
   const p: Probe = { client, secrets: new Map(), listeners: 0, errors: [] };
-  client.subscribe(TYPE.listener, '*', (u) => { p.listeners++; });
+  client.subscribe(TYPE.listener, '*', () => { p.listeners++; });
   client.subscribe(TYPE.secret, [SECRET], (u) => { for (const [k, v] of u.resources) p.secrets.set(k, v); });
   client.on('disconnected', (e) => p.errors.push(e.error));
   client.start();
