@@ -33,6 +33,9 @@ export interface Agent {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
+/** The agent cannot speak to weftd's mutual-TLS xDS: it has no workload certificate. */
+export class XdsIdentityMissing extends Error {}
+
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** Route config names the listeners ask for through RDS. */
@@ -86,7 +89,7 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     proxy, log, (c) => identity?.update(c));
   if (identity && !certs) {
     await proxy.close();
-    throw new Error(`weftd serves xDS over TLS and authenticates every proxy by its workload certificate, and this proxy has none (${
+    throw new XdsIdentityMissing(`weftd serves xDS over TLS and authenticates every proxy by its workload certificate, and this proxy has none (${
       opts.certificates ? 'the certificate request failed, see above' : 'no join token: WEFT_JOIN_TOKEN and --control-plane are needed'})`);
   }
   // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a

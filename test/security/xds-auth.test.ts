@@ -12,7 +12,8 @@ import { TYPE } from '../../src/xds/protos.js';
 import { sidecarNodeId } from '../../src/weftd/proxies.js';
 import { makeCsr } from '../../src/security/workload-cert.js';
 import { CertificateAuthority } from '../../src/security/ca.js';
-import { TestMesh, waitFor } from '../helpers/mesh.js';
+import { execFile } from 'node:child_process';
+import { TestMesh, WEFT, waitFor } from '../helpers/mesh.js';
 import { makeCa, issue } from '../gateway/certs.js';
 
 const GW = { name: 'istio-ingressgateway', namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account' };
@@ -191,4 +192,16 @@ void test('plaintext xDS (--insecure-xds): config is served as claimed, secrets 
   await until('listeners', () => p.listeners > 0, 10_000);
   await until('refusal logged', () => plainLogs.some((l) => l.includes('no secrets served') && l.includes('plaintext')), 10_000);
   assert.equal(p.secrets.size, 0);
+});
+
+void test('weft proxy without a join token against TLS xDS exits at once, saying it needs a workload certificate', async () => {
+  const env = { ...process.env };
+  delete env.WEFT_JOIN_TOKEN;
+  const r = await new Promise<{ code: number; err: string }>((resolve) => {
+    execFile(process.execPath, [WEFT, 'proxy', '--xds', mesh.weftd.xdsAddress, '--address', '127.0.0.1', '--name', 'no-token', '--admin-port', '0',
+      '--control-plane', mesh.weftd.apiUrl], { env, timeout: 20_000 }, (e, _out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, err: String(err) }));
+  });
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /weft proxy: weftd serves xDS over mutual TLS and needs this proxy's workload certificate/);
+  assert.doesNotMatch(r.err, /\n\s+at /, 'a clear message, no stack');
 });

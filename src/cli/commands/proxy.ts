@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startProxyAgent } from '../../agent/agent.js';
+import { startProxyAgent, XdsIdentityMissing } from '../../agent/agent.js';
 import { CliError, UsageError } from '../errors.js';
 import { fetchTrustBundle } from '../../security/agent-certs.js';
 import type { CliIO } from '../io.js';
@@ -39,12 +39,18 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   // xDS is TLS unless weftd says it serves plaintext (--insecure-xds there) or we are told so here.
   const bundle = values['control-plane'] && !values['insecure-xds'] ? await fetchTrustBundle(values['control-plane']).catch((e: Error) => { throw new CliError(e.message); }) : undefined;
   delete process.env.WEFT_JOIN_TOKEN;
+  // weftd's TLS xDS authenticates proxies by their workload certificate: without a join token there is none.
+  if (bundle?.xdsTls && !joinToken) {
+    throw new CliError('weftd serves xDS over mutual TLS and needs this proxy\'s workload certificate: start it with a join token in WEFT_JOIN_TOKEN (weft run does), or use a weftd started with --insecure-xds');
+  }
   const agent = await startProxyAgent({
     xdsAddress: values.xds, kind, address: values.address, name: values.name, namespace: values.namespace ?? 'default',
     labels, serviceAccount: values['service-account'], adminPort: values['admin-port'] ? Number(values['admin-port']) : undefined,
     log: (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`),
     certificates: joinToken && values['control-plane'] ? { apiUrl: values['control-plane'], joinToken } : undefined,
     xdsRootPem: bundle?.xdsTls ? bundle.rootCert : undefined,
+  }).catch((e: unknown) => {
+    throw e instanceof XdsIdentityMissing ? new CliError(e.message) : e;
   });
   const drainMs = Number(values['drain-timeout'] ?? 10_000);
   if (values.supervised) {
