@@ -74,10 +74,12 @@ export function createXdsAuthenticator(o: XdsAuthOptions): (node: NodeInfo, peer
 /**
  * Why this stream may not have the gateway secrets of `proxy` (undefined: it may). Secrets go only
  * to a registered gateway whose stream proved, by certificate, the gateway's namespace and account.
+ * `peer` undefined: an in-process caller, not a stream (the xDS server always passes the stream's peer).
  */
 export function secretsRefusal(proxy: ProxyIdentity, peer: XdsPeer | undefined, plaintext: boolean): string | undefined {
   if (proxy.kind !== 'gateway') return `it is a ${proxy.kind}, not a gateway`;
   if (!proxy.workload) return `no gateway workload ${proxy.namespace}/${proxy.name} is registered`;
+  if (!peer) return undefined;
   if (plaintext) return 'xDS is plaintext (--insecure-xds): secrets are never sent without a client certificate';
   const id = provenIdentity(peer);
   if (!id) return 'the stream proved no identity (no client certificate)';
