@@ -167,16 +167,18 @@ export interface ControlPlaneRow {
   p50Ms: number; p99Ms: number;
   /** From the store's commit of the change (weftd's part: snapshot, translation, push) to every ACK. */
   commitP50Ms: number; commitP99Ms: number;
+  /** From `weft apply` to the store's commit: the config API's part (validation, analysis, journal write). */
+  apiP50Ms: number; apiP99Ms: number;
   cpuSecondsPerPush: number; mbPerSidecar: number; rssConnectedMB: number;
   /** light clients: what one proxy spends decoding a changed RDS response with protobufjs (median). */
   rdsDecodeMs?: number;
 }
 
-const HEADER = '| sidecars | xDS | mesh | initial apply ms | all synced ms | apply -> all ACKed p50 ms | p99 ms | store commit -> all ACKed p50 ms | p99 ms | weftd CPU s per push | weftd MB per sidecar |\n|---|---|---|---|---|---|---|---|---|---|---|';
+const HEADER = '| sidecars | xDS | mesh | initial apply ms | all synced ms | apply -> all ACKed p50 ms | p99 ms | store commit -> all ACKed p50 ms | p99 ms | apply -> store commit p50 ms | p99 ms | weftd CPU s per push | weftd MB per sidecar |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 export function controlPlaneTable(rows: readonly ControlPlaneRow[]): string {
   return `${HEADER}\n${rows.map((r) => `| ${r.sidecars} | ${r.protocol} | ${r.services} x 3 subsets, ${r.services} VS | ${r.initialApplyMs} | ${r.allSyncedMs} | ` +
-    `${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${r.commitP50Ms.toFixed(0)} | ${r.commitP99Ms.toFixed(0)} | ${r.cpuSecondsPerPush.toFixed(3)} | ${r.mbPerSidecar.toFixed(2)} |`).join('\n')}`;
+    `${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${r.commitP50Ms.toFixed(0)} | ${r.commitP99Ms.toFixed(0)} | ${r.apiP50Ms.toFixed(1)} | ${r.apiP99Ms.toFixed(1)} | ${r.cpuSecondsPerPush.toFixed(3)} | ${r.mbPerSidecar.toFixed(2)} |`).join('\n')}`;
 }
 
 /** One run per sidecar count: weftd in this process, the sidecars in a child process. */
@@ -254,6 +256,7 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     // When the store committed the change (its watch event): the rest is weftd's push path, the
     // time before it the config API's (validation, analysis of the whole config, journal write).
     const fromCommit: number[] = [];
+    const toCommit: number[] = [];
     let commitAt = 0;
     const unwatch = weftd.store.watch(() => { commitAt ||= performance.now(); });
     // WEFT_BENCH_CPU_PROFILE=file.cpuprofile: a CPU profile of weftd during the timed changes only.
@@ -279,11 +282,12 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
       await done;
       const end = performance.now();
       lat.push(end - start);
-      if (commitAt) fromCommit.push(end - commitAt);
+      if (commitAt) { fromCommit.push(end - commitAt); toCommit.push(commitAt - start); }
     }
     const cpuPerPush = (cpuS() - cpu0) / changes;
     unwatch();
     fromCommit.sort((a, b) => a - b);
+    toCommit.sort((a, b) => a - b);
     if (profile) {
       const { profile: prof } = await profile.post('Profiler.stop');
       writeFileSync(process.env.WEFT_BENCH_CPU_PROFILE!, JSON.stringify(prof));
@@ -291,7 +295,7 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
     }
     lat.sort((a, b) => a - b);
     rows.push({ sidecars: n, services, protocol, initialApplyMs: applyMs, allSyncedMs: connectMs, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99),
-      commitP50Ms: pct(fromCommit, 50), commitP99Ms: pct(fromCommit, 99),
+      commitP50Ms: pct(fromCommit, 50), commitP99Ms: pct(fromCommit, 99), apiP50Ms: pct(toCommit, 50), apiP99Ms: pct(toCommit, 99),
       cpuSecondsPerPush: cpuPerPush, mbPerSidecar: (rssConnected - rss0) / n, rssConnectedMB: rssConnected,
       rdsDecodeMs: decodeMs.length ? [...decodeMs].sort((a, b) => a - b)[decodeMs.length >> 1] : undefined });
     for (const child of children) child.send('stop');

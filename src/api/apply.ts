@@ -58,7 +58,7 @@ export async function applyItems(deps: ApplyRouteDeps, raw: readonly unknown[], 
 
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     const existing = await Promise.all(keys.map((k) => store.get(k)));
-    const analysis = deps.analyze ? await analyzeResult(deps.analyze, store, items, keys, opts.delete) : { blocking: [], other: [] };
+    const analysis = deps.analyze ? await analyzeResult(deps.analyze, store, items.map((r, i) => reuseStored(r, existing[i])), keys, opts.delete) : { blocking: [], other: [] };
     if (analysis.blocking.length) {
       throw invalidItems(analysis.blocking.map((d) => ({ index: keys.findIndex((k) => sameKey(k, d)), d })), raw.length);
     }
@@ -115,21 +115,51 @@ function sameKey(k: ResourceKey, d: Diagnostic): boolean {
  * problem elsewhere never blocks every apply.
  */
 async function analyzeResult(analyze: Analyze, store: ConfigStore, items: Resource[], keys: ResourceKey[], deleting: boolean) {
-  const state = new Map<string, Resource>();
-  for (const r of await store.list()) state.set(keyString(storeKeyOf(r)), r);
-  items.forEach((r, i) => {
-    if (deleting) state.delete(keyString(keys[i]));
-    else state.set(keyString(keys[i]), r);
-  });
   let ds: Diagnostic[];
   try {
-    ds = analyze([...state.values()]);
+    ds = analyze(await stateAfter(store, items, keys, deleting));
   } catch (e) {
     ds = [{ severity: 'warning', code: 'WEFT-API-ANALYZER', message: `analyzer failed: ${(e as Error).message}` }];
   }
   const blocking = deleting ? [] : ds.filter((d) => d.severity === 'error' && keys.some((k) => sameKey(k, d)));
   const other = ds.filter((d) => !blocking.includes(d)).map((d) => ({ ...d, severity: 'warning' as const }));
   return { blocking, other };
+}
+
+/**
+ * The config as it would be after the apply: the store's resources in key order (its own frozen
+ * objects, uncopied, which lets the analyzer skip what it already checked), applied items in place
+ * of the stored ones, new ones at the end, deleted ones left out.
+ */
+async function stateAfter(store: ConfigStore, items: Resource[], keys: ResourceKey[], deleting: boolean): Promise<Resource[]> {
+  const view = store.view?.();
+  if (!view) {
+    const state = new Map<string, Resource>();
+    for (const r of await store.list()) state.set(keyString(storeKeyOf(r)), r);
+    items.forEach((r, i) => {
+      if (deleting) state.delete(keyString(keys[i]));
+      else state.set(keyString(keys[i]), r);
+    });
+    return [...state.values()];
+  }
+  const out = view.resources.slice();
+  const added: Resource[] = [];
+  let removed = false;
+  items.forEach((r, i) => {
+    const at = view.indexOf(keyString(keys[i]));
+    if (deleting) {
+      if (at >= 0) { out[at] = undefined as unknown as Resource; removed = true; }
+    } else if (at >= 0) out[at] = r;
+    else added.push(r);
+  });
+  const kept = removed ? out.filter((r) => r !== undefined) : out;
+  kept.push(...added);
+  return kept;
+}
+
+/** An item identical to its stored object is analyzed as the stored (frozen, already analyzed) one. */
+function reuseStored(item: Resource, stored: Resource | undefined): Resource {
+  return stored && sameContent(stored, item) ? stored : item;
 }
 
 function invalidItems(errors: { index: number; d: Diagnostic }[], total: number) {

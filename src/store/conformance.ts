@@ -57,14 +57,28 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Confi
     assert.equal(await s.get(vsKey('a', 'other')), undefined);
   });
 
-  withStore('returned objects are copies: mutating them does not change the store', async (s) => {
+  withStore('returned objects are frozen and shared, copy-free; the caller keeps its own input', async (s) => {
     const input = vs('a');
     const [stored] = await s.apply([{ op: 'put', resource: input }]);
-    (stored.spec as { hosts: string[] }).hosts.push('x');
+    assert.throws(() => { (stored.spec as { hosts: string[] }).hosts.push('x'); }, TypeError, 'deep-frozen');
     (input.spec as { hosts: string[] }).hosts.push('y');
     const got = await s.get(vsKey('a'));
-    (got!.spec as { hosts: string[] }).hosts.push('z');
+    assert.throws(() => { got!.metadata.name = 'z'; }, TypeError);
     assert.deepEqual((await s.get(vsKey('a')))!.spec, { hosts: ['a'] });
+    assert.equal(await s.get(vsKey('a')), stored, 'no copy per read');
+    const [other] = await s.apply([{ op: 'put', resource: vs('b') }]);
+    assert.equal((await s.list()).find((r) => r.metadata.name === 'a'), stored, 'an unchanged resource keeps its identity');
+    const listed = await s.list();
+    listed.pop();
+    assert.deepEqual((await s.list()).map((r) => r.metadata.name), ['a', 'b'], 'the list array is the caller\'s');
+    const [b2] = await s.apply([{ op: 'put', resource: vs('b', { hosts: ['b2'] }) }]);
+    assert.notEqual(b2, other);
+    assert.deepEqual((await s.list()).map((r) => r.spec), [{ hosts: ['a'] }, { hosts: ['b2'] }], 'a modification is seen by the next list');
+    const view = s.view?.();
+    if (view) {
+      assert.equal(view.resources[view.indexOf('VirtualService/default/b')], b2);
+      assert.equal(view.indexOf('VirtualService/default/missing'), -1);
+    }
   });
 
   withStore('generation follows spec only; labels change the version but not the generation', async (s) => {

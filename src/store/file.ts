@@ -4,12 +4,12 @@
 // one, so a crash at any moment leaves either the whole batch or none of it.
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { keyString, type Resource, type ResourceKey } from '../model/index.js';
+import type { Resource, ResourceKey } from '../model/index.js';
 import {
   acquireLock, applyJournal, decodeJournal, encodeJournal, fsyncDir, JOURNAL, LOCK, META, OBJECTS,
   relPathOf, unlinkIfExists, walkFiles, writeFileDurable, type JournalBody,
 } from './file-io.js';
-import { SerialQueue, StoreState, WatchHub, storeKeyOf, type BatchPlan } from './state.js';
+import { SerialQueue, StoreState, WatchHub, storeKeyOf, type BatchPlan, type StoreView } from './state.js';
 import { StoreUnavailableError, type ConfigStore, type StoreLoadProblem, type StoreOp, type WatchListener } from './types.js';
 
 export interface FileStoreOptions {
@@ -61,6 +61,10 @@ export class FileStore implements ConfigStore {
 
   async list(filter?: { kind?: string; namespace?: string }): Promise<Resource[]> {
     return this.state.list(filter);
+  }
+
+  view(): StoreView {
+    return this.state.view();
   }
 
   apply(ops: readonly StoreOp[]): Promise<Resource[]> {
@@ -168,7 +172,7 @@ export class FileStore implements ConfigStore {
       if (!r) continue;
       const rv = Number(r.metadata.resourceVersion);
       revision = Math.max(revision, rv);
-      this.state.objects.set(keyIdOf(r), r);
+      this.state.load(r);
     }
     this.state.revision = revision;
   }
@@ -196,10 +200,6 @@ export class FileStore implements ConfigStore {
     }
     return r;
   }
-}
-
-function keyIdOf(r: Resource): string {
-  return keyString(storeKeyOf(r));
 }
 
 /** Convenience for `FileStore.open`. */

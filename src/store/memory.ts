@@ -1,6 +1,6 @@
 // A ConfigStore held only in memory: tests, dry runs, and `weftd --ephemeral`.
 import type { Resource, ResourceKey } from '../model/index.js';
-import { SerialQueue, StoreState, WatchHub } from './state.js';
+import { SerialQueue, StoreState, WatchHub, type StoreView } from './state.js';
 import { StoreUnavailableError, type ConfigStore, type StoreOp, type WatchListener } from './types.js';
 
 export class MemoryStore implements ConfigStore {
@@ -19,6 +19,10 @@ export class MemoryStore implements ConfigStore {
 
   async list(filter?: { kind?: string; namespace?: string }): Promise<Resource[]> {
     return this.state.list(filter);
+  }
+
+  view(): StoreView {
+    return this.state.view();
   }
 
   apply(ops: readonly StoreOp[]): Promise<Resource[]> {

@@ -1,6 +1,8 @@
 // The in-memory heart shared by every store backend: plans a batch against the current state
 // (all checks first, nothing mutated), then commits the plan. FileStore persists a plan before
 // committing it, so a failed write never leaves memory ahead of disk.
+// Stored resources are deep-frozen and handed out as they are (get, list, apply results, watch
+// events): reads copy nothing, and an unchanged resource keeps its identity across revisions.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { kindByName, keyString, type Resource, type ResourceKey } from '../model/index.js';
@@ -61,23 +63,61 @@ function checkPutShape(r: Resource): void {
   }
 }
 
+/** Freezes an object and everything it holds; stops at objects already frozen (they are deeply frozen). */
+export function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** The store's resources at one revision, sorted by key; valid until the caller next awaits. */
+export interface StoreView {
+  revision: string;
+  /** Shared and updated in place by later commits: copy it (slice) before awaiting; never mutate it. */
+  resources: readonly Resource[];
+  /** Index in `resources` of the key (`keyString` of the normalized key), -1 when absent. */
+  indexOf(id: string): number;
+}
+
 export class StoreState {
-  readonly objects = new Map<string, Resource>();
+  private readonly objects = new Map<string, Resource>();
   revision = 0;
+  /** Every resource sorted by key id, rebuilt only when keys come or go (a modification updates it in place). */
+  private sorted: Resource[] | undefined;
+  private sortedIndex = new Map<string, number>();
 
   get(key: ResourceKey): Resource | undefined {
-    const r = this.objects.get(keyString(normalizeKey(key)));
-    return r && structuredClone(r);
+    return this.objects.get(keyString(normalizeKey(key)));
+  }
+
+  /** Adds a resource read from disk at open (frozen here). */
+  load(r: Resource): void {
+    this.objects.set(keyString(storeKeyOf(r)), deepFreeze(r));
+    this.sorted = undefined;
   }
 
   list(filter: { kind?: string; namespace?: string } = {}): Resource[] {
-    const out: Resource[] = [];
-    for (const r of this.objects.values()) {
-      if (filter.kind !== undefined && r.kind !== filter.kind) continue;
-      if (filter.namespace !== undefined && (r.metadata.namespace ?? '') !== filter.namespace) continue;
-      out.push(structuredClone(r));
+    const all = this.sortedResources();
+    if (filter.kind === undefined && filter.namespace === undefined) return all.slice();
+    return all.filter((r) => (filter.kind === undefined || r.kind === filter.kind)
+      && (filter.namespace === undefined || (r.metadata.namespace ?? '') === filter.namespace));
+  }
+
+  view(): StoreView {
+    const resources = this.sortedResources();
+    return { revision: String(this.revision), resources, indexOf: (id) => this.sortedIndex.get(id) ?? -1 };
+  }
+
+  private sortedResources(): Resource[] {
+    if (!this.sorted) {
+      // localeCompare, as lists were always sorted; only when the set of keys changed.
+      const ids = [...this.objects.keys()].sort((a, b) => a.localeCompare(b));
+      this.sorted = ids.map((id) => this.objects.get(id)!);
+      this.sortedIndex = new Map(ids.map((id, i) => [id, i]));
     }
-    return out.sort((a, b) => keyString(storeKeyOf(a)).localeCompare(keyString(storeKeyOf(b))));
+    return this.sorted;
   }
 
   /** Checks every op against the current state plus the earlier ops of the batch; throws on the first failure. */
@@ -100,21 +140,22 @@ export class StoreState {
             throw new StoreConflictError(`${id}: resourceVersion is ${old.metadata.resourceVersion}, expected ${op.expectResourceVersion}`, key);
           }
         }
-        const incoming = structuredClone(op.resource);
+        const incoming = structuredClone(op.resource); // the caller keeps its object; the store freezes its own
         const meta = { ...incoming.metadata };
         if (key.namespace) meta.namespace = key.namespace;
         else delete meta.namespace;
         const candidate: Resource = { ...incoming, metadata: meta };
         if (old && sameContent(old, candidate)) {
-          results.push(structuredClone(old));
+          results.push(old);
           continue;
         }
         meta.uid = old?.metadata.uid ?? randomUUID();
         meta.creationTimestamp = old?.metadata.creationTimestamp ?? now.toISOString().replace(/\.\d{3}Z$/, 'Z');
         meta.generation = !old ? 1 : isDeepStrictEqual(old.spec, candidate.spec) ? old.metadata.generation ?? 1 : (old.metadata.generation ?? 1) + 1;
         meta.resourceVersion = rv;
+        deepFreeze(candidate);
         stage(staged, id, key, this.objects.get(id), candidate);
-        results.push(structuredClone(candidate));
+        results.push(candidate);
       } else {
         const key = normalizeKey(op.key);
         const id = keyString(key);
@@ -124,14 +165,14 @@ export class StoreState {
           throw new StoreConflictError(`${id}: resourceVersion is ${old.metadata.resourceVersion}, expected ${op.expectResourceVersion}`, key);
         }
         stage(staged, id, key, this.objects.get(id), undefined);
-        results.push(structuredClone(old));
+        results.push(old);
       }
     }
     // A key created then deleted in the same batch leaves no trace.
     const changes = [...staged.values()].filter((c) => c.before !== undefined || c.after !== undefined);
     const events: WatchEvent[] = changes.map((c) => (c.after
-      ? { type: c.before ? 'MODIFIED' : 'ADDED', resource: structuredClone(c.after), resourceVersion: rv }
-      : { type: 'DELETED', resource: structuredClone(c.before!), resourceVersion: rv }));
+      ? { type: c.before ? 'MODIFIED' : 'ADDED', resource: c.after, resourceVersion: rv }
+      : { type: 'DELETED', resource: c.before!, resourceVersion: rv }));
     return { revision: changes.length ? next : this.revision, changes, events, results };
   }
 
@@ -139,6 +180,9 @@ export class StoreState {
     for (const c of plan.changes) {
       if (c.after) this.objects.set(c.id, c.after);
       else this.objects.delete(c.id);
+      const at = this.sortedIndex.get(c.id);
+      if (this.sorted && c.before && c.after && at !== undefined) this.sorted[at] = c.after;
+      else this.sorted = undefined;
     }
     this.revision = Math.max(this.revision, plan.revision);
   }

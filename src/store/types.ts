@@ -15,9 +15,16 @@ export interface WatchEvent {
 
 export type WatchListener = (events: readonly WatchEvent[], revision: string) => void;
 
+/**
+ * Resources a store returns (get, list, apply results, watch events) are deep-frozen and shared:
+ * read them, never mutate them (copy first). An unchanged resource is the same object at every revision.
+ */
 export interface ConfigStore {
   get(key: ResourceKey): Promise<Resource | undefined>;
+  /** Sorted by key; the array is the caller's, the resources are shared (frozen). */
   list(filter?: { kind?: string; namespace?: string }): Promise<Resource[]>;
+  /** Optional synchronous, copy-free read of every resource (see StoreView in state.ts). */
+  view?(): import('./state.js').StoreView;
   /**
    * Atomic: all ops apply or none. Ops apply in order, each seeing the previous ones of the batch.
    * Throws StoreConflictError (409), StoreNotFoundError (404), StoreExistsError (409).
