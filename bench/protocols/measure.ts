@@ -1,12 +1,16 @@
 // One phase of the protocols benchmark (plaintext or mTLS): a probe per protocol through the Weft
 // pair (does it carry it correctly at all?), then each load direct and through the pair, with the
 // sidecars' CPU per request. A probe that fails is a finding: its loads are skipped and the error kept.
+import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { curlOnce } from '../../src/load/index.js';
 import { cpuSeconds, processTree } from '../dataplane/proc.js';
 import { runGrpcLoad, runH2load, runPacedH2, runWrk, type LoadResult } from './loads.js';
 import { sidecarStats, type ProtocolMesh } from './mesh.js';
 import { BODY_BYTES, type Upstreams } from './upstreams.js';
+
+/** The 1 s warm-up of h2load and of the gRPC load (not counted in their requests). */
+const WARMUP_MS = 1000;
 
 export interface LoadSettings {
   seconds: number;
@@ -37,17 +41,23 @@ export interface PhaseResult {
 /** A reference pair to measure like the Weft pair: its gRPC target and its processes (for CPU). */
 export interface ReferencePair { grpcTarget: string; pids: number[] }
 
-async function withCpu(pids: number[], fn: () => Promise<LoadResult>): Promise<Measured> {
+/** Runs a load and the CPU of `pids` per measured request; with a warm-up, CPU counts from its end (as the load's requests do). */
+async function withCpu(pids: number[], fn: () => Promise<LoadResult>, warmupMs = 0): Promise<Measured> {
   const trees = pids.flatMap((p) => processTree(p));
-  const c0 = cpuSeconds(trees);
-  const r = await fn();
+  let c0 = cpuSeconds(trees);
+  const timer = warmupMs > 0 ? setTimeout(() => { c0 = cpuSeconds(trees); }, warmupMs) : undefined;
+  let r: LoadResult;
+  try {
+    r = await fn();
+  } finally {
+    clearTimeout(timer);
+  }
   const cpu = cpuSeconds(trees) - c0;
   return pids.length && r.requests > 0 ? { ...r, sidecarCpuUsPerRequest: Math.round((cpu / r.requests) * 1e6) } : r;
 }
 
 /** One h2c GET through `origin` with `authority`: status and body length. */
-async function probeH2(origin: string, authority: string): Promise<{ ok: boolean; detail: string }> {
-  const http2 = await import('node:http2');
+function probeH2(origin: string, authority: string): Promise<{ ok: boolean; detail: string }> {
   return new Promise((resolve) => {
     const s = http2.connect(origin);
     const done = (ok: boolean, detail: string): void => { s.destroy(); resolve({ ok, detail }); };
@@ -119,14 +129,14 @@ export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean,
   await probe('grpc', () => probeGrpc(grpcOutbound, mesh.authority.grpc));
   await probe('http1-per-request', () => probeH1(`${outbound}/`, mesh.authority.hs));
 
-  const pairLoad = async (key: string, probeName: string, upstreamKey: string, fn: () => Promise<LoadResult>, extra?: () => Promise<number>): Promise<void> => {
+  const pairLoad = async (key: string, probeName: string, upstreamKey: string, fn: () => Promise<LoadResult>, extra?: () => Promise<number>, warmupMs = 0): Promise<void> => {
     if (!out.probes[probeName].ok) {
       out.pair[key] = { error: `not measured: the probe failed (${out.probes[probeName].detail})` };
       return;
     }
     try {
       const before = extra ? await extra() : 0;
-      const m = await withCpu(sidecarPids(upstreamKey), fn);
+      const m = await withCpu(sidecarPids(upstreamKey), fn, warmupMs);
       if (extra) m.upstreamConnections = (await extra()) - before;
       out.pair[key] = m;
       log(`${tag}: pair ${key}: ${Math.round(m.rps)} /s, ${m.errors} errors${m.latencyMs ? `, p50 ${m.latencyMs.p50.toFixed(2)} ms p99 ${m.latencyMs.p99.toFixed(2)} ms` : ''}`);
@@ -145,18 +155,18 @@ export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean,
   const s = set.seconds;
   // Saturation and the paced load, direct then through the pair, back to back.
   await directLoad('h2c-saturation', () => runH2load(h2Direct, undefined, set.h2Clients, set.h2Streams, s, set.loadCore));
-  await pairLoad('h2c-saturation', 'h2c', 'h2c', () => runH2load(`${outbound}/`, mesh.authority.h2c, set.h2Clients, set.h2Streams, s, set.loadCore));
+  await pairLoad('h2c-saturation', 'h2c', 'h2c', () => runH2load(`${outbound}/`, mesh.authority.h2c, set.h2Clients, set.h2Streams, s, set.loadCore), undefined, WARMUP_MS);
   await directLoad('h2c-paced', () => runPacedH2(`http://127.0.0.1:${up.h2cPort}`, undefined, set.pacedQps, set.pacedConnections, s));
   await pairLoad('h2c-paced', 'h2c', 'h2c', () => runPacedH2(outbound, mesh.authority.h2c, set.pacedQps, set.pacedConnections, s));
   // The same h2c loads to a Service port named http2 whose app port is nginx's HTTP/1.1 port: the
   // path the pair can carry today (h2c downstream and between the sidecars, HTTP/1.1 to the app).
-  await pairLoad('h2c-h1app-saturation', 'h2c-h1app', 'h2c-h1app', () => runH2load(`${outbound}/`, mesh.authority['h2c-h1app'], set.h2Clients, set.h2Streams, s, set.loadCore));
+  await pairLoad('h2c-h1app-saturation', 'h2c-h1app', 'h2c-h1app', () => runH2load(`${outbound}/`, mesh.authority['h2c-h1app'], set.h2Clients, set.h2Streams, s, set.loadCore), undefined, WARMUP_MS);
   await pairLoad('h2c-h1app-paced', 'h2c-h1app', 'h2c-h1app', () => runPacedH2(outbound, mesh.authority['h2c-h1app'], set.pacedQps, set.pacedConnections, s));
   await directLoad('grpc', () => runGrpcLoad(`127.0.0.1:${up.grpcPort}`, undefined, set.grpcConcurrency, s));
-  await pairLoad('grpc', 'grpc', 'grpc', () => runGrpcLoad(grpcOutbound, mesh.authority.grpc, set.grpcConcurrency, s));
+  await pairLoad('grpc', 'grpc', 'grpc', () => runGrpcLoad(grpcOutbound, mesh.authority.grpc, set.grpcConcurrency, s), undefined, WARMUP_MS);
   if (nginxGrpc) {
     try {
-      const m = await withCpu(nginxGrpc.pids, () => runGrpcLoad(nginxGrpc.grpcTarget, undefined, set.grpcConcurrency, s));
+      const m = await withCpu(nginxGrpc.pids, () => runGrpcLoad(nginxGrpc.grpcTarget, undefined, set.grpcConcurrency, s), WARMUP_MS);
       out.references = { 'grpc-nginx': m };
       log(`${tag}: nginx grpc_pass pair: ${Math.round(m.rps)} calls/s, ${m.errors} errors, p50 ${m.latencyMs?.p50.toFixed(2)} ms p99 ${m.latencyMs?.p99.toFixed(2)} ms`);
     } catch (e) {
