@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WorkloadRegistry } from './workloads.js';
 
 const wl = (name: string) => ({ name, namespace: 'default', labels: { app: 'a' }, ports: { http: 9080 }, serviceAccount: 'default' });
@@ -139,3 +141,53 @@ test('a registry file of the older format (a plain array of workloads) still loa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Runs the burst child until it acknowledged `acks` registrations, SIGKILLs it, returns what it acknowledged. */
+function burstAndKill(file: string, mode: string, acks: number): Promise<{ live: Set<string>; gone: Set<string> }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./workloads-crash-child.js', import.meta.url)), file, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const live = new Set<string>();
+  const gone = new Set<string>();
+  let buf = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`only ${live.size} acks in time; stderr: ${stderr}`)); }, 15_000);
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const m = /^ack (\S+)(?: gone (\S+))?$/.exec(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (!m) continue;
+        live.add(m[1]);
+        if (m[2]) { live.delete(m[2]); gone.add(m[2]); }
+        if (live.size >= acks && child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', () => { clearTimeout(timer); resolve({ live, gone }); });
+  });
+}
+
+for (const mode of ['batched', 'each change durable']) {
+  test(`a burst of registrations (${mode}) killed with SIGKILL: every acknowledged one is there after a restart`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-workloads-burst-'));
+    const file = join(dir, 'workloads.json');
+    try {
+      // Two kill rounds: the second replays the first's journal (and compacts past 1000 lines) before adding to it.
+      for (const acks of mode === 'batched' ? [600, 1400] : [250, 600]) {
+        const { live, gone } = await burstAndKill(file, mode === 'batched' ? 'batched' : 'sync', acks);
+        const r = new WorkloadRegistry({ file, addressBase: '127.249', graceMs: 3_600_000 });
+        try {
+          for (const name of live) assert.equal(r.get('default', name)?.ready, true, `acknowledged ${name} is registered and ready`);
+          for (const name of gone) assert.equal(r.get('default', name), undefined, `deregistered ${name} stays gone`);
+          const addresses = r.list().map((w) => w.address);
+          assert.equal(new Set(addresses).size, addresses.length, 'no address handed out twice');
+        } finally {
+          r.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -7,13 +7,18 @@
 // weftd restarted), it is registered again as it was, at its address, with no new `weft run`.
 // Deregistration (`weft run` stopping) forgets it for good.
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Workload } from '../model/index.js';
+import { RegistryJournal, type KeyState } from './workloads-journal.js';
 
 export interface WorkloadRegistryOptions {
-  /** File the registry persists to (JSON, written atomically); none = memory only. */
+  /** File the registry persists to (JSON snapshot plus an append-only journal `<file>.journal`); none = memory only. */
   file?: string;
+  /**
+   * Unset (default): every change is durable when the method making it returns (one journal append
+   * and fdatasync). Set: changes are written in batches (one write and one fdatasync per batch,
+   * collected for this many ms); whoever acknowledges a change must first await `durable()`.
+   */
+  batchWindowMs?: number;
   /** First three octets are fixed per weftd: addresses are allocated as `<base>.<n>` and `<base16>.<x>.<y>`. */
   addressBase?: string; // e.g. '127.20' -> 127.20.0.2 .. 127.20.255.254
   graceMs?: number;
@@ -27,10 +32,7 @@ export interface WorkloadRegistryOptions {
 }
 
 /** A swept workload, kept so its sidecar can bring it back. */
-interface Swept { workload: Workload; sweptAt: number }
-
-/** The registry file: the live workloads and the swept ones (older files hold just the live array). */
-interface RegistryFile { workloads: Workload[]; swept?: Swept[] }
+export interface Swept { workload: Workload; sweptAt: number }
 
 const MAX_SWEPT = 4096;
 
@@ -46,6 +48,11 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   private readonly graceMs: number;
   private readonly clock: () => number;
   private sweepTimer?: NodeJS.Timeout;
+  private readonly journal: RegistryJournal | undefined;
+  /** Addresses in use: live workloads (address -> key) and swept ones (reserved, with a count). */
+  private readonly liveAt = new Map<string, string>();
+  private readonly sweptAt = new Map<string, number>();
+  private nextAddress = 2;
 
   constructor(private readonly opts: WorkloadRegistryOptions = {}) {
     super();
@@ -53,7 +60,12 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     if (!/^127\.\d{1,3}$/.test(this.base)) throw new Error(`address base must look like 127.N, got ${this.base}`);
     this.graceMs = opts.graceMs ?? 15_000;
     this.clock = opts.clock ?? Date.now;
-    this.load();
+    if (opts.file) {
+      this.journal = new RegistryJournal(opts.file, opts.batchWindowMs, () => this.state(), () => this.byKey.size + this.swept.size);
+      const loaded = this.journal.load();
+      for (const w of loaded.workloads) this.setLive(`${w.namespace}/${w.name}`, w);
+      for (const g of loaded.swept) this.setSwept(`${g.workload.namespace}/${g.workload.name}`, g);
+    }
     // Workloads loaded from disk must reconnect within the grace period to stay.
     for (const k of this.byKey.keys()) this.disconnectedAt.set(k, this.clock());
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, this.graceMs)).unref();
@@ -75,26 +87,26 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     const existing = this.byKey.get(key);
     const address = input.address ?? existing?.address ?? this.swept.get(key)?.workload.address ?? this.allocate();
     if (!address.startsWith('127.')) throw new Error(`workload address ${address} is not in 127.0.0.0/8`);
-    const taken = [...this.byKey.values()].find((w) => w.address === address && `${w.namespace}/${w.name}` !== key);
-    if (taken) throw new Error(`address ${address} is already used by ${taken.namespace}/${taken.name}`);
+    const taken = this.liveAt.get(address);
+    if (taken !== undefined && taken !== key) throw new Error(`address ${address} is already used by ${taken}`);
     const w: Workload = { ...input, address, labels: { ...input.labels }, ports: { ...input.ports } };
-    this.byKey.set(key, w);
-    this.swept.delete(key);
+    this.setLive(key, w);
+    this.setSwept(key, undefined);
     if (!existing) this.awaitingFirstConnect.add(key);
     this.disconnectedAt.set(key, this.clock()); // until its sidecar connects
-    this.persist();
+    this.persist(key);
     this.emit('change');
     return w;
   }
 
   deregister(namespace: string, name: string): boolean {
     const key = `${namespace}/${name}`;
-    const had = this.byKey.delete(key);
-    const wasSwept = this.swept.delete(key);
+    const had = this.setLive(key, undefined);
+    const wasSwept = this.setSwept(key, undefined);
     this.disconnectedAt.delete(key);
     this.awaitingFirstConnect.delete(key);
+    if (had || wasSwept) this.persist(key);
     if (had) this.emit('change');
-    if (had || wasSwept) this.persist();
     return had;
   }
 
@@ -102,7 +114,7 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     const w = this.byKey.get(`${namespace}/${name}`);
     if (!w || w.ready === ready) return;
     w.ready = ready;
-    this.persist();
+    this.persist(`${namespace}/${name}`);
     this.emit('change');
   }
 
@@ -116,10 +128,10 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     this.awaitingFirstConnect.delete(key);
     const gone = this.swept.get(key);
     if (!gone || this.byKey.has(key) || address !== gone.workload.address) return;
-    if ([...this.byKey.values()].some((w) => w.address === address)) return; // reused meanwhile: not ours to give back
-    this.swept.delete(key);
-    this.byKey.set(key, gone.workload);
-    this.persist();
+    if (this.liveAt.has(address)) return; // reused meanwhile: not ours to give back
+    this.setSwept(key, undefined);
+    this.setLive(key, gone.workload);
+    this.persist(key);
     this.emit('change');
     this.opts.onRestored?.(gone.workload);
   }
@@ -135,29 +147,36 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
     // A sidecar that is still starting (a cold Node.js process on a busy machine) is not a dead one.
     const firstGrace = this.opts.firstConnectGraceMs ?? Math.max(this.graceMs, 30_000);
     let changed = false;
+    const keys: string[] = [];
     for (const [key, since] of this.disconnectedAt) {
       if (now - since >= (this.awaitingFirstConnect.has(key) ? firstGrace : this.graceMs)) {
         this.disconnectedAt.delete(key);
         const w = this.byKey.get(key);
         // One that never connected has no sidecar to come back with: not remembered.
-        if (w && !this.awaitingFirstConnect.has(key)) this.swept.set(key, { workload: w, sweptAt: now });
+        if (w && !this.awaitingFirstConnect.has(key)) this.setSwept(key, { workload: w, sweptAt: now });
         this.awaitingFirstConnect.delete(key);
-        if (this.byKey.delete(key)) changed = true;
+        if (this.setLive(key, undefined)) { changed = true; keys.push(key); }
       }
     }
-    let forgot = false;
     const keep = this.opts.rememberSweptMs ?? 24 * 3600_000;
     for (const [key, g] of this.swept) {
       if (now - g.sweptAt < keep && this.swept.size <= MAX_SWEPT) continue;
-      this.swept.delete(key); // oldest first (insertion order)
-      forgot = true;
+      this.setSwept(key, undefined); // oldest first (insertion order)
+      keys.push(key);
     }
-    if (changed || forgot) this.persist();
+    if (keys.length) this.persist(...keys);
     if (changed) this.emit('change');
   }
 
+  /** Resolves when every change made so far is on disk (at once without a file or batching). */
+  durable(): Promise<void> {
+    return this.journal?.durable() ?? Promise.resolve();
+  }
+
+  /** Stops the sweep timer and writes what is pending (synchronously). */
   close(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.journal?.close();
   }
 
   /** Swept workloads that can still come back (for tests and debugging). */
@@ -166,44 +185,58 @@ export class WorkloadRegistry extends EventEmitter<{ change: [] }> {
   }
 
   private allocate(): string {
-    // A swept workload's address stays reserved: its sidecar may come back to it.
-    const used = new Set([...this.byKey.values(), ...this.listSwept()].map((w) => w.address));
-    for (let i = 2; i < 65534; i++) {
-      const a = `${this.base}.${i >> 8}.${i & 255}`;
+    // A swept workload's address stays reserved: its sidecar may come back to it. The scan goes on
+    // from the last allocation, so a burst of registrations is not quadratic.
+    for (let n = 0; n < 65534; n++) {
+      const i = 2 + ((this.nextAddress - 2 + n) % 65532);
       if ((i & 255) === 0 || (i & 255) === 255) continue;
-      if (!used.has(a)) return a;
+      const a = `${this.base}.${i >> 8}.${i & 255}`;
+      if (!this.liveAt.has(a) && !this.sweptAt.has(a)) {
+        this.nextAddress = i + 1;
+        return a;
+      }
     }
     throw new Error(`no free workload address left in ${this.base}.0.0/16`);
   }
 
-  private load(): void {
-    if (!this.opts.file) return;
-    let text: string;
-    try {
-      text = readFileSync(this.opts.file, 'utf8');
-    } catch {
-      return; // first start
+  /** Sets (or removes) a live workload, keeping the address index; true when there was one. */
+  private setLive(key: string, w: Workload | undefined): boolean {
+    const old = this.byKey.get(key);
+    if (old && this.liveAt.get(old.address) === key) this.liveAt.delete(old.address);
+    if (w) {
+      this.byKey.set(key, w);
+      this.liveAt.set(w.address, key);
+    } else {
+      this.byKey.delete(key);
     }
-    try {
-      const parsed = JSON.parse(text) as Workload[] | RegistryFile;
-      const file: RegistryFile = Array.isArray(parsed) ? { workloads: parsed } : parsed;
-      for (const w of file.workloads ?? []) this.byKey.set(`${w.namespace}/${w.name}`, w);
-      for (const g of file.swept ?? []) this.swept.set(`${g.workload.namespace}/${g.workload.name}`, g);
-    } catch (e) {
-      process.stderr.write(`weftd: ignoring unreadable workload registry ${this.opts.file}: ${(e as Error).message}\n`);
-    }
+    return old !== undefined;
   }
 
-  private persist(): void {
-    const file = this.opts.file;
-    if (!file) return;
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.tmp`;
-    const content: RegistryFile = { workloads: this.list(), swept: [...this.swept.values()] };
-    writeFileSync(tmp, JSON.stringify(content, null, 1));
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, file);
+  private setSwept(key: string, g: Swept | undefined): boolean {
+    const old = this.swept.get(key);
+    if (old) {
+      const n = (this.sweptAt.get(old.workload.address) ?? 1) - 1;
+      if (n > 0) this.sweptAt.set(old.workload.address, n);
+      else this.sweptAt.delete(old.workload.address);
+    }
+    if (g) {
+      this.swept.delete(key); // re-inserted last: the map's order is the sweep order
+      this.swept.set(key, g);
+      this.sweptAt.set(g.workload.address, (this.sweptAt.get(g.workload.address) ?? 0) + 1);
+    } else {
+      this.swept.delete(key);
+    }
+    return old !== undefined;
+  }
+
+  private state(): { workloads: Workload[]; swept: Swept[] } {
+    return { workloads: this.list(), swept: [...this.swept.values()] };
+  }
+
+  /** Journals the current state of the given keys (durable on return unless batching). */
+  private persist(...keys: string[]): void {
+    if (!this.journal) return;
+    const states: KeyState[] = keys.map((k) => ({ k, ...(this.byKey.has(k) ? { w: this.byKey.get(k) } : {}), ...(this.swept.has(k) ? { s: this.swept.get(k) } : {}) }));
+    this.journal.record(states);
   }
 }
