@@ -91,7 +91,7 @@ function applyConnectionPool(c: Obj, cp: ConnectionPoolSettings | undefined, por
   if (cp?.http?.maxRequestsPerConnection) common.max_requests_per_connection = { value: cp.http.maxRequestsPerConnection };
   const maxDuration = duration(cp?.tcp?.maxConnectionDuration);
   if (maxDuration) common.max_connection_duration = maxDuration;
-  const h2 = port && (port.protocol === 'HTTP2' || port.protocol === 'GRPC') || cp?.http?.h2UpgradePolicy === 'UPGRADE';
+  const h2 = port && (port.protocol === 'HTTP2' || port.protocol === 'GRPC' || port.protocol === 'GRPC-Web') || cp?.http?.h2UpgradePolicy === 'UPGRADE';
   if (!h2 && Object.keys(common).length === 0 && !cp?.http?.useClientProtocol) return;
   const opts: Obj = { '@type': TYPES.httpProtocolOptions };
   if (Object.keys(common).length > 0) opts.common_http_protocol_options = common;
@@ -191,12 +191,20 @@ export function outboundClusters(registry: Registry, scope: OutboundScope, flavo
 }
 
 /** `inbound|<port>||`: STATIC, to the application on 127.0.0.1. */
-export function inboundCluster(port: number, appPort: number): Obj {
+/**
+ * `inbound|<port>||` to the app. HTTP/2 and gRPC ports reach the app over HTTP/2 (Istio's
+ * setUpstreamProtocol, inbound direction): an h2-only app (a gRPC server) cannot answer HTTP/1.1.
+ */
+export function inboundCluster(port: number, appPort: number, protocol?: string): Obj {
   const name = inboundClusterName(port);
-  return {
+  const c: Obj = {
     name, type: 'STATIC', connect_timeout: msToDuration(DEFAULT_CONNECT_TIMEOUT_MS), lb_policy: 'ROUND_ROBIN',
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', appPort) } }] }] },
   };
+  if (protocol === 'HTTP2' || protocol === 'GRPC' || protocol === 'GRPC-Web') {
+    c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TYPES.httpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } } };
+  }
+  return c;
 }
 
 export function passthroughCluster(): Obj {

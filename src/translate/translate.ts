@@ -73,12 +73,12 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
   const inbound = own?.ports ?? [];
   // Read-only maps shared by proxies alike (see translateShared): clusters differ only by the
   // inbound ports, routes and endpoints not at all between proxies of one scope.
-  const inboundKey = inbound.map((p) => `${p.port}:${p.appPort}`).join(',');
+  const inboundKey = inbound.map((p) => `${p.port}:${p.appPort}:${p.protocol}`).join(',');
   const sharedClusters = registry.memo(`sidecar-clusters|${scope.key}|${locality}|${inboundKey}`, () => {
     const m = new Map<string, object>(clusters);
     put(m, passthroughCluster());
     put(m, blackholeCluster());
-    for (const p of inbound) put(m, inboundCluster(p.port, p.appPort));
+    for (const p of inbound) put(m, inboundCluster(p.port, p.appPort, p.protocol));
     return m;
   });
   const outbound = sidecarOutbound(registry, proxy, scope);

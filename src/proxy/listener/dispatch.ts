@@ -125,7 +125,13 @@ export class ListenerDispatch {
       sock.unshift(buf);
       const isH2 = buf.length >= 3 && buf[0] === 0x50 && buf[1] === 0x52 && buf[2] === 0x49;
       // The h2 session reads the unshifted bytes itself; resuming would hand them to nobody.
-      if (isH2) this.h2.emit('connection', sock);
+      if (isH2) {
+        // The preface proves HTTP/2 (prior knowledge, as Envoy's codec sniffs it). node:http2 drops a
+        // TLS socket that negotiated no ALPN as an unknown protocol, so say what the preface said.
+        const ts = sock as net.Socket & { encrypted?: boolean; alpnProtocol?: string | false };
+        if (ts.encrypted && !ts.alpnProtocol) ts.alpnProtocol = 'h2';
+        this.h2.emit('connection', sock);
+      }
       else {
         this.h1.emit('connection', sock);
         sock.resume();

@@ -21,6 +21,12 @@ function withXfcc(filters: Obj[]): Obj[] {
   });
 }
 
+/** Whether a cluster's protocol options say HTTP/2 (set before TLS, by the connection pool settings). */
+function speaksH2(c: Obj): boolean {
+  const opts = (c.typed_extension_protocol_options as Obj | undefined)?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] as Obj | undefined;
+  return (opts?.explicit_http_config as Obj | undefined)?.http2_protocol_options !== undefined;
+}
+
 /** Rewrites an inbound `<ADDRESS>_<port>` listener's chains for the workload port's mTLS mode. */
 export function withInboundMtls(registry: Registry, workload: Workload, port: number, listener: Obj): Obj {
   const mode = mtlsModeFor(registry.snapshot, workload, port);
@@ -61,11 +67,12 @@ export function applyUpstreamTls(c: Obj, registry: Registry, svc: MeshService, p
   }
   const ids = serverIdentities(registry, svc, port.port);
   const sans = (tls?.subjectAltNames?.length ? tls.subjectAltNames : ids.sans).map((exact) => ({ exact }));
+  const h2 = speaksH2(c);
   if (mode === 'ISTIO_MUTUAL') {
-    c.transport_socket = upstreamIstioMutual(sans, tls?.sni ?? sni);
+    c.transport_socket = upstreamIstioMutual(sans, tls?.sni ?? sni, h2);
     return;
   }
   if (svc.location === 'MESH_INTERNAL' && ids.allSidecars) {
-    c.transport_socket_matches = [{ name: 'tlsMode-istio', match: {}, transport_socket: upstreamIstioMutual(sans, sni) }];
+    c.transport_socket_matches = [{ name: 'tlsMode-istio', match: {}, transport_socket: upstreamIstioMutual(sans, sni, h2) }];
   }
 }

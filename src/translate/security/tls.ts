@@ -32,8 +32,12 @@ export function istioCommonTls(sans: readonly SanMatch[], alpn: readonly string[
   };
 }
 
-export function upstreamIstioMutual(sans: readonly SanMatch[], sni: string): Obj {
-  return { name: TLS_TRANSPORT_SOCKET, typed_config: { '@type': UPSTREAM_TLS, common_tls_context: istioCommonTls(sans, []), sni } };
+/** Istio's ALPNInMeshH2: what a client sidecar offers when the cluster speaks HTTP/2 to the peer sidecar. */
+export const ALPN_IN_MESH_H2: readonly string[] = ['istio-h2', 'istio', 'h2'];
+
+/** ISTIO_MUTUAL origination; `h2`: the cluster speaks HTTP/2, negotiated by ALPN as Istio does. */
+export function upstreamIstioMutual(sans: readonly SanMatch[], sni: string, h2 = false): Obj {
+  return { name: TLS_TRANSPORT_SOCKET, typed_config: { '@type': UPSTREAM_TLS, common_tls_context: istioCommonTls(sans, h2 ? ALPN_IN_MESH_H2 : []), sni } };
 }
 
 /** SIMPLE / MUTUAL with the user's files (DestinationRule tls.caCertificates, clientCertificate, privateKey). */
