@@ -78,7 +78,8 @@ function namesOf(r: DiscoveryResponse, pick: (m: Map<string, Record<string, unkn
  * with protobufjs would serialise N proxies' work on one core and time the clients, not weftd;
  * `decodeMs` in the result is what one proxy spends decoding the changed RDS.
  */
-function lightSidecar(xds: string, id: string, name: string, address: string, onRouteAck: (version: string, decodeMs?: number) => void, timeDecode: boolean): Sidecar {
+function lightSidecar(xds: string, id: string, name: string, address: string, onRouteAck: (version: string, decodeMs?: number) => void, timeDecode: boolean,
+  onLost: (why: string) => void): Sidecar {
   // The ADS client's HTTP/2 window (Envoy's default is larger still), and its own connection.
   const client = new grpc.Client(xds, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc-node.flow_control_window': ADS_FLOW_CONTROL_WINDOW });
   const stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.makeBidiStreamRequest(ADS_SOTW_PATH, encodeRequest, decodeResponse);
@@ -108,7 +109,9 @@ function lightSidecar(xds: string, id: string, name: string, address: string, on
       onRouteAck(r.version_info, decodeMs);
     }
   });
-  stream.on('error', () => {});
+  // These clients do not reconnect (real sidecars do): a lost stream is reported with its status, so a
+  // run that never finishes says why (e.g. weftd's keepalive dropping a slow reader).
+  stream.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) onLost(`${grpc.status[e.code] ?? e.code}: ${e.details}`); });
   const node = { id, locality: {}, metadata: toStruct({ NAMESPACE: 'default', WORKLOAD_NAME: name, INSTANCE_IPS: address }) };
   send(TYPE.cluster, '', '', node);
   send(TYPE.listener, '', '');
@@ -134,7 +137,8 @@ function runClients(xds: string, from: number, protocol: Protocol, nodes: readon
     const i = from + k;
     const id = `sidecar~${address}~${name}.default~default.svc.cluster.local`;
     if (protocol === 'light') {
-      clients.push(lightSidecar(xds, id, name, address, (version, decodeMs) => process.send?.({ i, version, decodeMs }), k === 0));
+      clients.push(lightSidecar(xds, id, name, address, (version, decodeMs) => process.send?.({ i, version, decodeMs }), k === 0,
+        (lost) => process.send?.({ i, lost })));
       return;
     }
     const c = createAdsClient({ address: xds, protocol, node: { id, metadata: { NAMESPACE: 'default', WORKLOAD_NAME: name, INSTANCE_IPS: address }, locality: {} } });
@@ -216,7 +220,11 @@ export async function runControlPlaneBench(opts: ControlPlaneBenchOptions): Prom
       { stdio: 'inherit', env: { ...process.env, WEFT_BENCH_NODES: JSON.stringify(registered.slice(from, to)) } });
     const acked = new Map<number, string>();
     const decodeMs: number[] = [];
-    const onAck = (m: { i: number; version: string; decodeMs?: number }): void => { acked.set(m.i, m.version); if (m.decodeMs !== undefined) decodeMs.push(m.decodeMs); };
+    const onAck = (m: { i: number; version?: string; decodeMs?: number; lost?: string }): void => {
+      if (m.lost) { log(`sidecar ${m.i} lost its ADS stream (${m.lost}); bench clients do not reconnect`); return; }
+      if (m.version !== undefined) acked.set(m.i, m.version);
+      if (m.decodeMs !== undefined) decodeMs.push(m.decodeMs);
+    };
     // One probe sidecar first, so the snapshot, translation and encodings (a fixed cost) are not
     // counted as per-sidecar memory.
     const probe = clients(n, n + 1);
