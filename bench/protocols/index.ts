@@ -114,7 +114,7 @@ async function main(): Promise<number> {
     try {
       const upstreams: MeshUpstream[] = [
         { key: 'h2c', service: 'bench-h2', port: 8081, portName: 'http2', appPort: up.h2cPort },
-        { key: 'h2c-h1app', service: 'bench-h2-h1app', port: 8082, portName: 'http2', appPort: up.h1Port },
+        { key: 'h2c-h1app', service: 'bench-h2-h1app', port: 8082, portName: 'http', appPort: up.h1Port },
         { key: 'grpc', service: 'bench-grpc', port: 9090, portName: 'grpc', appPort: up.grpcPort },
         { key: 'hs', service: 'bench-hs', port: 8080, portName: 'http', appPort: up.h1Port, maxRequestsPerConnection: 1 },
       ];
