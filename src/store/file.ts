@@ -1,6 +1,7 @@
 // The embedded default ConfigStore: one JSON file per resource under a data dir.
-// A batch is made durable as one checksummed journal first (the commit point), then applied to the
-// resource files, then the journal is removed. Opening replays a complete journal and discards a torn
+// A batch is made durable as one checksummed journal first (the commit point: the batch is
+// acknowledged then), then applied to the resource files, then the journal is removed; that second
+// part runs after the acknowledgement and before the next batch starts. Opening replays a complete journal and discards a torn
 // one, so a crash at any moment leaves either the whole batch or none of it.
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -28,6 +29,8 @@ export class FileStore implements ConfigStore {
   private readonly problemList: StoreLoadProblem[] = [];
   private broken: string | undefined;
   private closed = false;
+  /** The last batch's resource-file writes, finished before the next batch (or close) goes on. */
+  private filesPending: Promise<void> | undefined;
 
   private constructor(readonly dataDir: string, private readonly opts: FileStoreOptions) {
     this.hub = new WatchHub(opts.onWatchError ?? ((err) => { console.error('weft store: watch listener threw:', err); }));
@@ -71,9 +74,10 @@ export class FileStore implements ConfigStore {
     // Checked at submission: applies queued before close() still complete.
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
     return this.queue.run(async () => {
+      await this.settleFiles();
       if (this.broken) throw new StoreUnavailableError(this.broken);
       const plan = this.state.plan(ops);
-      if (plan.changes.length > 0) await this.persist(plan);
+      if (plan.changes.length > 0) this.filesPending = this.applyFiles(await this.writeJournal(plan));
       this.state.commit(plan);
       this.hub.emit(plan.events, String(this.state.revision));
       return plan.results;
@@ -91,7 +95,7 @@ export class FileStore implements ConfigStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.run(() => undefined);
+    await this.queue.run(() => this.settleFiles());
     this.hub.clear();
     await this.releaseLock();
   }
@@ -107,7 +111,8 @@ export class FileStore implements ConfigStore {
     (this.opts.onProblem ?? ((x: StoreLoadProblem) => { console.warn(`weft store: skipped ${x.file}: ${x.message}`); }))(p);
   }
 
-  private async persist(plan: BatchPlan): Promise<void> {
+  /** Makes the batch durable as a journal (the commit point); returns it for applyFiles. */
+  private async writeJournal(plan: BatchPlan): Promise<JournalBody> {
     const body: JournalBody = {
       revision: plan.revision,
       writes: [
@@ -115,20 +120,29 @@ export class FileStore implements ConfigStore {
         { file: META, content: `${JSON.stringify({ revision: plan.revision })}\n` },
       ],
     };
-    const journal = join(this.dataDir, JOURNAL);
     // Before the journal is durable nothing has happened: a failure here leaves the store as it was.
-    await writeFileDurable(journal, encodeJournal(body));
+    await writeFileDurable(join(this.dataDir, JOURNAL), encodeJournal(body));
+    await fsyncDir(this.dataDir);
+    return body;
+  }
+
+  /** Writes a journaled batch to the resource files and removes the journal; never rejects. */
+  private async applyFiles(body: JournalBody): Promise<void> {
     try {
-      await fsyncDir(this.dataDir);
       await applyJournal(this.dataDir, body);
-      await fs.unlink(journal);
+      await fs.unlink(join(this.dataDir, JOURNAL));
       await fsyncDir(this.dataDir);
     } catch (err) {
       // The batch is committed (journaled) but the files are behind: refuse writes until reopened, which replays it.
       this.broken = `a write to ${this.dataDir} failed after the batch was journaled (${(err as Error).message}); `
         + 'reopen the store to replay the journal';
-      throw new StoreUnavailableError(this.broken);
     }
+  }
+
+  private async settleFiles(): Promise<void> {
+    const pending = this.filesPending;
+    this.filesPending = undefined;
+    await pending;
   }
 
   private async recover(): Promise<void> {
