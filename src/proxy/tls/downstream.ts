@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { type Obj, bool, isObj } from '../wire.js';
 import type { Logger } from '../env.js';
 import { splitPemCerts } from '../../security/pem-text.js';
-import { type CommonTls, DOWNSTREAM_TLS, TlsRefusal, compileCommonTls, tlsTypedConfig } from './context.js';
+import { type CommonTls, DOWNSTREAM_TLS, type Material, TlsRefusal, compileCommonTls, tlsTypedConfig } from './context.js';
 import type { SecretStore } from './secrets.js';
 
 const TLS_HANDSHAKE = 0x16;
@@ -21,9 +21,20 @@ export function peerOf(socket: unknown): PeerInfo | undefined {
   return (socket as { [peerInfo]?: PeerInfo } | null)?.[peerInfo];
 }
 
+/** How long a verified client certificate is trusted without re-verifying its chain. */
+const VERDICT_TTL_MS = 60_000;
+const MAX_VERDICTS = 1024;
+
 export class DownstreamTls {
   private rootsKey = '';
   private roots: X509Certificate[] = [];
+  /**
+   * Verdicts by leaf fingerprint, for the current roots: peers reconnect with the same certificate
+   * (sidecars open connections all the time), and parsing and verifying the chain in JS cost about a
+   * millisecond per handshake. Refusals are not cached: their reason is logged each time.
+   */
+  private verdicts = new Map<string, { rootsKey: string; until: number }>();
+  private local: { key: string; spiffe: string } | undefined;
 
   constructor(readonly common: CommonTls, readonly requireClientCert: boolean, private readonly log: Logger) {}
 
@@ -33,6 +44,29 @@ export class DownstreamTls {
       this.rootsKey = key;
     }
     return this.roots;
+  }
+
+  /** verifyPeer, remembered for a verified leaf certificate while it and the roots stay the same. */
+  private checkPeer(ts: tls.TLSSocket, peer: X509Certificate, roots: X509Certificate[]): string | undefined {
+    const now = Date.now();
+    const known = this.verdicts.get(peer.fingerprint256);
+    if (known && known.rootsKey === this.rootsKey && now < known.until) return undefined;
+    const why = this.verifyPeer(ts, roots);
+    if (why) return why;
+    if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
+    this.verdicts.set(peer.fingerprint256, { rootsKey: this.rootsKey, until: Math.min(now + VERDICT_TTL_MS, Date.parse(peer.validTo)) });
+    return undefined;
+  }
+
+  /** Our own SPIFFE ID (XFCC By=), parsed once per certificate. */
+  private localSpiffe(m: Material): string {
+    if (!m.cert) return '';
+    let local = this.local;
+    if (local?.key !== m.key) {
+      local = { key: m.key, spiffe: uri(new X509Certificate(splitPemCerts(m.cert.certChainPem)[0] ?? m.cert.certChainPem).subjectAltName) };
+      this.local = local;
+    }
+    return local.spiffe;
   }
 
   /** Why a presented client chain is not acceptable (undefined = acceptable). */
@@ -108,16 +142,15 @@ export class DownstreamTls {
         (ts as unknown as { secureConnecting: boolean }).secureConnecting = false;
         const peer = ts.getPeerX509Certificate();
         if (peer || this.requireClientCert) {
-          const why = this.verifyPeer(ts, roots);
+          const why = peer ? this.checkPeer(ts, peer, roots) : this.verifyPeer(ts, roots);
           if (why) {
             this.log.warn(`inbound TLS from ${remote} refused: ${why}`);
             ts.destroy();
             return;
           }
         }
-        const local = m.cert ? new X509Certificate(splitPemCerts(m.cert.certChainPem)[0] ?? m.cert.certChainPem) : undefined;
         if (peer) {
-          const info: PeerInfo = { localSpiffe: uri(local?.subjectAltName), peerSpiffe: uri(peer.subjectAltName), peerDer: peer.raw, peerSubject: peer.subject ?? '' };
+          const info: PeerInfo = { localSpiffe: this.localSpiffe(m), peerSpiffe: uri(peer.subjectAltName), peerDer: peer.raw, peerSubject: peer.subject ?? '' };
           (ts as unknown as { [peerInfo]: PeerInfo })[peerInfo] = info;
         }
         onConnection(ts);
