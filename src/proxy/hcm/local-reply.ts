@@ -3,6 +3,7 @@
 // local reply's HTTP status (Envoy's Grpc::Utility::httpToGrpcStatus, from gRPC's
 // http-grpc-status-mapping) and grpc-message the percent-encoded body. A reply that already carries a
 // grpc-status (a fault abort with grpc_status) keeps it.
+import type { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Headers } from '../router/headers.js';
 import type { Stream } from './stream.js';
@@ -82,7 +83,7 @@ export function armStreamIdleTimeout(s: Stream): void {
   };
   let timer = setTimeout(check, step);
   timer.unref();
-  (s.res ?? s.socket)?.once('close', () => clearTimeout(timer));
+  (s.res ?? s.socket as EventEmitter | null)?.once('close', () => clearTimeout(timer));
 }
 
 function onStreamIdle(s: Stream): void {

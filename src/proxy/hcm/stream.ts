@@ -1,6 +1,7 @@
 // One downstream request through the HTTP connection manager: route match, filters in order,
 // response filters in reverse, local replies. Transport-agnostic over HTTP/1.1 and h2c (compat API).
 import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -12,9 +13,10 @@ import type { RequestView } from '../router/request.js';
 import type { CompiledHcm } from './config.js';
 import { forwardableHeaders } from './headers.js';
 import { armStreamIdleTimeout, grpcLocalReply } from './local-reply.js';
+import type { LeanRequest, LeanResponse } from '../listener/h1-message.js';
 
-export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
-export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest | LeanRequest;
+export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse | LeanResponse;
 
 /** Where the request came in and which authority/path it names (absolute-form already split). */
 export interface RequestTarget {
@@ -91,7 +93,7 @@ export class Stream implements HttpFilterContext {
     stats.downstream_rq_active++;
     if (req.httpVersionMajor === 2) stats.downstream_rq_http2_total++;
     else stats.downstream_rq_http1_total++;
-    const closer = res ?? socket;
+    const closer: EventEmitter | null = res ?? socket;
     closer?.once('close', () => {
       stats.downstream_rq_active--;
       const abort = this.onAbort;
@@ -177,7 +179,7 @@ export class Stream implements HttpFilterContext {
         (res as http2.Http2ServerResponse).stream.respond({ ...headers, ':status': status }, { endStream: true });
         return;
       }
-      res.writeHead(status, headers as http.OutgoingHttpHeaders);
+      res.writeHead(status, headers);
     } else if (this.socket) {
       this.socket.write(rawHead(status, headers));
     }

@@ -14,6 +14,10 @@ import { DEFAULT_TCP_IDLE_TIMEOUT_MS, armTcpIdleTimeout } from './tcp-idle.js';
 import type { CompiledListener, FilterChain } from './compile.js';
 import type { NetworkRbac } from '../network-rbac/filter.js';
 import { applyXfcc, chainOf } from '../tls/index.js';
+import { LeanH1Conn, type LeanHost } from './h1-server.js';
+
+/** WEFT_H1_LEAN=0 serves every HTTP/1.x connection with node:http (for comparisons and as a way out). */
+const LEAN_H1 = process.env.WEFT_H1_LEAN !== '0';
 
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
@@ -50,6 +54,9 @@ export function splitTarget(url: string, hostHeader: string | undefined): { auth
 export class ListenerDispatch {
   readonly h1: http.Server;
   readonly h2: http2.Http2Server;
+  /** Connections on the lean HTTP/1.1 path (h1-server.ts); node:http's `h1` takes anything unusual. */
+  private readonly lean = new Set<LeanH1Conn>();
+  private readonly leanHost: LeanHost;
 
   constructor(
     public current: CompiledListener,
@@ -58,6 +65,15 @@ export class ListenerDispatch {
     private readonly fallback: { passthrough: CompiledHcm; none: CompiledHcm },
   ) {
     const maxHeaderSize = current.chain?.kind === 'http' ? current.chain.hcm.maxRequestHeadersBytes : 60 * 1024;
+    const h1Fallback = (sock: net.Socket): void => {
+      this.h1.emit('connection', sock);
+    };
+    this.leanHost = {
+      maxHeaderSize,
+      onRequest: (req, res) => this.onRequest(req, res, null, null),
+      fallback: h1Fallback,
+      detach: (c) => this.lean.delete(c),
+    };
     this.h1 = http.createServer({ maxHeaderSize, insecureHTTPParser: false, keepAliveTimeout: 60_000, requestTimeout: 300_000, headersTimeout: 30_000 });
     this.h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res, null, null));
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onRequest(req, null, socket, head));
@@ -131,9 +147,11 @@ export class ListenerDispatch {
         const ts = sock as net.Socket & { encrypted?: boolean; alpnProtocol?: string | false };
         if (ts.encrypted && !ts.alpnProtocol) ts.alpnProtocol = 'h2';
         this.h2.emit('connection', sock);
-      }
-      else {
+      } else if (!LEAN_H1) {
         this.h1.emit('connection', sock);
+        sock.resume();
+      } else {
+        this.lean.add(new LeanH1Conn(sock, this.leanHost));
         sock.resume();
       }
     };
@@ -268,5 +286,6 @@ export class ListenerDispatch {
   /** Stops keep-alive reuse of idle connections (used while draining). */
   closeIdle(): void {
     this.h1.closeIdleConnections();
+    for (const c of [...this.lean]) c.closeIfIdle();
   }
 }
