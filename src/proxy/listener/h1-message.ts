@@ -5,6 +5,8 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
 
+const QUEUE_LIMIT = 64 * 1024;
+
 /** The downstream request: head fields as IncomingMessage has them, and a Content-Length body. */
 export class LeanRequest extends EventEmitter {
   readonly httpVersionMajor = 1;
@@ -13,6 +15,7 @@ export class LeanRequest extends EventEmitter {
   /** True once the whole body was received. */
   complete: boolean;
   private queue: Buffer[] | null = null;
+  private queued = 0;
   private flowing: boolean | null = null;
   private ended = false;
   private endScheduled = false;
@@ -56,6 +59,7 @@ export class LeanRequest extends EventEmitter {
       this.flowing = true;
       const q = this.queue;
       this.queue = null;
+      this.queued = 0;
       if (q) for (const c of q) this.emit('data', c);
       if (this.flowing && !this.complete) this.onFlowChange(false);
       if (this.flowing && this.complete) this.scheduleEnd();
@@ -84,7 +88,12 @@ export class LeanRequest extends EventEmitter {
     if (last) this.complete = true;
     if (chunk.length) {
       if (this.flowing === true && this.queue === null) this.emit('data', chunk);
-      else (this.queue ??= []).push(chunk);
+      else {
+        (this.queue ??= []).push(chunk);
+        this.queued += chunk.length;
+        // Nobody reads yet (an async filter decides first): stop the socket, as IncomingMessage's highWaterMark does.
+        if (this.queued > QUEUE_LIMIT && !last && this.flowing !== false) this.onFlowChange(true);
+      }
     }
     if (last && this.flowing === true) this.scheduleEnd();
   }
