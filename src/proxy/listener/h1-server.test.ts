@@ -10,6 +10,15 @@ type Res = LeanResponse | http.ServerResponse;
 
 /** Echoes what it got as JSON, saying which path (lean or node) served it. */
 function answer(via: string, req: Req, res: Res): void {
+  if (req.url === '/late') {
+    // Reads the body only after a while (as after an async filter), then says how much came.
+    setTimeout(() => {
+      let n = 0;
+      req.on('data', (c: Buffer) => { n += c.length; });
+      req.on('end', () => (res as LeanResponse).writeHead(200, { 'content-length': String(String(n).length) }).end(String(n)));
+    }, 100);
+    return;
+  }
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -123,6 +132,13 @@ describe('lean HTTP/1.1 server path', () => {
     assert.match(got, /transfer-encoding: chunked/);
     assert.match(got, /HTTP\/1\.1 204 No Content\r\n(?:(?!content-length|transfer-encoding)[^\r]*\r\n)*\r\n/i);
     assert.equal(countResponses(got), 6);
+  });
+
+  it('holds a large body until the request is read, then delivers every byte and serves the next request', async () => {
+    const size = 3 * 1024 * 1024;
+    const got = await exchange([`POST /late HTTP/1.1\r\nHost: h\r\nContent-Length: ${size}\r\n\r\n`, Buffer.alloc(size, 97), 'GET /next HTTP/1.1\r\nHost: h\r\n\r\n'], 2);
+    assert.match(got, new RegExp(`\r\n\r\n${size}HTTP/1\\.1 200`));
+    assert.equal(bodies(got)[0].url, '/next');
   });
 
   it('closes after Connection: close', async () => {
