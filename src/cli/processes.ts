@@ -42,7 +42,26 @@ export function tcpOpen(host: string, port: number): Promise<boolean> {
 }
 
 /** A port that is free on 127.0.0.1 right now (the OS picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  // Below Linux's ephemeral range (32768-60999): a port the kernel hands out for bind(0) or as the
+  // source port of an outgoing connection (sidecars open many to 127.0.0.1) can be taken again
+  // between our check and the app's listen, which then fails with EADDRINUSE.
+  for (let i = 0; i < 50; i++) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (await canBind(host, port)) return port;
+  }
+  return await bindZero(host);
+}
+
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+function bindZero(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
