@@ -3,7 +3,6 @@
 // local reply's HTTP status (Envoy's Grpc::Utility::httpToGrpcStatus, from gRPC's
 // http-grpc-status-mapping) and grpc-message the percent-encoded body. A reply that already carries a
 // grpc-status (a fault abort with grpc_status) keeps it.
-import type { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Headers } from '../router/headers.js';
 import type { Stream } from './stream.js';
@@ -78,12 +77,10 @@ export function armStreamIdleTimeout(s: Stream): void {
       onStreamIdle(s);
       return;
     }
-    timer = setTimeout(check, step);
-    timer.unref();
+    s.idleTimer = setTimeout(check, step).unref();
   };
-  let timer = setTimeout(check, step);
-  timer.unref();
-  (s.res ?? s.socket as EventEmitter | null)?.once('close', () => clearTimeout(timer));
+  // Cleared by the stream's own 'close' handler (no second listener per request).
+  s.idleTimer = setTimeout(check, step).unref();
 }
 
 function onStreamIdle(s: Stream): void {

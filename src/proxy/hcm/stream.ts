@@ -40,6 +40,8 @@ export class Stream implements HttpFilterContext {
   targetResponseOps: readonly HeaderOp[] = [];
   /** Aborts the upstream side when the downstream goes away. */
   onAbort: (() => void) | null = null;
+  /** The stream idle timeout's current check (src/proxy/hcm/local-reply.ts). */
+  idleTimer: NodeJS.Timeout | undefined;
   responseStatus = 0;
   /** For the access log: the cluster and endpoint of the last upstream attempt. */
   upstreamCluster = '';
@@ -95,6 +97,7 @@ export class Stream implements HttpFilterContext {
     else stats.downstream_rq_http1_total++;
     const closer: EventEmitter | null = res ?? socket;
     closer?.once('close', () => {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
       stats.downstream_rq_active--;
       const abort = this.onAbort;
       this.onAbort = null;
