@@ -38,14 +38,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const ns = values.namespace ?? 'default';
   if (name) {
     const obj = await withControlPlane(url, () => client.get(info.kind, info.namespaced ? ns : undefined, name));
-    if (output === 'yaml' || output === 'json') printObjects(io, [obj], output, false);
+    if (output === 'yaml' || output === 'json') await printObjects(io, [obj], output, false);
     else io.out.write(render(info.kind, [obj], false));
     return EXIT.ok;
   }
   const all = values['all-namespaces'] ?? false;
   const items = await withControlPlane(url, () => client.list(info.kind, all || !info.namespaced ? { allNamespaces: true } : { namespace: ns }));
   if (output === 'yaml' || output === 'json') {
-    printObjects(io, items, output, true);
+    await printObjects(io, items, output, true);
     return EXIT.ok;
   }
   if (items.length === 0) {
