@@ -67,7 +67,62 @@ function rootFromDescriptor(): protobuf.Root | undefined {
   // pays for the types its config contains. Editions features (packed, presence) are resolved here,
   // as resolveAll would, because encoders read them. A Root's own edition is proto2 by protobufjs' default.
   root._resolveFeaturesRecursive('proto2');
+  forEachType(root, lazyCodecs);
   return root;
+}
+
+function forEachType(ns: protobuf.NamespaceBase, fn: (t: protobuf.Type) => void): void {
+  for (const o of ns.nestedArray) {
+    if (o instanceof protobuf.Type) fn(o);
+    if (o instanceof protobuf.Namespace) forEachType(o, fn);
+  }
+}
+
+type Codec = 'encode' | 'decode' | 'verify' | 'fromObject' | 'toObject';
+type CodecFn = (...args: unknown[]) => unknown;
+
+/**
+ * protobufjs' Type.setup generates all five codecs of a type (encode, decode, verify, fromObject,
+ * toObject) the first time any one is used; a sidecar only decodes and converts most types, so
+ * the other three were ~60% of the code generation at start. Here each is generated when first
+ * called, with the same generators and the same wrappers (google.protobuf.Any, Struct...).
+ */
+function lazyCodecs(t: protobuf.Type): void {
+  const self = t as unknown as Record<Codec, CodecFn>;
+  let types: (protobuf.Type | protobuf.Enum | null)[] | undefined;
+  const resolved = (): (protobuf.Type | protobuf.Enum | null)[] => {
+    types ??= t.fieldsArray.map((f) => f.resolve().resolvedType);
+    return types;
+  };
+  const make: Record<Codec, () => CodecFn> = {
+    encode: () => protobuf.encoder(t)({ Writer: protobuf.Writer, types: resolved(), util: protobuf.util }) as CodecFn,
+    decode: () => protobuf.decoder(t)({ Reader: protobuf.Reader, types: resolved(), util: protobuf.util }) as CodecFn,
+    verify: () => protobuf.verifier(t)({ types: resolved(), util: protobuf.util }) as CodecFn,
+    fromObject: () => wrapped(t, 'fromObject', protobuf.converter.fromObject(t)({ types: resolved(), util: protobuf.util }) as CodecFn),
+    toObject: () => wrapped(t, 'toObject', protobuf.converter.toObject(t)({ types: resolved(), util: protobuf.util }) as CodecFn),
+  };
+  // Type.prototype's stubs call this.setup() and then the method: install one stub per codec instead.
+  // (protobufjs deletes encode/decode/verify when fields are added; the prototype stubs then land here again.)
+  (t as unknown as { setup(): protobuf.Type }).setup = function setup(this: protobuf.Type) {
+    for (const k of Object.keys(make) as Codec[]) {
+      if (Object.prototype.hasOwnProperty.call(self, k)) continue;
+      self[k] = function (this: unknown, ...args: unknown[]) {
+        const fn = make[k]();
+        self[k] = fn;
+        return fn.apply(this, args);
+      };
+    }
+    return this;
+  };
+}
+
+/** As Type.setup does: a wrapper of google.protobuf.* (Any, Struct...) calls the generated converter through an object whose method it is. */
+function wrapped(t: protobuf.Type, k: 'fromObject' | 'toObject', generated: CodecFn): CodecFn {
+  const wrapper = (protobuf.wrappers as Record<string, protobuf.IWrapper | undefined>)[t.fullName];
+  if (!wrapper) return generated;
+  const originalThis = Object.create(t) as Record<string, unknown>;
+  originalThis[k] = generated;
+  return (wrapper[k] as CodecFn).bind(originalThis);
 }
 
 const typeCache = new Map<string, protobuf.Type>();
