@@ -1,13 +1,15 @@
 // The proxy agent behind `weft proxy`: bootstraps the node identity, subscribes over ADS, feeds
 // every push to the data plane, and ACKs or NACKs it. Dependent subscriptions follow Envoy: the
 // clusters decide which endpoints (EDS) to watch, the listeners decide which route configs (RDS).
+//
+// Start-up order: the data plane's modules (src/proxy, most of a sidecar's code) load while the
+// first xDS request is on its way and weftd translates, not before it is sent.
 import { createAdsClient, type AdsClient, type ResourceUpdate } from '../xds/client.js';
 import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
-import { Proxy } from '../proxy/index.js';
+import type { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
 import { startAgentCerts, xdsCredentials, XdsCertificateProvider, type AgentCertOptions } from '../security/agent-certs.js';
-import { adsSecretNames } from '../proxy/tls/secrets.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -80,15 +82,44 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     locality: {},
     userAgent: 'weft',
   };
-  const proxy = new Proxy({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000, log: { info: () => {}, warn: log, error: log } });
-  await proxy.start();
+  // Imported here, not statically: see the top of this file.
+  const dataPlane = Promise.all([import('../proxy/index.js'), import('../proxy/tls/secrets.js')]);
+  let proxy: Proxy | undefined;
+  // Certificates that arrive before the proxy exists: installed first thing once it does.
+  let earlySecrets: ReadonlyMap<string, object> | undefined;
+  const startProxy = async (): Promise<Proxy> => {
+    const [{ Proxy: ProxyClass }] = await dataPlane;
+    const p = new ProxyClass({ nodeId: id, address: opts.address, adminPort: opts.adminPort ?? 15000, log: { info: () => {}, warn: log, error: log } });
+    await p.start();
+    if (earlySecrets) {
+      const r = p.update(TYPE.secret, earlySecrets);
+      if (!r.ok) log(`certificate not installed: ${r.error}`);
+    }
+    proxy = p;
+    return p;
+  };
+  const proxyStarted = startProxy();
+  proxyStarted.catch(() => {}); // awaited below; a failure is thrown from there
+  const secretSink = {
+    update(typeUrl: string, r: ReadonlyMap<string, object>) {
+      if (proxy) return proxy.update(typeUrl, r);
+      earlySecrets = r;
+      return { ok: true };
+    },
+  };
   // The certificate comes before xDS: weftd's TLS xDS authenticates the client by it (and the
   // rotated one is presented on the next reconnect).
   const identity = opts.xdsRootPem ? new XdsCertificateProvider(opts.xdsRootPem) : undefined;
-  const certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' },
-    proxy, log, (c) => identity?.update(c));
+  let certs: Awaited<ReturnType<typeof startAgentCerts>>;
+  try {
+    certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' },
+      secretSink, log, (c) => identity?.update(c));
+  } catch (e) {
+    await proxyStarted.then((p) => p.close(), () => {});
+    throw e;
+  }
   if (identity && !certs) {
-    await proxy.close();
+    await proxyStarted.then((p) => p.close(), () => {});
     throw new XdsIdentityMissing(`weftd serves xDS over TLS and authenticates every proxy by its workload certificate, and this proxy has none (${
       opts.certificates ? 'the certificate request failed, see above' : 'no join token: WEFT_JOIN_TOKEN and --control-plane are needed'})`);
   }
@@ -99,25 +130,26 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
   } });
 
-  const apply = (u: ResourceUpdate): string | undefined => {
-    const r = proxy.update(u.typeUrl, u.resources);
+  // Responses that arrive while the data plane is still loading wait for it (the client handles one at a time).
+  const apply = async (u: ResourceUpdate): Promise<string | undefined> => {
+    const r = (await proxyStarted).update(u.typeUrl, u.resources);
     if (!r.ok) {
       log(`rejected ${u.typeUrl.split('.').pop()} version ${u.version}: ${r.error}`);
       return r.error;
     }
     return undefined;
   };
-  client.subscribe(TYPE.cluster, '*', (u) => {
-    const err = apply(u);
+  client.subscribe(TYPE.cluster, '*', async (u) => {
+    const err = await apply(u);
     if (!err) client.subscribe(TYPE.endpoint, edsNames(u.resources), apply);
     return err;
   });
   let sdsSubscribed = false;
-  client.subscribe(TYPE.listener, '*', (u) => {
-    const err = apply(u);
+  client.subscribe(TYPE.listener, '*', async (u) => {
+    const err = await apply(u);
     if (!err) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
     // Gateway credentials (`kubernetes://NAME`) come over ADS; the workload cert stays agent-local.
-    const secrets = !err && opts.kind === 'router' ? adsSecretNames(u.resources) : [];
+    const secrets = !err && opts.kind === 'router' ? (await dataPlane)[1].adsSecretNames(u.resources) : [];
     if (secrets.length > 0 || sdsSubscribed) client.subscribe(TYPE.secret, secrets, apply);
     sdsSubscribed ||= secrets.length > 0;
     return err;
@@ -125,16 +157,24 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   client.on('connected', () => log(`connected to ${opts.xdsAddress}`));
   client.on('disconnected', (e) => log(`lost ${opts.xdsAddress} (${e.error}); serving the last config, retrying in ${e.retryInMs} ms`));
   client.start();
+  try {
+    proxy = await proxyStarted;
+  } catch (e) {
+    client.close();
+    certs?.stop();
+    throw e;
+  }
+  const started = proxy;
 
   let shuttingDown: Promise<void> | undefined;
   return {
-    proxy, client, node,
+    proxy: started, client, node,
     shutdown(timeoutMs = 10_000) {
       shuttingDown ??= (async () => {
-        await proxy.drain(timeoutMs);
+        await started.drain(timeoutMs);
         client.close();
         certs?.stop();
-        await proxy.close();
+        await started.close();
       })();
       return shuttingDown;
     },
