@@ -58,29 +58,65 @@ export function grpcLocalReply(s: Stream, status: number, body: string, headers:
  * overrides it; 0 disables): a stream with no bytes in either direction for that long gets the local
  * reply "stream timeout" with flag SI: 504 when the request was complete, else 408 (Envoy's
  * maybeRequestTimeoutCode); once response headers went out, the stream is reset instead. Activity is
- * read from the connection's byte counters at a quarter of the timeout, so one timer serves a stream.
+ * read from the connection's byte counters at a quarter of the timeout. One shared sweep per timeout
+ * value checks all its streams (a Set add/delete per request instead of a timer per request).
  */
 export function armStreamIdleTimeout(s: Stream): void {
   const ms = s.route?.idleTimeoutMs ?? s.hcm.streamIdleTimeoutMs;
   if (!(ms > 0)) return;
+  let sweep = SWEEPS.get(ms);
+  if (sweep === undefined) SWEEPS.set(ms, (sweep = new IdleSweep(ms)));
+  s.idleBytes = streamBytes(s);
+  s.idleSince = s.env.clock();
+  sweep.add(s);
+}
+
+function streamBytes(s: Stream): number {
   const sock = s.req.socket as { bytesRead?: number; bytesWritten?: number } | null;
-  const bytes = (): number => (sock?.bytesRead ?? 0) + (sock?.bytesWritten ?? 0);
-  const step = Math.max(1, Math.floor(ms / 4));
-  let last = bytes();
-  let idleSince = s.env.clock();
-  const check = (): void => {
-    const now = bytes();
-    if (now !== last) {
-      last = now;
-      idleSince = s.env.clock();
-    } else if (s.env.clock() - idleSince >= ms) {
-      onStreamIdle(s);
-      return;
+  return (sock?.bytesRead ?? 0) + (sock?.bytesWritten ?? 0);
+}
+
+const SWEEPS = new Map<number, IdleSweep>();
+
+/** The streams armed with one idle timeout value, checked every quarter of it by one unref'd interval. */
+export class IdleSweep {
+  private readonly streams = new Set<Stream>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly step: number;
+
+  constructor(private readonly ms: number) {
+    this.step = Math.max(1, Math.floor(ms / 4));
+  }
+
+  add(s: Stream): void {
+    this.streams.add(s);
+    s.idleSweep = this;
+    this.timer ??= setInterval(this.tick, this.step).unref();
+  }
+
+  /** Called by the stream's own 'close' handler and before the timeout fires. */
+  delete(s: Stream): void {
+    s.idleSweep = null;
+    this.streams.delete(s);
+    if (this.streams.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
     }
-    s.idleTimer = setTimeout(check, step).unref();
+  }
+
+  private readonly tick = (): void => {
+    const ms = this.ms;
+    for (const s of this.streams) {
+      const now = streamBytes(s);
+      if (now !== s.idleBytes) {
+        s.idleBytes = now;
+        s.idleSince = s.env.clock();
+      } else if (s.env.clock() - s.idleSince >= ms) {
+        this.delete(s);
+        onStreamIdle(s);
+      }
+    }
   };
-  // Cleared by the stream's own 'close' handler (no second listener per request).
-  s.idleTimer = setTimeout(check, step).unref();
 }
 
 function onStreamIdle(s: Stream): void {

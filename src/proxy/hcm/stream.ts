@@ -12,7 +12,7 @@ import { type HeaderOp, type Headers, applyHeaderOps, bindHeaderContext } from '
 import type { RequestView } from '../router/request.js';
 import type { CompiledHcm } from './config.js';
 import { forwardableHeaders } from './headers.js';
-import { armStreamIdleTimeout, grpcLocalReply } from './local-reply.js';
+import { type IdleSweep, armStreamIdleTimeout, grpcLocalReply } from './local-reply.js';
 import type { LeanRequest, LeanResponse } from '../listener/h1-message.js';
 
 export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest | LeanRequest;
@@ -40,8 +40,10 @@ export class Stream implements HttpFilterContext {
   targetResponseOps: readonly HeaderOp[] = [];
   /** Aborts the upstream side when the downstream goes away. */
   onAbort: (() => void) | null = null;
-  /** The stream idle timeout's current check (src/proxy/hcm/local-reply.ts). */
-  idleTimer: NodeJS.Timeout | undefined;
+  /** The stream idle timeout's sweep and its last look at the connection's bytes (src/proxy/hcm/local-reply.ts). */
+  idleSweep: IdleSweep | null = null;
+  idleBytes = 0;
+  idleSince = 0;
   responseStatus = 0;
   /** For the access log: the cluster and endpoint of the last upstream attempt. */
   upstreamCluster = '';
@@ -96,8 +98,9 @@ export class Stream implements HttpFilterContext {
     if (req.httpVersionMajor === 2) stats.downstream_rq_http2_total++;
     else stats.downstream_rq_http1_total++;
     const closer: EventEmitter | null = res ?? socket;
-    closer?.once('close', () => {
-      if (this.idleTimer) clearTimeout(this.idleTimer);
+    // 'close' is emitted once by every closer (on, not once: no wrapper per request).
+    closer?.on('close', () => {
+      if (this.idleSweep !== null) this.idleSweep.delete(this);
       stats.downstream_rq_active--;
       const abort = this.onAbort;
       this.onAbort = null;

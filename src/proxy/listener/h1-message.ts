@@ -4,8 +4,11 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
+import { hasInvalidValueChar, isToken } from '../hcm/chars.js';
 
 const QUEUE_LIMIT = 64 * 1024;
+/** Body pieces up to this size are copied behind the head into one write; larger ones are written as they are. */
+const JOIN_LIMIT = 16 * 1024;
 
 /** The downstream request: head fields as IncomingMessage has them, and a Content-Length body. */
 export class LeanRequest extends EventEmitter {
@@ -113,8 +116,6 @@ export class LeanRequest extends EventEmitter {
 }
 
 // Node's checks for outgoing header names and values (ERR_INVALID_HTTP_TOKEN / ERR_INVALID_CHAR).
-const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 function invalidChar(name: string): Error {
   return Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
 }
@@ -169,7 +170,7 @@ export class LeanResponse extends EventEmitter {
       for (const k in headers) {
         const v = headers[k];
         if (v === undefined) continue;
-        if (!TOKEN.test(k)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${k}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
+        if (!isToken(k)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${k}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
         const lk = k.length === 4 || k.length === 10 || k.length === 14 || k.length === 17 ? k.toLowerCase() : '';
         if (lk === 'content-length') hasLength = true;
         else if (lk === 'date') hasDate = true;
@@ -181,12 +182,12 @@ export class LeanResponse extends EventEmitter {
         if (Array.isArray(v)) {
           for (const x of v) {
             const xs = String(x);
-            if (INVALID_VALUE.test(xs)) throw invalidChar(k);
+            if (hasInvalidValueChar(xs)) throw invalidChar(k);
             s += `${k}: ${xs}\r\n`;
           }
         } else {
           const vs = String(v);
-          if (INVALID_VALUE.test(vs)) throw invalidChar(k);
+          if (hasInvalidValueChar(vs)) throw invalidChar(k);
           s += `${k}: ${vs}\r\n`;
         }
       }
@@ -212,31 +213,28 @@ export class LeanResponse extends EventEmitter {
     if (!this.headersSent) this.writeHead(this.statusCode);
     const sock = this.socket;
     const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    if (this.head !== '') {
-      sock.cork();
+    if (len === 0 || this.noBody) {
+      if (this.head === '') return true;
       this.flushHead();
-      if (len > 0 && !this.noBody) this.writeChunk(chunk, len);
-      sock.uncork();
       return !sock.writableNeedDrain;
     }
-    if (len === 0 || this.noBody) return true;
-    if (this.chunked) sock.cork();
-    this.writeChunk(chunk, len);
-    if (this.chunked) sock.uncork();
+    if (this.head !== '' || this.chunked) {
+      // Head, chunk framing and the piece in one write (one system call, no cork/writev).
+      const pre = this.chunked ? `${this.head}${len.toString(16)}\r\n` : this.head;
+      this.head = '';
+      this.writeJoined(pre, chunk, len, this.chunked ? '\r\n' : '', undefined);
+      return !sock.writableNeedDrain;
+    }
+    sock.write(chunk);
     return !sock.writableNeedDrain;
   }
 
   end(chunk?: Buffer | string | (() => void)): this {
     if (this.writableEnded || this.destroyed) return this;
-    if (!this.headersSent) this.writeHead(this.statusCode, typeof chunk === 'string' || Buffer.isBuffer(chunk) ? { 'content-length': Buffer.byteLength(chunk) } : { 'content-length': 0 });
+    const data = typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk : null;
+    if (!this.headersSent) this.writeHead(this.statusCode, data !== null ? { 'content-length': Buffer.byteLength(data) } : { 'content-length': 0 });
     this.writableEnded = true;
-    const sock = this.socket;
-    sock.cork();
-    if (this.head !== '') this.flushHead();
-    if ((typeof chunk === 'string' || Buffer.isBuffer(chunk)) && !this.noBody) {
-      const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      if (len > 0) this.writeChunk(chunk, len);
-    }
+    const len = data === null || this.noBody ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     let tail = '';
     if (this.chunked) {
       tail = '0\r\n';
@@ -244,10 +242,10 @@ export class LeanResponse extends EventEmitter {
       if (t) {
         for (const k in t) {
           const v = t[k];
-          if (v === undefined || !TOKEN.test(k)) continue;
+          if (v === undefined || !isToken(k)) continue;
           for (const x of Array.isArray(v) ? v : [v]) {
             const xs = String(x);
-            if (!INVALID_VALUE.test(xs)) tail += `${k}: ${xs}\r\n`;
+            if (!hasInvalidValueChar(xs)) tail += `${k}: ${xs}\r\n`;
           }
         }
       }
@@ -264,9 +262,16 @@ export class LeanResponse extends EventEmitter {
       this.emit('finish');
       this.emit('close');
     };
-    if (tail !== '') sock.write(tail, 'latin1', finish);
-    else sock.write('', 'latin1', finish);
-    sock.uncork();
+    // Whatever is left (head, last piece with its chunk framing, terminating chunk) in one write.
+    let pre = this.head;
+    this.head = '';
+    if (len > 0) {
+      if (this.chunked) {
+        pre += `${len.toString(16)}\r\n`;
+        tail = `\r\n${tail}`;
+      }
+      this.writeJoined(pre, data!, len, tail, finish);
+    } else this.socket.write(pre + tail, 'latin1', finish);
     this.owner.responseDone(this, this.close);
     if (typeof chunk === 'function') this.once('finish', chunk);
     return this;
@@ -293,10 +298,21 @@ export class LeanResponse extends EventEmitter {
     this.head = '';
   }
 
-  private writeChunk(chunk: Buffer | string, len: number): void {
+  /** Writes latin1 `pre`, the body piece and latin1 `post` as one buffer (large pieces: corked writes, no copy). */
+  private writeJoined(pre: string, chunk: Buffer | string, len: number, post: string, cb: ((err?: Error | null) => void) | undefined): void {
     const sock = this.socket;
-    if (this.chunked) sock.write(`${len.toString(16)}\r\n`, 'latin1');
-    sock.write(chunk);
-    if (this.chunked) sock.write('\r\n', 'latin1');
+    if (len > JOIN_LIMIT) {
+      sock.cork();
+      if (pre !== '') sock.write(pre, 'latin1');
+      sock.write(chunk);
+      sock.write(post, 'latin1', cb);
+      sock.uncork();
+      return;
+    }
+    const buf = Buffer.allocUnsafe(pre.length + len + post.length);
+    let off = buf.write(pre, 0, 'latin1');
+    off += typeof chunk === 'string' ? buf.write(chunk, off, 'utf8') : chunk.copy(buf, off);
+    buf.write(post, off, 'latin1');
+    sock.write(buf, cb);
   }
 }
