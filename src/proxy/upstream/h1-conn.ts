@@ -3,6 +3,7 @@
 // like a reset would, and the connection is closed.
 import type { IncomingHttpHeaders } from 'node:http';
 import type net from 'node:net';
+import { isTokenRange, isTrimmed } from '../hcm/chars.js';
 
 /** What an exchange on a pooled connection reports to (the Attempt). */
 export interface H1Exchange {
@@ -43,13 +44,22 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 /** Envoy's max_response_headers_kb default is 60. */
 const MAX_HEAD_BYTES = 60 * 1024;
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-export const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** node:http keeps the first of these when repeated (and joins the others with ", "). */
 const SINGLE = new Set(['content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization',
   'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires']);
 function protocolError(msg: string): Error {
   return Object.assign(new Error(`upstream protocol error: ${msg}`), { code: 'HPE_INVALID_RESPONSE' });
+}
+
+/** 1..max ASCII digits (/^\d{1,max}$/). */
+function digits(s: string, max: number): boolean {
+  const n = s.length;
+  if (n === 0 || n > max) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function hangUp(): Error {
@@ -67,7 +77,23 @@ function addHeader(h: IncomingHttpHeaders, name: string, value: string): void {
   else h[name] = `${cur as string}${name === 'cookie' ? '; ' : ', '}${value}`;
 }
 
-/** Parses header lines `head[from..]` (each ending in CRLF, the blank line excluded) into `out`. */
+/** Lower-cased header names by their spelling on the wire (a response repeats the same few names). */
+const LOWER = new Map<string, string>();
+const LOWER_MAX = 512;
+
+function lowerName(raw: string): string {
+  let l = LOWER.get(raw);
+  if (l === undefined) {
+    l = raw.toLowerCase();
+    if (LOWER.size < LOWER_MAX) LOWER.set(raw, l);
+  }
+  return l;
+}
+
+/**
+ * Parses header lines `head[from..]` (each ending in CRLF, the blank line excluded) into `out`:
+ * names must be tokens, values are trimmed (as String.prototype.trim) and must hold no control bytes.
+ */
 function parseFields(head: string, from: number, out: IncomingHttpHeaders): void {
   let i = from;
   const n = head.length;
@@ -76,13 +102,19 @@ function parseFields(head: string, from: number, out: IncomingHttpHeaders): void
     if (e < 0) e = n;
     const c = head.indexOf(':', i);
     if (c < 0 || c > e) throw protocolError('header line without a colon');
-    const name = head.slice(i, c).toLowerCase();
-    if (!TOKEN.test(name)) throw protocolError('invalid header name');
+    if (!isTokenRange(head, i, c)) throw protocolError('invalid header name');
+    const name = lowerName(head.slice(i, c));
     // A repeated Content-Length is refused, as llhttp does (a mismatch is a smuggling vector).
     if (name === 'content-length' && out[name] !== undefined) throw protocolError('repeated Content-Length');
-    const value = head.slice(c + 1, e).trim();
-    if (INVALID_VALUE.test(value)) throw protocolError(`invalid value of header ${name}`);
-    addHeader(out, name, value);
+    let vs = c + 1;
+    let ve = e;
+    while (vs < ve && isTrimmed(head.charCodeAt(vs))) vs++;
+    while (ve > vs && isTrimmed(head.charCodeAt(ve - 1))) ve--;
+    for (let k = vs; k < ve; k++) {
+      const ch = head.charCodeAt(k);
+      if (ch < 0x20 ? ch !== 9 : ch === 0x7f) throw protocolError(`invalid value of header ${name}`);
+    }
+    addHeader(out, name, head.slice(vs, ve));
     i = e + 2;
   }
 }
@@ -313,8 +345,11 @@ export class H1Conn {
     // Status line: HTTP/1.x SP 3DIGIT [SP reason]
     if (!head.startsWith('HTTP/1.')) throw protocolError('not an HTTP/1.x status line');
     const minor = head.charCodeAt(7);
-    const status = Number(head.slice(9, 12));
-    if ((minor !== 48 && minor !== 49) || head.charCodeAt(8) !== 32 || !(status >= 100 && status <= 999) || !/^\d{3}$/.test(head.slice(9, 12))) throw protocolError('invalid status line');
+    const d0 = head.charCodeAt(9) - 48;
+    const d1 = head.charCodeAt(10) - 48;
+    const d2 = head.charCodeAt(11) - 48;
+    if ((minor !== 48 && minor !== 49) || head.charCodeAt(8) !== 32 || !(d0 >= 1 && d0 <= 9) || !(d1 >= 0 && d1 <= 9) || !(d2 >= 0 && d2 <= 9)) throw protocolError('invalid status line');
+    const status = d0 * 100 + d1 * 10 + d2;
     const eol = head.indexOf('\r\n');
     const h: IncomingHttpHeaders = {};
     parseFields(head, eol + 2, h);
@@ -334,7 +369,7 @@ export class H1Conn {
         this.keepAlive = false;
       }
     } else if (cl !== undefined) {
-      if (!/^\d{1,15}$/.test(cl)) throw protocolError('invalid Content-Length');
+      if (!digits(cl, 15)) throw protocolError('invalid Content-Length');
       this.remaining = Number(cl);
       this.st = this.remaining === 0 ? St.Idle : St.Length;
     } else {

@@ -3,7 +3,8 @@
 // connection and its response parser are in h1-conn.ts. Why: the ClientRequest/Agent/IncomingMessage
 // machinery was about a third of a sidecar's CPU per request.
 import type net from 'node:net';
-import { type ConnOwner, H1Conn, type H1Exchange, INVALID_VALUE, TOKEN } from './h1-conn.js';
+import { type ConnOwner, H1Conn, type H1Exchange } from './h1-conn.js';
+import { hasInvalidValueChar, isToken } from '../hcm/chars.js';
 
 export { H1Conn, type H1Exchange, h1ConnOf } from './h1-conn.js';
 
@@ -26,20 +27,20 @@ const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'C
  * when a body has no length. Throws (like node:http) on bytes HTTP/1.1 cannot carry.
  */
 export function requestHead(method: string, path: string, headers: Record<string, string | string[] | undefined>, hasBody: boolean, last: boolean): { head: string; chunked: boolean } {
-  if (!TOKEN.test(method)) throw Object.assign(new TypeError(`Method must be a valid HTTP token ["${method}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
+  if (!isToken(method)) throw Object.assign(new TypeError(`Method must be a valid HTTP token ["${method}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
   if (INVALID_PATH.test(path)) throw Object.assign(new TypeError('Request path contains unescaped characters'), { code: 'ERR_UNESCAPED_CHARACTERS' });
   let s = `${method} ${path} HTTP/1.1\r\n`;
   let hasLength = false;
   for (const k in headers) {
     const v = headers[k];
     if (v === undefined) continue;
-    if (!TOKEN.test(k)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${k}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
+    if (!isToken(k)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${k}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
     if (typeof v === 'string') {
-      if (INVALID_VALUE.test(v)) throw Object.assign(new TypeError(`Invalid character in header content ["${k}"]`), { code: 'ERR_INVALID_CHAR' });
+      if (hasInvalidValueChar(v)) throw Object.assign(new TypeError(`Invalid character in header content ["${k}"]`), { code: 'ERR_INVALID_CHAR' });
       s += `${k}: ${v}\r\n`;
     } else {
       for (const x of v) {
-        if (INVALID_VALUE.test(x)) throw Object.assign(new TypeError(`Invalid character in header content ["${k}"]`), { code: 'ERR_INVALID_CHAR' });
+        if (hasInvalidValueChar(x)) throw Object.assign(new TypeError(`Invalid character in header content ["${k}"]`), { code: 'ERR_INVALID_CHAR' });
         s += `${k}: ${x}\r\n`;
       }
     }

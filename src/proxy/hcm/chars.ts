@@ -1,0 +1,44 @@
+// Character checks of HTTP/1.1 header names and values, as loops over char codes: the same answers as
+// node:http's checks (and the regular expressions this replaced), without a RegExp call per header.
+
+/** RFC 9110 tchar, by char code (0..127). */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
+for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
+for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
+
+/** A non-empty token (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/). */
+export function isToken(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** Whether `s[from..to)` is a token. */
+export function isTokenRange(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** A character node:http refuses in a header value (/[^\t\x20-\x7e\x80-\xff]/). */
+export function hasInvalidValueChar(s: string): boolean {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 ? c !== 9 : c === 0x7f || c > 0xff) return true;
+  }
+  return false;
+}
+
+/** What String.prototype.trim removes, within latin1: TAB, LF, VT, FF, CR, SP, NBSP. */
+export function isTrimmed(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
+}
