@@ -67,7 +67,7 @@ export function armStreamIdleTimeout(s: Stream): void {
   let sweep = SWEEPS.get(ms);
   if (sweep === undefined) SWEEPS.set(ms, (sweep = new IdleSweep(ms)));
   s.idleBytes = streamBytes(s);
-  s.idleSince = s.env.clock();
+  s.idleSince = s.startMs; // armed from the stream's constructor, right after startMs was read
   sweep.add(s);
 }
 

@@ -126,6 +126,17 @@ function plausibleStart(buf: Buffer): boolean {
   return true;
 }
 
+/**
+ * Lean connections, checked for idleness every quarter of IDLE_TIMEOUT_MS by one unref'd interval:
+ * a socket timer would be re-armed by every read and write of every request.
+ */
+const LIVE = new Set<LeanH1Conn>();
+let sweep: NodeJS.Timeout | undefined;
+
+function sweepIdle(): void {
+  for (const c of LIVE) c.checkIdle();
+}
+
 /** One downstream connection on the lean path; requests are served in order, one at a time. */
 export class LeanH1Conn implements ResponseOwner {
   private buf: Buffer | null = null;
@@ -138,6 +149,9 @@ export class LeanH1Conn implements ResponseOwner {
   private done = false;
   private scheduled = false;
   private detached = false;
+  /** The socket's byte count at the last sweep, and the sweeps since it last changed. */
+  private idleBytes = 0;
+  private idleSweeps = 0;
 
   constructor(
     readonly sock: net.Socket,
@@ -146,8 +160,20 @@ export class LeanH1Conn implements ResponseOwner {
     sock.on('data', this.onData);
     sock.on('drain', this.onDrain);
     sock.on('close', this.onClose);
-    sock.on('timeout', this.onTimeout);
-    sock.setTimeout(IDLE_TIMEOUT_MS);
+    LIVE.add(this);
+    sweep ??= setInterval(sweepIdle, IDLE_TIMEOUT_MS / 4).unref();
+  }
+
+  /** From the sweep: no byte either way for IDLE_TIMEOUT_MS (4 sweeps after the last change) is a timeout. */
+  checkIdle(): void {
+    const b = this.sock.bytesRead + this.sock.bytesWritten;
+    if (b !== this.idleBytes) {
+      this.idleBytes = b;
+      this.idleSweeps = 0;
+    } else if (++this.idleSweeps >= 4) {
+      this.idleSweeps = 0;
+      this.onTimeout();
+    }
   }
 
   /** No request in flight: nothing is lost by closing now. */
@@ -194,11 +220,11 @@ export class LeanH1Conn implements ResponseOwner {
     this.detach();
   };
 
-  private readonly onTimeout = (): void => {
+  private onTimeout(): void {
     if (this.res !== null || this.done) return; // the stream idle timeout covers requests in flight
     if (this.buf !== null && this.bodyLeft === 0) this.sock.end('HTTP/1.1 408 Request Timeout\r\ncontent-length: 15\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nRequest Timeout');
     else this.sock.destroy();
-  };
+  }
 
   private setPaused(req: boolean, buf: boolean): void {
     const was = this.reqPaused || this.bufPaused;
@@ -293,7 +319,11 @@ export class LeanH1Conn implements ResponseOwner {
     sock.removeListener('data', this.onData);
     sock.removeListener('drain', this.onDrain);
     sock.removeListener('close', this.onClose);
-    sock.removeListener('timeout', this.onTimeout);
+    LIVE.delete(this);
+    if (LIVE.size === 0 && sweep !== undefined) {
+      clearInterval(sweep);
+      sweep = undefined;
+    }
     this.host.detach(this);
   }
 }

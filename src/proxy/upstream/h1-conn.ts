@@ -25,8 +25,6 @@ export interface ConnOwner {
   release(c: H1Conn): void;
   /** The socket closed. */
   closed(c: H1Conn): void;
-  /** An idle connection reached the idle timeout (and is being closed). */
-  idleTimedOut(): void;
 }
 
 /** Reads a response nobody wants. */
@@ -131,6 +129,8 @@ export class H1Conn {
   requests = 0;
   /** False once it must not take another request (max duration, Connection: close, ...). */
   reusable = true;
+  /** The pool's sweep count when this connection was last freed (the pool's idle timeout). */
+  freeTick = 0;
   private ex: H1Exchange | null = null;
   private reused = false;
   private st = St.Idle;
@@ -151,11 +151,6 @@ export class H1Conn {
     sock.on('end', () => this.onEnd());
     sock.on('error', (e: Error) => this.fail(e));
     sock.on('close', () => this.onClose());
-    sock.on('timeout', () => {
-      if (this.ex !== null) return;
-      this.pool.idleTimedOut();
-      this.destroy();
-    });
   }
 
   get busy(): boolean {

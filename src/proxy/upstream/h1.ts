@@ -54,13 +54,21 @@ export function requestHead(method: string, path: string, headers: Record<string
   } else if (!hasBody && !hasLength && !NO_BODY_METHODS.has(method)) s += 'content-length: 0\r\n';
   return { head: `${s}\r\n`, chunked };
 }
-/** The HTTP/1.1 connections of one endpoint. */
+/**
+ * The HTTP/1.1 connections of one endpoint. The idle timeout is a sweep every quarter of it while the
+ * pool has connections (a free connection is closed once it sat unused for the whole timeout), not a
+ * socket timer that every read and write of every request would re-arm.
+ */
 export class H1Pool implements ConnOwner {
   private readonly free: H1Conn[] = [];
   private readonly queue: { ex: H1Exchange; head: boolean }[] = [];
   /** Open connections (free and busy). */
   open = 0;
   private released = false;
+  private sweep: NodeJS.Timeout | undefined;
+  /** Sweeps so far; a free connection remembers the count when it was freed. */
+  private ticks = 0;
+  private sweepMs = 0;
 
   constructor(readonly host: H1Host) {}
 
@@ -103,10 +111,39 @@ export class H1Pool implements ConnOwner {
 
   private newConn(): H1Conn {
     const sock = this.host.connect();
-    const idle = this.host.idleTimeoutMs();
-    if (idle > 0) sock.setTimeout(idle);
+    this.startSweep();
     this.open++;
     return new H1Conn(this, sock);
+  }
+
+  /** Closes free connections unused for a whole idle timeout (at least 4 sweeps of a quarter of it). */
+  private readonly onSweep = (): void => {
+    this.ticks++;
+    const free = this.free;
+    // The oldest are first (LIFO reuse takes from the end).
+    while (free.length > 0 && this.ticks - free[0].freeTick > 4) {
+      const c = free.shift()!;
+      this.idleTimedOut();
+      c.destroy();
+    }
+    if (this.open === 0) this.stopSweep();
+    else if (this.host.idleTimeoutMs() !== this.sweepMs) {
+      // The cluster's idle timeout changed (a push): sweep at the new pace.
+      this.stopSweep();
+      this.startSweep();
+    }
+  };
+
+  private startSweep(): void {
+    const idle = this.host.idleTimeoutMs();
+    if (!(idle > 0) || this.sweep !== undefined) return;
+    this.sweepMs = idle;
+    this.sweep = setInterval(this.onSweep, Math.max(1, Math.floor(idle / 4))).unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweep !== undefined) clearInterval(this.sweep);
+    this.sweep = undefined;
   }
 
   release(c: H1Conn): void {
@@ -116,7 +153,10 @@ export class H1Pool implements ConnOwner {
     }
     const q = this.queue.shift();
     if (q) c.assign(q.ex, q.head);
-    else this.free.push(c);
+    else {
+      c.freeTick = this.ticks;
+      this.free.push(c);
+    }
   }
 
   idleTimedOut(): void {
@@ -130,6 +170,7 @@ export class H1Pool implements ConnOwner {
     // A queued exchange takes the slot this connection leaves.
     const q = this.queue.length > 0 && this.host.canOpen() ? this.queue.shift() : undefined;
     if (q) this.newConn().assign(q.ex, q.head);
+    else if (this.open === 0) this.stopSweep();
   }
 
   /** Closes idle connections; busy ones close after their response (the endpoint left its cluster). */
