@@ -126,3 +126,23 @@ void test('requestHead: Content-Length: 0 for a bodiless POST, chunked for a bod
   assert.throws(() => requestHead('GET', '/', { host: 'h', x: 'a\nb' }, false, false), { code: 'ERR_INVALID_CHAR' });
   assert.throws(() => requestHead('GET', '/a b', { host: 'h' }, false, false), { code: 'ERR_UNESCAPED_CHARACTERS' });
 });
+
+void test('idle timeout: a free connection is closed and counted once unused for the timeout; one in use is kept', async () => {
+  const srv = await rawServer(() => ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']);
+  let idleClosed = 0;
+  const p = new H1Pool({ connect: () => net.createConnection({ host: '127.0.0.1', port: srv.port }), canOpen: () => true, idleTimeoutMs: () => 200, onIdleTimeout: () => idleClosed++ });
+  try {
+    const a = await exchange(p);
+    assert.equal(a.status, 200);
+    assert.equal(p.idle, 1);
+    const deadline = Date.now() + 5000;
+    while (p.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual([p.open, p.idle, idleClosed], [0, 0, 1]);
+    // A new request opens a new connection (the sweep starts again with it).
+    const b = await exchange(p);
+    assert.deepEqual([b.status, b.reused, srv.connections()], [200, false, 2]);
+  } finally {
+    p.close();
+    await srv.close();
+  }
+});
