@@ -42,3 +42,17 @@ export function hasInvalidValueChar(s: string): boolean {
 export function isTrimmed(c: number): boolean {
   return c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
 }
+
+/** Lower-cased header names by their spelling on the wire (peers repeat the same few names). */
+const LOWER = new Map<string, string>();
+const LOWER_MAX = 512;
+
+/** `raw.toLowerCase()`, from a bounded cache: the cached string is already a property key V8 knows. */
+export function lowerName(raw: string): string {
+  let l = LOWER.get(raw);
+  if (l === undefined) {
+    l = raw.toLowerCase();
+    if (LOWER.size < LOWER_MAX) LOWER.set(raw, l);
+  }
+  return l;
+}

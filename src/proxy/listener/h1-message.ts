@@ -129,6 +129,14 @@ function utcDate(): string {
   return dateCache;
 }
 
+type Latin1Write = (this: Buffer, s: string, offset: number) => number;
+const NATIVE_LATIN1_WRITE = (Buffer.prototype as unknown as { latin1Write?: Latin1Write }).latin1Write;
+/** `buf.write(s, offset, 'latin1')` without its argument juggling (Buffer's own latin1Write where there is one). */
+function latin1Write(buf: Buffer, s: string, offset: number): number {
+  if (s.length === 0) return 0;
+  return NATIVE_LATIN1_WRITE !== undefined ? NATIVE_LATIN1_WRITE.call(buf, s, offset) : buf.write(s, offset, 'latin1');
+}
+
 /** Where a response reports back to its connection. */
 export interface ResponseOwner {
   /** The response's last byte was handed to the socket; `close` says the connection must close. */
@@ -310,9 +318,9 @@ export class LeanResponse extends EventEmitter {
       return;
     }
     const buf = Buffer.allocUnsafe(pre.length + len + post.length);
-    let off = buf.write(pre, 0, 'latin1');
+    let off = latin1Write(buf, pre, 0);
     off += typeof chunk === 'string' ? buf.write(chunk, off, 'utf8') : chunk.copy(buf, off);
-    buf.write(post, off, 'latin1');
+    latin1Write(buf, post, off);
     sock.write(buf, cb);
   }
 }

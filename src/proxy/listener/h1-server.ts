@@ -7,6 +7,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { LeanRequest, LeanResponse, type ResponseOwner } from './h1-message.js';
+import { lowerName } from '../hcm/chars.js';
 
 /** What the connection needs from the listener. */
 export interface LeanHost {
@@ -82,7 +83,7 @@ export function parseHead(s: string): LeanHead | null {
     }
     const rawName = s.slice(pos, colon);
     const value = s.slice(vs, ve);
-    const name = rawName.toLowerCase();
+    const name = lowerName(rawName);
     if (headers[name] !== undefined || name === '__proto__') return null;
     switch (name) {
       case 'transfer-encoding':

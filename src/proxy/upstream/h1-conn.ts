@@ -3,7 +3,7 @@
 // like a reset would, and the connection is closed.
 import type { IncomingHttpHeaders } from 'node:http';
 import type net from 'node:net';
-import { isTokenRange, isTrimmed } from '../hcm/chars.js';
+import { isTokenRange, isTrimmed, lowerName } from '../hcm/chars.js';
 
 /** What an exchange on a pooled connection reports to (the Attempt). */
 export interface H1Exchange {
@@ -73,19 +73,6 @@ function addHeader(h: IncomingHttpHeaders, name: string, value: string): void {
   if (name === 'set-cookie') (cur as string[]).push(value);
   else if (SINGLE.has(name)) return;
   else h[name] = `${cur as string}${name === 'cookie' ? '; ' : ', '}${value}`;
-}
-
-/** Lower-cased header names by their spelling on the wire (a response repeats the same few names). */
-const LOWER = new Map<string, string>();
-const LOWER_MAX = 512;
-
-function lowerName(raw: string): string {
-  let l = LOWER.get(raw);
-  if (l === undefined) {
-    l = raw.toLowerCase();
-    if (LOWER.size < LOWER_MAX) LOWER.set(raw, l);
-  }
-  return l;
 }
 
 /**
