@@ -8,7 +8,8 @@ import type { Resource, Workload } from '../model/index.js';
 import { createSnapshot } from '../registry/index.js';
 import { parseNodeId, translate, withWorkload } from '../translate/index.js';
 import { ENVOY_DESCRIPTOR } from './envoy-descriptor.generated.js';
-import { descriptorModuleText, loadProtoFiles } from './proto-descriptor.js';
+import { descriptorModuleText, loadProtoFiles, type EnvoyDescriptor } from './proto-descriptor.js';
+import { lazyRootFromDescriptor } from './proto-root.js';
 import { PROTO_FILES, TYPE, envoyRoot, typeNameOfUrl } from './protos.js';
 
 const srcFile = (rel: string) => fileURLToPath(new URL(`../../../src/xds/${rel}`, import.meta.url));
@@ -116,6 +117,39 @@ void test('the descriptor encodes and decodes translated resources exactly as th
     assert.deepEqual(Buffer.from(bytesB), Buffer.from(bytesA), `${type} ${(obj as { name?: string }).name ?? ''}`);
     assert.deepEqual(b.toObject(b.decode(bytesA), TO_OBJECT), a.toObject(a.decode(bytesA), TO_OBJECT));
   }
+});
+
+/** Messages and enums a Root holds. */
+function countTypes(ns: protobuf.NamespaceBase): number {
+  let n = 0;
+  for (const o of ns.nestedArray) {
+    if ('fieldsArray' in o || 'valuesById' in o) n++;
+    if ('nestedArray' in o) n += countTypes(o as protobuf.NamespaceBase);
+  }
+  return n;
+}
+
+void test('a Root filled on demand decodes and encodes as the parsed .proto files do, loading only what it meets', () => {
+  const parsed = loadProtoFiles(PROTO_FILES);
+  const lazy = lazyRootFromDescriptor(JSON.parse(ENVOY_DESCRIPTOR) as EnvoyDescriptor);
+  lazy.ensure('envoy.service.discovery.v3.DiscoveryRequest');
+  const forRequest = countTypes(lazy.root);
+  assert.ok(forRequest > 0 && forRequest < 40, `a DiscoveryRequest needs ${forRequest} types`);
+  // Decoding first (Any payloads such as the HCM load as they are met), then encoding.
+  for (const { type, obj } of sampleResources()) {
+    const a = parsed.lookupType(type);
+    const bytes = a.encode(a.fromObject(obj)).finish();
+    lazy.ensure(type);
+    const b = lazy.root.lookupType(type);
+    assert.deepEqual(b.toObject(b.decode(bytes), TO_OBJECT), a.toObject(a.decode(bytes), TO_OBJECT), `${type} ${(obj as { name?: string }).name ?? ''}`);
+    assert.deepEqual(Buffer.from(b.encode(b.fromObject(obj)).finish()), Buffer.from(bytes));
+    assert.equal(b.verify(a.toObject(a.decode(bytes))), null);
+  }
+  const used = countTypes(lazy.root);
+  lazy.ensureAll();
+  const all = countTypes(lazy.root);
+  assert.ok(forRequest < used && used < all, `types loaded: ${forRequest} for a request, ${used} for a sidecar's config, ${all} in all`);
+  assert.equal(all, countTypes(envoyRoot()));
 });
 
 void test('the descriptor carries no validation annotations and only the types PROTO_FILES need', () => {

@@ -13,6 +13,12 @@ const require = createRequire(import.meta.url);
 export interface EnvoyDescriptor {
   protoFiles: string[];
   nested: protobuf.INamespace['nested'];
+  /**
+   * For every top-level message or enum (one directly in a package, nested types included), the
+   * other top-level ones its fields reference: what must be loaded before its fields resolve, so a
+   * process can load a type and its closure on first use (src/xds/protos.ts) instead of all of them.
+   */
+  deps: Record<string, string[]>;
 }
 
 function depsDir(): string {
@@ -108,10 +114,35 @@ function nestedJson(ns: protobuf.NamespaceBase, keep: Set<Named>): Record<string
   return Object.keys(nested).length > 0 ? nested : undefined;
 }
 
+/** The message or enum directly in a package that `o` is or is nested in. */
+function topLevel(o: protobuf.ReflectionObject): protobuf.ReflectionObject {
+  let t = o;
+  while (t.parent instanceof protobuf.Type) t = t.parent;
+  return t;
+}
+
+const nameOf = (o: protobuf.ReflectionObject): string => o.fullName.replace(/^\./, '');
+
+function topLevelDeps(keep: Set<Named>): Record<string, string[]> {
+  const deps = new Map<string, Set<string>>();
+  for (const o of keep) {
+    const top = topLevel(o);
+    const mine = deps.get(nameOf(top)) ?? deps.set(nameOf(top), new Set()).get(nameOf(top))!;
+    if (!(o instanceof protobuf.Type)) continue;
+    for (const f of o.fieldsArray) {
+      if (!f.resolvedType) continue;
+      const dep = topLevel(f.resolvedType);
+      if (dep !== top) mine.add(nameOf(dep));
+    }
+  }
+  return Object.fromEntries([...deps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, [...v].sort()]));
+}
+
 /** The descriptor of exactly the types `files` define and need, without non-semantic options. */
 export function buildEnvoyDescriptor(files: readonly string[]): EnvoyDescriptor {
   const root = loadProtoFiles(files);
-  return { protoFiles: [...files], nested: nestedJson(root, neededTypes(root, files)) as EnvoyDescriptor['nested'] };
+  const keep = neededTypes(root, files);
+  return { protoFiles: [...files], nested: nestedJson(root, keep) as EnvoyDescriptor['nested'], deps: topLevelDeps(keep) };
 }
 
 /** The text of envoy-descriptor.generated.ts for `files`. */

@@ -2,11 +2,13 @@
 //
 // Resources inside Weft are plain objects with Envoy's proto field names (snake_case), enums as
 // names, Durations as {seconds, nanos}, and Any as { '@type': url, ...fields }.
-// Only the types of the files listed in PROTO_FILES (and what they reference) are loaded, from a
-// descriptor generated at build time (src/xds/proto-descriptor.ts): a proxy pays for no proto it never uses.
+// Only the types of the files listed in PROTO_FILES (and what they reference) are known, from a
+// descriptor generated at build time (src/xds/proto-descriptor.ts), and a type is loaded with what
+// it references when first used (src/xds/proto-root.ts): a proxy pays for no proto it never uses.
 import protobuf from 'protobufjs';
 import { ENVOY_DESCRIPTOR } from './envoy-descriptor.generated.js';
 import { loadProtoFiles, type EnvoyDescriptor } from './proto-descriptor.js';
+import { lazyRootFromDescriptor, type LazyRoot } from './proto-root.js';
 
 /** Type URLs of the resources the ADS server serves. */
 export const TYPE = {
@@ -46,83 +48,28 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
 ];
 
-let rootCache: protobuf.Root | undefined;
+let rootCache: LazyRoot | undefined;
 
-/** The protobufjs Root holding every Envoy type Weft uses; loaded once per process. */
-export function envoyRoot(): protobuf.Root {
-  rootCache ??= rootFromDescriptor() ?? loadProtoFiles(PROTO_FILES);
+function lazyRoot(): LazyRoot {
+  rootCache ??= rootFromDescriptor() ?? { root: loadProtoFiles(PROTO_FILES), ensure: () => {}, ensureAll: () => {} };
   return rootCache;
 }
 
-/** The Root from the generated descriptor; undefined when PROTO_FILES changed since it was generated. */
-function rootFromDescriptor(): protobuf.Root | undefined {
+/** The protobufjs Root holding every Envoy type Weft uses (all loaded); built once per process. */
+export function envoyRoot(): protobuf.Root {
+  const r = lazyRoot();
+  r.ensureAll();
+  return r.root;
+}
+
+/** The Root from the generated descriptor, filled on demand; undefined when PROTO_FILES changed since it was generated. */
+function rootFromDescriptor(): LazyRoot | undefined {
   const d = JSON.parse(ENVOY_DESCRIPTOR) as EnvoyDescriptor;
   if (d.protoFiles.join('\n') !== PROTO_FILES.join('\n')) {
     process.emitWarning('src/xds/envoy-descriptor.generated.ts does not match PROTO_FILES: parsing the .proto files instead (slow); run npm run gen:protos');
     return undefined;
   }
-  const root = new protobuf.Root();
-  root.addJSON(d.nested ?? {});
-  // No resolveAll(): a type's fields resolve when it is first used (Type.setup), so a sidecar only
-  // pays for the types its config contains. Editions features (packed, presence) are resolved here,
-  // as resolveAll would, because encoders read them. A Root's own edition is proto2 by protobufjs' default.
-  root._resolveFeaturesRecursive('proto2');
-  forEachType(root, lazyCodecs);
-  return root;
-}
-
-function forEachType(ns: protobuf.NamespaceBase, fn: (t: protobuf.Type) => void): void {
-  for (const o of ns.nestedArray) {
-    if (o instanceof protobuf.Type) fn(o);
-    if (o instanceof protobuf.Namespace) forEachType(o, fn);
-  }
-}
-
-type Codec = 'encode' | 'decode' | 'verify' | 'fromObject' | 'toObject';
-type CodecFn = (...args: unknown[]) => unknown;
-
-/**
- * protobufjs' Type.setup generates all five codecs of a type (encode, decode, verify, fromObject,
- * toObject) the first time any one is used; a sidecar only decodes and converts most types, so
- * the other three were ~60% of the code generation at start. Here each is generated when first
- * called, with the same generators and the same wrappers (google.protobuf.Any, Struct...).
- */
-function lazyCodecs(t: protobuf.Type): void {
-  const self = t as unknown as Record<Codec, CodecFn>;
-  let types: (protobuf.Type | protobuf.Enum | null)[] | undefined;
-  const resolved = (): (protobuf.Type | protobuf.Enum | null)[] => {
-    types ??= t.fieldsArray.map((f) => f.resolve().resolvedType);
-    return types;
-  };
-  const make: Record<Codec, () => CodecFn> = {
-    encode: () => protobuf.encoder(t)({ Writer: protobuf.Writer, types: resolved(), util: protobuf.util }) as CodecFn,
-    decode: () => protobuf.decoder(t)({ Reader: protobuf.Reader, types: resolved(), util: protobuf.util }) as CodecFn,
-    verify: () => protobuf.verifier(t)({ types: resolved(), util: protobuf.util }) as CodecFn,
-    fromObject: () => wrapped(t, 'fromObject', protobuf.converter.fromObject(t)({ types: resolved(), util: protobuf.util }) as CodecFn),
-    toObject: () => wrapped(t, 'toObject', protobuf.converter.toObject(t)({ types: resolved(), util: protobuf.util }) as CodecFn),
-  };
-  // Type.prototype's stubs call this.setup() and then the method: install one stub per codec instead.
-  // (protobufjs deletes encode/decode/verify when fields are added; the prototype stubs then land here again.)
-  (t as unknown as { setup(): protobuf.Type }).setup = function setup(this: protobuf.Type) {
-    for (const k of Object.keys(make) as Codec[]) {
-      if (Object.prototype.hasOwnProperty.call(self, k)) continue;
-      self[k] = function (this: unknown, ...args: unknown[]) {
-        const fn = make[k]();
-        self[k] = fn;
-        return fn.apply(this, args);
-      };
-    }
-    return this;
-  };
-}
-
-/** As Type.setup does: a wrapper of google.protobuf.* (Any, Struct...) calls the generated converter through an object whose method it is. */
-function wrapped(t: protobuf.Type, k: 'fromObject' | 'toObject', generated: CodecFn): CodecFn {
-  const wrapper = (protobuf.wrappers as Record<string, protobuf.IWrapper | undefined>)[t.fullName];
-  if (!wrapper) return generated;
-  const originalThis = Object.create(t) as Record<string, unknown>;
-  originalThis[k] = generated;
-  return (wrapper[k] as CodecFn).bind(originalThis);
+  return lazyRootFromDescriptor(d);
 }
 
 const typeCache = new Map<string, protobuf.Type>();
@@ -131,7 +78,9 @@ const typeCache = new Map<string, protobuf.Type>();
 export function messageType(fullName: string): protobuf.Type {
   let t = typeCache.get(fullName);
   if (!t) {
-    t = envoyRoot().lookupType(fullName);
+    const r = lazyRoot();
+    r.ensure(fullName);
+    t = r.root.lookupType(fullName);
     typeCache.set(fullName, t);
   }
   return t;
@@ -183,7 +132,7 @@ function assertAnyTypesLoaded(obj: unknown, path = ''): void {
   const t = rec['@type'];
   if (typeof t === 'string') {
     try {
-      envoyRoot().lookupType(typeNameOfUrl(t));
+      messageType(typeNameOfUrl(t));
     } catch {
       throw new Error(`${path || '(root)'}: type ${t} is not loaded (add its .proto to PROTO_FILES)`);
     }
