@@ -46,8 +46,11 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   // Below Linux's ephemeral range (32768-60999): a port the kernel hands out for bind(0) or as the
   // source port of an outgoing connection (sidecars open many to 127.0.0.1) can be taken again
   // between our check and the app's listen, which then fails with EADDRINUSE.
+  // Nor one of the mesh's own ports (Istio reserves 15000-15099: admin 15000, outbound 15001...):
+  // a gateway given 15001 for 0.0.0.0 cannot bind while any sidecar holds ADDRESS:15001.
   for (let i = 0; i < 50; i++) {
     const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (port >= 15_000 && port < 15_100) continue;
     if (await canBind(host, port)) return port;
   }
   return await bindZero(host);
