@@ -1,6 +1,7 @@
 // Envoy CommonTlsContext (inline or SDS-referenced certificate and validation context, SAN matchers,
 // ALPN) compiled once per push; the PEM material is resolved from the SecretStore at handshake time,
 // so a rotated secret applies to new connections without a config push.
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import { ConfigError, type Obj, arr, isObj, obj, str } from '../wire.js';
 import { type SecretStore, type TlsCertificate, parseTlsCertificate, parseTrustedCa } from './secrets.js';
@@ -38,6 +39,13 @@ function compileTlsParams(v: unknown, path: string): TlsParams {
 }
 
 export interface Material { cert?: TlsCertificate; ca?: string; key: string }
+
+/**
+ * Node's default cipher list with AES-128-GCM first, as Envoy (BoringSSL) orders them: with AES-NI it
+ * is the cheapest AEAD per record (AES-256 takes 14 rounds against 10), and TLS 1.3 picks the
+ * client's first choice. Used only when tls_params names no cipher suites.
+ */
+export const MESH_CIPHERS = ['TLS_AES_128_GCM_SHA256', ...tls.DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256')].join(':');
 
 /** A refusal whose reason is logged (missing secret, failed verification). */
 export class TlsRefusal extends Error {}
@@ -86,7 +94,12 @@ export class CommonTls {
     if (this.cache?.key === m.key) return this.cache.ctx;
     const p = this.params;
     const ctx = tls.createSecureContext({ cert: m.cert?.certChainPem, key: m.cert?.keyPem, ca: m.ca, minVersion: p.minVersion ?? 'TLSv1.2',
-      ...(p.maxVersion ? { maxVersion: p.maxVersion } : {}), ...(p.ciphers ? { ciphers: p.ciphers } : {}) });
+      ...(p.maxVersion ? { maxVersion: p.maxVersion } : {}), ciphers: p.ciphers ?? MESH_CIPHERS,
+      // Servers: OpenSSL refuses (fatally) to resume a session on a context that verifies client
+      // certificates but has no session id context, so a client offering a ticket (Envoy's and Weft's
+      // sidecars do) would fail its second handshake. The id names this material and these checks;
+      // tickets are also bound to this context object, whose ticket keys die with it.
+      sessionIdContext: createHash('sha256').update(`${m.key}|${this.sans.map((x) => `${x.type}:${x.kind}:${x.value}`).join(',')}`).digest('hex').slice(0, 32) });
     this.cache = { key: m.key, ctx };
     return ctx;
   }

@@ -14,7 +14,14 @@ const TLS_HANDSHAKE = 0x16;
 const PEEK_TIMEOUT_MS = 5000;
 const peerInfo = Symbol('weft.tls.peer');
 
-export interface PeerInfo { localSpiffe: string; peerSpiffe: string; peerDer: Buffer; peerSubject: string }
+export interface PeerInfo {
+  localSpiffe: string;
+  peerSpiffe: string;
+  peerDer: Buffer;
+  peerSubject: string;
+  /** SHA-256 of the peer certificate's DER, lower-case hex (XFCC Hash=). */
+  peerHash: string;
+}
 
 /** The verified peer of a TLS connection (h1 socket or h2 session socket), if any. */
 export function peerOf(socket: unknown): PeerInfo | undefined {
@@ -25,15 +32,19 @@ export function peerOf(socket: unknown): PeerInfo | undefined {
 const VERDICT_TTL_MS = 60_000;
 const MAX_VERDICTS = 1024;
 
+interface Verdict { rootsKey: string; localKey: string; until: number; info: PeerInfo }
+
 export class DownstreamTls {
   private rootsKey = '';
   private roots: X509Certificate[] = [];
   /**
-   * Verdicts by leaf fingerprint, for the current roots: peers reconnect with the same certificate
-   * (sidecars open connections all the time), and parsing and verifying the chain in JS cost about a
-   * millisecond per handshake. Refusals are not cached: their reason is logged each time.
+   * Verdicts by leaf fingerprint, for the current roots and our current certificate: peers reconnect
+   * with the same certificate (sidecars open connections all the time), and parsing and verifying the
+   * chain in JS cost about a millisecond per handshake. The PeerInfo is shared by every connection of
+   * that certificate, so XFCC is built once per certificate (xfcc.ts caches by PeerInfo). Refusals are
+   * not cached: their reason is logged each time.
    */
-  private verdicts = new Map<string, { rootsKey: string; until: number }>();
+  private verdicts = new Map<string, Verdict>();
   private local: { key: string; spiffe: string } | undefined;
 
   constructor(readonly common: CommonTls, readonly requireClientCert: boolean, private readonly log: Logger) {}
@@ -46,16 +57,26 @@ export class DownstreamTls {
     return this.roots;
   }
 
-  /** verifyPeer, remembered for a verified leaf certificate while it and the roots stay the same. */
-  private checkPeer(ts: tls.TLSSocket, peer: X509Certificate, roots: X509Certificate[]): string | undefined {
+  /**
+   * verifyPeer, remembered for a verified leaf certificate while it, the roots and our own certificate
+   * stay the same; the PeerInfo of the connection, or why it is refused. A resumed TLS session is
+   * checked the same way: OpenSSL restores the peer's chain from the ticket (which only this context
+   * could have issued), and validity is checked against the clock now.
+   */
+  private checkPeer(ts: tls.TLSSocket, peer: X509Certificate, roots: X509Certificate[], m: Material): PeerInfo | string {
     const now = Date.now();
-    const known = this.verdicts.get(peer.fingerprint256);
-    if (known && known.rootsKey === this.rootsKey && now < known.until) return undefined;
+    const fp = peer.fingerprint256;
+    const known = this.verdicts.get(fp);
+    if (known && known.rootsKey === this.rootsKey && known.localKey === m.key && now < known.until) return known.info;
     const why = this.verifyPeer(ts, roots);
     if (why) return why;
+    const info: PeerInfo = {
+      localSpiffe: this.localSpiffe(m), peerSpiffe: uri(peer.subjectAltName), peerDer: peer.raw, peerSubject: peer.subject ?? '',
+      peerHash: fp.replace(/:/g, '').toLowerCase(),
+    };
     if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
-    this.verdicts.set(peer.fingerprint256, { rootsKey: this.rootsKey, until: Math.min(now + VERDICT_TTL_MS, Date.parse(peer.validTo)) });
-    return undefined;
+    this.verdicts.set(fp, { rootsKey: this.rootsKey, localKey: m.key, until: Math.min(now + VERDICT_TTL_MS, Date.parse(peer.validTo)), info });
+    return info;
   }
 
   /** Our own SPIFFE ID (XFCC By=), parsed once per certificate. */
@@ -142,16 +163,13 @@ export class DownstreamTls {
         (ts as unknown as { secureConnecting: boolean }).secureConnecting = false;
         const peer = ts.getPeerX509Certificate();
         if (peer || this.requireClientCert) {
-          const why = peer ? this.checkPeer(ts, peer, roots) : this.verifyPeer(ts, roots);
-          if (why) {
-            this.log.warn(`inbound TLS from ${remote} refused: ${why}`);
+          const res = peer ? this.checkPeer(ts, peer, roots, m) : this.verifyPeer(ts, roots);
+          if (typeof res === 'string') {
+            this.log.warn(`inbound TLS from ${remote} refused: ${res}`);
             ts.destroy();
             return;
           }
-        }
-        if (peer) {
-          const info: PeerInfo = { localSpiffe: this.localSpiffe(m), peerSpiffe: uri(peer.subjectAltName), peerDer: peer.raw, peerSubject: peer.subject ?? '' };
-          (ts as unknown as { [peerInfo]: PeerInfo })[peerInfo] = info;
+          if (res) (ts as unknown as { [peerInfo]: PeerInfo })[peerInfo] = res;
         }
         onConnection(ts);
       });

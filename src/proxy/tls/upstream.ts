@@ -11,7 +11,24 @@ import type { SecretStore } from './secrets.js';
 
 export const SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
 
+/** The longest a client reuses a TLS session (the server's own ticket lifetime may be shorter). */
+const SESSION_TTL_MS = 5 * 60_000;
+const MAX_SESSIONS = 1024;
+
+interface CachedSession { ctx: tls.SecureContext; session: Buffer; until: number }
+
 export class UpstreamTls {
+  /**
+   * TLS sessions by endpoint, for resumption: a new connection to a server we verified recently skips
+   * the certificate exchange and both signatures (TLS 1.3 PSK with a fresh ECDHE). Only sessions of a
+   * connection whose server passed verification (chain and SAN matchers) are kept, and only for the
+   * SecureContext (our certificate version) they were made with, at most SESSION_TTL_MS and never past
+   * the server certificate's notAfter. A ticket is only accepted by the server process and context
+   * that issued it, so a resumed session is that verified server; anything else gets a full handshake.
+   * The cache lives as long as this compiled config, so changed SAN matchers start afresh.
+   */
+  private readonly sessions = new Map<string, CachedSession>();
+
   constructor(
     readonly common: CommonTls,
     readonly sni: string,
@@ -33,17 +50,47 @@ export class UpstreamTls {
       process.nextTick(() => dead.destroy(Object.assign(new Error((e as Error).message), { code: 'ECONNREFUSED' })));
       return dead;
     }
+    const key = `${host}:${port}`;
+    const now = Date.now();
+    let cached = this.sessions.get(key);
+    if (cached && (cached.ctx !== ctx || now >= cached.until)) {
+      this.sessions.delete(key);
+      cached = undefined;
+    }
+    // Set by checkServerIdentity after a full handshake's verification passed: the server certificate's notAfter.
+    let verifiedUntil = 0;
+    let pending: Buffer | null = null;
+    const keep = (session: Buffer): void => {
+      if (this.sessions.size >= MAX_SESSIONS) this.sessions.clear();
+      this.sessions.set(key, { ctx, session, until: Math.min(Date.now() + SESSION_TTL_MS, verifiedUntil) });
+    };
     const s = tls.connect({
       host, port, secureContext: ctx, rejectUnauthorized: true,
       servername: this.sni && !net.isIP(this.sni) ? this.sni : undefined,
       ALPNProtocols: this.common.alpn.length ? [...this.common.alpn] : undefined,
+      ...(cached ? { session: cached.session } : {}),
+      // Node calls this after the chain verified, on full handshakes only (a resumed session was verified when it was made).
       checkServerIdentity: (_h, cert) => {
         const err = this.common.sanError(cert.subjectaltname);
-        return err ? Object.assign(new Error(err), { code: 'ERR_TLS_PEER_IDENTITY' }) : undefined;
+        if (err) return Object.assign(new Error(err), { code: 'ERR_TLS_PEER_IDENTITY' });
+        verifiedUntil = Date.parse(cert.valid_to);
+        return undefined;
       },
     });
     s.setNoDelay(true);
+    s.on('session', (session: Buffer) => {
+      // TLS 1.3 tickets come after the handshake; TLS 1.2 ones may come before 'secureConnect'.
+      if (s.authorized && !s.isSessionReused() && verifiedUntil > 0) keep(session);
+      else if (s.isSessionReused() && cached) this.sessions.set(key, { ctx, session, until: cached.until });
+      else pending = session;
+    });
+    s.once('secureConnect', () => {
+      if (pending && verifiedUntil > 0) keep(pending);
+      pending = null;
+    });
     s.once('error', (err: NodeJS.ErrnoException) => {
+      // A session the server no longer takes must not fail the next connection too.
+      if (cached) this.sessions.delete(key);
       if (!s.encrypted || s.authorized !== true) this.log.warn(`upstream TLS to ${host}:${port} refused: ${err.code ? `${err.code}: ` : ''}${err.message}`);
     });
     return s;

@@ -2,7 +2,6 @@
 // By=<our SPIFFE ID>;Hash=<sha256 of the peer certificate DER>;Subject="<peer subject>";URI=<peer SPIFFE ID>.
 // A request that did not come with a client certificate loses any XFCC it carries (it could be
 // forged), except under ALWAYS_FORWARD_ONLY; Istio's sidecars append, its gateways replace.
-import { createHash } from 'node:crypto';
 import { peerOf } from './downstream.js';
 import type { XfccMode } from '../hcm/config.js';
 
@@ -23,9 +22,9 @@ export function applyXfcc(headers: Record<string, string | string[] | undefined>
   let own = cache.get(p);
   if (own === undefined) {
     // As Envoy writes it: By only when our certificate has a URI SAN, URI only when the peer's has one
-    // (a gateway's user certificate and its clients' usually have none).
-    const hash = createHash('sha256').update(p.peerDer).digest('hex');
-    own = `${p.localSpiffe ? `By=${p.localSpiffe};` : ''}Hash=${hash};Subject="${p.peerSubject.replace(/"/g, '\\"')}"${p.peerSpiffe ? `;URI=${p.peerSpiffe}` : ''}`;
+    // (a gateway's user certificate and its clients' usually have none). Built once per peer
+    // certificate: the PeerInfo is shared by the connections of one verified certificate.
+    own = `${p.localSpiffe ? `By=${p.localSpiffe};` : ''}Hash=${p.peerHash};Subject="${p.peerSubject.replace(/"/g, '\\"')}"${p.peerSpiffe ? `;URI=${p.peerSpiffe}` : ''}`;
     cache.set(p, own);
   }
   const prev = mode === 'APPEND_FORWARD' ? headers[XFCC] : undefined;
