@@ -20,7 +20,7 @@ import { startNginxGrpcPair, startUpstreams } from './upstreams.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results');
 const TLS_SCRIPT = fileURLToPath(new URL('./tls-handshake.js', import.meta.url));
-const USAGE = 'usage: node dist/bench/protocols/index.js [--quick] [--seconds N] [--from-json bench/results/protocols-FILE.json]';
+const USAGE = 'usage: node dist/bench/protocols/index.js [--quick] [--seconds N] [--handshakes-only] [--from-json bench/results/protocols-FILE.json]';
 /** The run's temp dir (configs, certificates), removed at the end and on an interrupt. */
 let tempDir: string | undefined;
 const log = (l: string): void => { process.stderr.write(`bench:protocols: ${l}\n`); };
@@ -50,17 +50,17 @@ function ensureTools(): void {
 }
 
 /** Raw node:tls handshakes/s: a server process and a client process, both on the proxies' core (where both sidecars run). */
-async function rawTls(dir: string, core: number | undefined, concurrency: number, seconds: number): Promise<RawTlsResult> {
+async function rawTls(dir: string, core: number | undefined, concurrency: number, seconds: number, resume = false): Promise<RawTlsResult> {
   const port = await freePort();
-  const server = await startListening('raw tls server', process.execPath, [TLS_SCRIPT, 'server', dir, String(port)], core, '127.0.0.1', port);
+  const server = await startListening('raw tls server', process.execPath, [TLS_SCRIPT, 'server', dir, String(port), ...(resume ? ['resume'] : [])], core, '127.0.0.1', port);
   try {
     const cpu0 = cpuSeconds([server.pid]);
-    const out = await runTool(process.execPath, [TLS_SCRIPT, 'client', dir, String(port), String(concurrency), String(seconds)], core);
+    const out = await runTool(process.execPath, [TLS_SCRIPT, 'client', dir, String(port), String(concurrency), String(seconds), ...(resume ? ['resume'] : [])], core);
     const serverCpu = cpuSeconds([server.pid]) - cpu0;
     // The client reports its own CPU (process.cpuUsage) as it ends.
-    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { handshakes: number; errors: number; seconds: number; cpuSeconds: number };
+    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { handshakes: number; errors: number; resumed?: number; seconds: number; cpuSeconds: number };
     return {
-      handshakes: r.handshakes, errors: r.errors, seconds: r.seconds, perSecond: r.handshakes / r.seconds,
+      handshakes: r.handshakes, errors: r.errors, resumed: r.resumed ?? 0, seconds: r.seconds, perSecond: r.handshakes / r.seconds,
       cpuUsPerHandshake: Math.round(((serverCpu + r.cpuSeconds) / Math.max(1, r.handshakes)) * 1e6),
     };
   } finally {
@@ -71,7 +71,7 @@ async function rawTls(dir: string, core: number | undefined, concurrency: number
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, 'from-json': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
+    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'handshakes-only': { type: 'boolean', default: false }, seconds: { type: 'string' }, 'from-json': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   ensureTools();
   const pin = defaultPinning();
   pinSelf(pin.loadCore);
-  const set: LoadSettings = { seconds, h2Clients: 16, h2Streams: 10, pacedQps: 1000, pacedConnections: 16, grpcConcurrency: 64, handshakeConnections: 16, loadCore: pin.loadCore };
+  const set: LoadSettings = { seconds, h2Clients: 16, h2Streams: 10, pacedQps: 1000, pacedConnections: 16, grpcConcurrency: 64, handshakeConnections: 16, loadCore: pin.loadCore, handshakesOnly: values['handshakes-only'] };
   const loadBefore = os.loadavg();
   const steal0 = readCpuSteal();
   const run: ProtocolsRun = {
@@ -109,6 +109,14 @@ async function main(): Promise<number> {
     } catch (e) {
       run.rawTls = { error: (e as Error).message };
       log(`raw node:tls failed: ${(e as Error).message}`);
+    }
+    try {
+      // The same with each connect loop resuming its previous session (what the sidecars do between them).
+      run.rawTlsResumed = await rawTls(dir, pin.proxyCore, set.handshakeConnections, seconds, true);
+      log(`raw node:tls, resumed sessions: ${Math.round(run.rawTlsResumed.perSecond)} handshakes/s (${run.rawTlsResumed.resumed} of ${run.rawTlsResumed.handshakes} resumed), ${run.rawTlsResumed.cpuUsPerHandshake} µs CPU per handshake (both sides)`);
+    } catch (e) {
+      run.rawTlsResumed = { error: (e as Error).message };
+      log(`raw node:tls with resumption failed: ${(e as Error).message}`);
     }
     const up = await startUpstreams(dir, pin.loadCore);
     try {
@@ -130,7 +138,7 @@ async function main(): Promise<number> {
           continue;
         }
         // The nginx grpc_pass pair runs beside the plaintext phase only (it has no mTLS of the mesh's kind).
-        const nginx = mtls ? undefined : await startNginxGrpcPair(dir, up.grpcPort, pin.proxyCore).catch((e: Error) => { log(`nginx grpc pair did not start: ${e.message}`); return undefined; });
+        const nginx = mtls || set.handshakesOnly ? undefined : await startNginxGrpcPair(dir, up.grpcPort, pin.proxyCore).catch((e: Error) => { log(`nginx grpc pair did not start: ${e.message}`); return undefined; });
         try {
           phase = await runPhase(mesh, up, mtls, set, log, nginx && { grpcTarget: `127.0.0.1:${nginx.port}`, pids: [nginx.client.pid, nginx.server.pid] });
         } finally {

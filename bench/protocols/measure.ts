@@ -14,6 +14,8 @@ const WARMUP_MS = 1000;
 
 export interface LoadSettings {
   seconds: number;
+  /** Only the handshake load (--handshakes-only): no h2c or gRPC probes and loads. */
+  handshakesOnly?: boolean;
   /** h2load clients and streams per client. */
   h2Clients: number;
   h2Streams: number;
@@ -124,9 +126,11 @@ export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean,
       out.probes[name].sidecarLogs = { client: mesh.client.output().trim().slice(-1500), server: server?.output().trim().slice(-1500) ?? '' };
     }
   };
-  await probe('h2c', () => probeH2(outbound, mesh.authority.h2c));
-  await probe('h2c-h1app', () => probeH2(outbound, mesh.authority['h2c-h1app']));
-  await probe('grpc', () => probeGrpc(grpcOutbound, mesh.authority.grpc));
+  if (!set.handshakesOnly) {
+    await probe('h2c', () => probeH2(outbound, mesh.authority.h2c));
+    await probe('h2c-h1app', () => probeH2(outbound, mesh.authority['h2c-h1app']));
+    await probe('grpc', () => probeGrpc(grpcOutbound, mesh.authority.grpc));
+  }
   await probe('http1-per-request', () => probeH1(`${outbound}/`, mesh.authority.hs));
 
   const pairLoad = async (key: string, probeName: string, upstreamKey: string, fn: () => Promise<LoadResult>, extra?: () => Promise<number>, warmupMs = 0): Promise<void> => {
@@ -151,31 +155,34 @@ export async function runPhase(mesh: ProtocolMesh, up: Upstreams, mtls: boolean,
     log(`${tag}: direct ${key}: ${Math.round(m.rps)} /s, ${m.errors} errors${m.latencyMs ? `, p50 ${m.latencyMs.p50.toFixed(2)} ms p99 ${m.latencyMs.p99.toFixed(2)} ms` : ''}`);
   };
 
-  const h2Direct = `http://127.0.0.1:${up.h2cPort}/`;
-  const s = set.seconds;
-  // Saturation and the paced load, direct then through the pair, back to back.
-  await directLoad('h2c-saturation', () => runH2load(h2Direct, undefined, set.h2Clients, set.h2Streams, s, set.loadCore));
-  await pairLoad('h2c-saturation', 'h2c', 'h2c', () => runH2load(`${outbound}/`, mesh.authority.h2c, set.h2Clients, set.h2Streams, s, set.loadCore), undefined, WARMUP_MS);
-  await directLoad('h2c-paced', () => runPacedH2(`http://127.0.0.1:${up.h2cPort}`, undefined, set.pacedQps, set.pacedConnections, s));
-  await pairLoad('h2c-paced', 'h2c', 'h2c', () => runPacedH2(outbound, mesh.authority.h2c, set.pacedQps, set.pacedConnections, s));
-  // The same h2c loads to a Service port named http2 whose app port is nginx's HTTP/1.1 port: the
-  // path the pair can carry today (h2c downstream and between the sidecars, HTTP/1.1 to the app).
-  await pairLoad('h2c-h1app-saturation', 'h2c-h1app', 'h2c-h1app', () => runH2load(`${outbound}/`, mesh.authority['h2c-h1app'], set.h2Clients, set.h2Streams, s, set.loadCore), undefined, WARMUP_MS);
-  await pairLoad('h2c-h1app-paced', 'h2c-h1app', 'h2c-h1app', () => runPacedH2(outbound, mesh.authority['h2c-h1app'], set.pacedQps, set.pacedConnections, s));
-  await directLoad('grpc', () => runGrpcLoad(`127.0.0.1:${up.grpcPort}`, undefined, set.grpcConcurrency, s));
-  await pairLoad('grpc', 'grpc', 'grpc', () => runGrpcLoad(grpcOutbound, mesh.authority.grpc, set.grpcConcurrency, s), undefined, WARMUP_MS);
-  if (nginxGrpc) {
-    try {
-      const m = await withCpu(nginxGrpc.pids, () => runGrpcLoad(nginxGrpc.grpcTarget, undefined, set.grpcConcurrency, s), WARMUP_MS);
-      out.references = { 'grpc-nginx': m };
-      log(`${tag}: nginx grpc_pass pair: ${Math.round(m.rps)} calls/s, ${m.errors} errors, p50 ${m.latencyMs?.p50.toFixed(2)} ms p99 ${m.latencyMs?.p99.toFixed(2)} ms`);
-    } catch (e) {
-      out.references = { 'grpc-nginx': { error: (e as Error).message } };
-      log(`${tag}: nginx grpc_pass pair failed: ${(e as Error).message}`);
+  const h2AndGrpcLoads = async (): Promise<void> => {
+    const h2Direct = `http://127.0.0.1:${up.h2cPort}/`;
+    const s = set.seconds;
+    // Saturation and the paced load, direct then through the pair, back to back.
+    await directLoad('h2c-saturation', () => runH2load(h2Direct, undefined, set.h2Clients, set.h2Streams, s, set.loadCore));
+    await pairLoad('h2c-saturation', 'h2c', 'h2c', () => runH2load(`${outbound}/`, mesh.authority.h2c, set.h2Clients, set.h2Streams, s, set.loadCore), undefined, WARMUP_MS);
+    await directLoad('h2c-paced', () => runPacedH2(`http://127.0.0.1:${up.h2cPort}`, undefined, set.pacedQps, set.pacedConnections, s));
+    await pairLoad('h2c-paced', 'h2c', 'h2c', () => runPacedH2(outbound, mesh.authority.h2c, set.pacedQps, set.pacedConnections, s));
+    // The same h2c loads to a Service port named http2 whose app port is nginx's HTTP/1.1 port: the
+    // path the pair can carry today (h2c downstream and between the sidecars, HTTP/1.1 to the app).
+    await pairLoad('h2c-h1app-saturation', 'h2c-h1app', 'h2c-h1app', () => runH2load(`${outbound}/`, mesh.authority['h2c-h1app'], set.h2Clients, set.h2Streams, s, set.loadCore), undefined, WARMUP_MS);
+    await pairLoad('h2c-h1app-paced', 'h2c-h1app', 'h2c-h1app', () => runPacedH2(outbound, mesh.authority['h2c-h1app'], set.pacedQps, set.pacedConnections, s));
+    await directLoad('grpc', () => runGrpcLoad(`127.0.0.1:${up.grpcPort}`, undefined, set.grpcConcurrency, s));
+    await pairLoad('grpc', 'grpc', 'grpc', () => runGrpcLoad(grpcOutbound, mesh.authority.grpc, set.grpcConcurrency, s), undefined, WARMUP_MS);
+    if (nginxGrpc) {
+      try {
+        const m = await withCpu(nginxGrpc.pids, () => runGrpcLoad(nginxGrpc.grpcTarget, undefined, set.grpcConcurrency, s), WARMUP_MS);
+        out.references = { 'grpc-nginx': m };
+        log(`${tag}: nginx grpc_pass pair: ${Math.round(m.rps)} calls/s, ${m.errors} errors, p50 ${m.latencyMs?.p50.toFixed(2)} ms p99 ${m.latencyMs?.p99.toFixed(2)} ms`);
+      } catch (e) {
+        out.references = { 'grpc-nginx': { error: (e as Error).message } };
+        log(`${tag}: nginx grpc_pass pair failed: ${(e as Error).message}`);
+      }
     }
-  }
+  };
+  if (!set.handshakesOnly) await h2AndGrpcLoads();
   // A new sidecar-to-sidecar connection per request: the client sidecar's upstream connections to bench-hs.
-  await pairLoad('handshakes', 'http1-per-request', 'hs', () => runWrk(`${outbound}/`, mesh.authority.hs, set.handshakeConnections, s, set.loadCore),
+  await pairLoad('handshakes', 'http1-per-request', 'hs', () => runWrk(`${outbound}/`, mesh.authority.hs, set.handshakeConnections, set.seconds, set.loadCore),
     () => counter(mesh.client.address, /^cluster\.outbound\|\d+\|\|bench-hs\..*\.upstream_cx_total$/));
   return out;
 }

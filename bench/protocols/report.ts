@@ -2,7 +2,7 @@
 import type { LoadResult } from './loads.js';
 import type { Measured, PhaseResult } from './measure.js';
 
-export interface RawTlsResult { handshakes: number; errors: number; seconds: number; perSecond: number; cpuUsPerHandshake: number }
+export interface RawTlsResult { handshakes: number; errors: number; resumed?: number; seconds: number; perSecond: number; cpuUsPerHandshake: number }
 
 export interface ProtocolsRun {
   startedAt: string;
@@ -10,6 +10,8 @@ export interface ProtocolsRun {
   settings: Record<string, unknown>;
   machine: Record<string, unknown>;
   rawTls?: RawTlsResult | { error: string };
+  /** The same raw loops, each resuming its previous session (TLS 1.3 PSK). */
+  rawTlsResumed?: RawTlsResult | { error: string };
   phases: PhaseResult[];
 }
 
@@ -76,8 +78,13 @@ export function renderReport(run: ProtocolsRun): string {
   hsRows.push(`| Weft pair, plaintext (TCP connect per request) | ${hp ? fmt(hp.rps) : 'fails'} | ${fmt(hp?.upstreamConnections)} | ${fmt(hp?.sidecarCpuUsPerRequest)} |  | ${hp?.errors ?? ''} |`);
   hsRows.push(`| Weft pair, mTLS (TLS 1.3 handshake per request) | ${hm ? fmt(hm.rps) : 'fails'} | ${fmt(hm?.upstreamConnections)} | ${fmt(hm?.sidecarCpuUsPerRequest)} | ${ratio(hm?.rps, raw?.perSecond)} | ${hm?.errors ?? ''} |`);
   hsRows.push(`| raw node:tls, mutual TLS 1.3, ECDSA P-256 (2 processes) | ${raw ? fmt(raw.perSecond) : 'fails'} | ${raw ? fmt(raw.handshakes) : ''} | ${fmt(raw?.cpuUsPerHandshake)} (per handshake, both sides) | 1.00 | ${raw?.errors ?? ''} |`);
+  const rawR = run.rawTlsResumed && !('error' in run.rawTlsResumed) ? run.rawTlsResumed : undefined;
+  if (run.rawTlsResumed) {
+    hsRows.push(`| raw node:tls, the same, each loop resuming its last session | ${rawR ? fmt(rawR.perSecond) : 'fails'} | ${rawR ? `${fmt(rawR.handshakes)} (${fmt(rawR.resumed)} resumed)` : ''} | ${fmt(rawR?.cpuUsPerHandshake)} (per handshake, both sides) | ${ratio(rawR?.perSecond, raw?.perSecond)} | ${rawR?.errors ?? ''} |`);
+  }
   if (run.rawTls && 'error' in run.rawTls) notes.push(`raw node:tls reference: ${run.rawTls.error}`);
-  out.push('', hsRows.join('\n'), '', `mTLS / plaintext with a new connection per request: ${ratio(hm?.rps, hp?.rps) || 'n/a'}.`);
+  if (run.rawTlsResumed && 'error' in run.rawTlsResumed) notes.push(`raw node:tls reference with resumption: ${run.rawTlsResumed.error}`);
+  out.push('', hsRows.join('\n'), '', `mTLS / plaintext with a new connection per request: ${ratio(hm?.rps, hp?.rps) || 'n/a'}.${hm && rawR ? ` mTLS pair × raw node:tls with resumption: ${ratio(hm.rps, rawR.perSecond)}.` : ''}`);
 
   const probes = run.phases.flatMap((p) => Object.entries(p.probes).filter(([, r]) => !r.ok).map(([k, r]) => `probe ${k} through the ${p.mtls ? 'mTLS' : 'plaintext'} pair failed (its loads not measured): ${r.detail}`));
   if (probes.length || notes.length) out.push('', 'Failures:', ...[...probes, ...notes].map((n) => `- ${n}`));
