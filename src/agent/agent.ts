@@ -9,7 +9,7 @@ import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
 import type { Proxy } from '../proxy/index.js';
 import { sidecarNodeId } from '../weftd/proxies.js';
-import { startAgentCerts, xdsCredentials, XdsCertificateProvider, type AgentCertOptions } from '../security/agent-certs.js';
+import type { AgentCertOptions } from '../security/agent-certs.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -109,10 +109,12 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   };
   // The certificate comes before xDS: weftd's TLS xDS authenticates the client by it (and the
   // rotated one is presented on the next reconnect).
-  const identity = opts.xdsRootPem ? new XdsCertificateProvider(opts.xdsRootPem) : undefined;
-  let certs: Awaited<ReturnType<typeof startAgentCerts>>;
+  // (Imported only then: a plaintext sidecar without certificates does not load it.)
+  const security = opts.xdsRootPem || opts.certificates ? await import('../security/agent-certs.js') : undefined;
+  const identity = opts.xdsRootPem ? new security!.XdsCertificateProvider(opts.xdsRootPem) : undefined;
+  let certs: Awaited<ReturnType<typeof import('../security/agent-certs.js').startAgentCerts>>;
   try {
-    certs = opts.certificates && await startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' },
+    certs = opts.certificates && await security!.startAgentCerts({ ...opts.certificates, namespace: opts.namespace, serviceAccount: opts.serviceAccount ?? 'default' },
       secretSink, log, (c) => identity?.update(c));
   } catch (e) {
     await proxyStarted.then((p) => p.close(), () => {});
@@ -125,7 +127,7 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   }
   // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
   // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
-  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: xdsCredentials(opts.xdsRootPem, identity), channelOptions: {
+  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: security?.xdsCredentials(opts.xdsRootPem, identity), channelOptions: {
     ...(opts.xdsRootPem ? { 'grpc.ssl_target_name_override': 'weftd' } : {}), // weftd's certificate names itself 'weftd' (no SNI to an IP)
     'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
   } });

@@ -6,7 +6,6 @@
 // as well, so that killing `weft run`'s group (kill -9 -PGID) does not take the sidecar, the app's
 // only watchdog, with it.
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { weftdRequest } from './control-plane.js';
 import { sleep } from './processes.js';
 
 /** stdio of a supervised sidecar: output shared with `weft run`, plus the IPC channel (fd 3). */
@@ -66,6 +65,9 @@ export interface ParentFollower {
 export function followParent(stop: (drainMs: number) => Promise<void>, log: (m: string) => void, env: NodeJS.ProcessEnv): ParentFollower {
   let app: Extract<SupervisorMessage, { type: 'app' }> | undefined;
   let finished = false;
+  // The API client is loaded now, after the sidecar is ready, not among its start-up modules.
+  const controlPlane = import('./control-plane.js');
+  controlPlane.catch(() => {}); // an orphaned sidecar then just skips the deregistration
   const ignoreSignal = (s: NodeJS.Signals) => log(`${s} ignored: weft run stops this sidecar after its app`);
   for (const s of IGNORED) process.on(s, ignoreSignal);
   const done = new Promise<void>((resolve) => {
@@ -87,7 +89,10 @@ export function followParent(stop: (drainMs: number) => Promise<void>, log: (m: 
       log('weft run is gone: deregistering the workload, stopping the app and this sidecar');
       const a = app;
       // Peers stop sending here first; then the app and the proxy go in parallel.
-      if (a) await weftdRequest(a.api, 'DELETE', a.workloadPath, { env, out: process.stdout, err: process.stderr, stdin: process.stdin }).catch(() => undefined);
+      if (a) {
+        await controlPlane.then(({ weftdRequest }) => weftdRequest(a.api, 'DELETE', a.workloadPath, { env, out: process.stdout, err: process.stderr, stdin: process.stdin }))
+          .catch(() => undefined);
+      }
       await Promise.all([a ? stopGroup(a.pgid, ORPHAN_APP_GRACE_MS) : Promise.resolve(), stop(1000)]);
     })());
     process.on('message', onMessage);

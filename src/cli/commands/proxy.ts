@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { startProxyAgent, XdsIdentityMissing } from '../../agent/agent.js';
 import { CliError, UsageError } from '../errors.js';
-import { fetchTrustBundle } from '../../security/agent-certs.js';
 import type { CliIO } from '../io.js';
-import { followParent } from '../supervision.js';
+
+// Certificates and supervision are imported when used: a sidecar's start-up loads only what it runs.
 
 /**
  * `weft proxy --xds HOST:PORT --address IP --name NAME [--namespace NS] [--kind sidecar|router]`.
@@ -37,7 +37,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   // The join token comes in the environment (never argv) and is spent on the first certificate.
   const joinToken = io.env.WEFT_JOIN_TOKEN;
   // xDS is TLS unless weftd says it serves plaintext (--insecure-xds there) or we are told so here.
-  const bundle = values['control-plane'] && !values['insecure-xds'] ? await fetchTrustBundle(values['control-plane']).catch((e: Error) => { throw new CliError(e.message); }) : undefined;
+  const bundle = values['control-plane'] && !values['insecure-xds']
+    ? await import('../../security/agent-certs.js').then(({ fetchTrustBundle }) => fetchTrustBundle(values['control-plane']!)).catch((e: Error) => { throw new CliError(e.message); })
+    : undefined;
   delete process.env.WEFT_JOIN_TOKEN;
   // weftd's TLS xDS authenticates proxies by their workload certificate: without a join token there is none.
   if (bundle?.xdsTls && !joinToken) {
@@ -54,6 +56,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   });
   const drainMs = Number(values['drain-timeout'] ?? 10_000);
   if (values.supervised) {
+    const { followParent } = await import('../supervision.js');
     await followParent((ms) => agent.shutdown(Math.min(ms, drainMs)), (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`), io.env).done;
     return 0;
   }
