@@ -141,13 +141,18 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     }
     return undefined;
   };
+  // On the first push the data plane may still be loading: the dependent subscriptions go out at
+  // once then, so weftd computes endpoints and routes meanwhile (their responses are applied after
+  // this one). Should this push be rejected, what they bring is only kept by name until the next.
   client.subscribe(TYPE.cluster, '*', async (u) => {
+    if (!proxy) client.subscribe(TYPE.endpoint, edsNames(u.resources), apply);
     const err = await apply(u);
     if (!err) client.subscribe(TYPE.endpoint, edsNames(u.resources), apply);
     return err;
   });
   let sdsSubscribed = false;
   client.subscribe(TYPE.listener, '*', async (u) => {
+    if (!proxy) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
     const err = await apply(u);
     if (!err) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
     // Gateway credentials (`kubernetes://NAME`) come over ADS; the workload cert stays agent-local.
