@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { ClusterStats } from '../stats.js';
 import type { UpstreamTls } from '../tls/index.js';
 import { type ClusterPolicy, DEFAULT_POLICY } from './policy.js';
-import { H1Pool, h1ConnOf } from './h1.js';
+import { H1Pool, h1ConnOf, pooledOnRead } from './h1.js';
 
 /** A socket error we raise ourselves when connect_timeout expires. */
 export class ConnectTimeoutError extends Error {
@@ -103,7 +103,7 @@ export class Endpoint {
   h1Pool(): H1Pool {
     if (this.h1) return this.h1;
     const pool = new H1Pool({
-      connect: () => this.connect({ host: this.host, port: this.port }),
+      connect: () => this.connect({ host: this.host, port: this.port, onread: pooledOnRead() }),
       canOpen: () => this.cxActive === 0 || this.stats.upstream_cx_active < this.policy.maxConnections,
       idleTimeoutMs: () => this.policy.idleTimeoutMs,
       onIdleTimeout: () => this.stats.upstream_cx_idle_timeout++,

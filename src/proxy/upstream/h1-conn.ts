@@ -105,6 +105,29 @@ function parseFields(head: string, from: number, out: IncomingHttpHeaders): void
 }
 const CONNS = new WeakMap<net.Socket, H1Conn>();
 
+/** One read buffer for every plaintext pooled connection: each read is copied out before its callback returns. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * net.connect's `onread` for a pooled plaintext connection: reads land in READ_BUFFER and reach the
+ * connection's parser as a copy, without the Readable stream machinery (push, the 'data' event, a
+ * nextTick per read). pause()/resume(), 'end', 'error' and 'close' behave as on any socket; sockets
+ * without it (TLS) deliver 'data' events to the same parser.
+ */
+export function pooledOnRead(): net.OnReadOpts {
+  return { buffer: READ_BUFFER, callback: onPooledRead };
+}
+
+function onPooledRead(this: net.Socket, n: number, buf: Uint8Array): boolean {
+  const c = CONNS.get(this);
+  if (c !== undefined) {
+    const copy = Buffer.allocUnsafe(n);
+    copy.set(buf.subarray(0, n));
+    c.onData(copy);
+  }
+  return true;
+}
+
 /** The pooled HTTP/1.1 connection on a socket, if it is one. */
 export function h1ConnOf(sock: net.Socket): H1Conn | undefined {
   return CONNS.get(sock);
@@ -195,7 +218,8 @@ export class H1Conn {
     this.sock.destroy();
   }
 
-  private onData(b: Buffer): void {
+  /** Bytes from the socket ('data' events, or pooledOnRead). */
+  onData(b: Buffer): void {
     if (this.ex === null || this.st === St.Idle) {
       // Bytes nobody asked for: the connection's framing cannot be trusted any more.
       this.destroy();

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type H1Conn, type H1Exchange, H1Pool, requestHead } from './h1.js';
+import { type H1Conn, type H1Exchange, H1Pool, pooledOnRead, requestHead } from './h1.js';
 
 interface Result { status: number; headers: IncomingHttpHeaders; body: string; trailers: IncomingHttpHeaders | null; reused: boolean; error?: string }
 
@@ -42,8 +42,9 @@ async function rawServer(answer: (n: number) => string[]): Promise<{ port: numbe
   };
 }
 
-function pool(port: number): H1Pool {
-  return new H1Pool({ connect: () => net.createConnection({ host: '127.0.0.1', port }), canOpen: () => true, idleTimeoutMs: () => 4000, onIdleTimeout: () => {} });
+/** `onread`: reads through pooledOnRead (plaintext endpoints), else 'data' events (TLS endpoints). */
+function pool(port: number, onread = true): H1Pool {
+  return new H1Pool({ connect: () => net.createConnection({ host: '127.0.0.1', port, ...(onread ? { onread: pooledOnRead() } : {}) }), canOpen: () => true, idleTimeoutMs: () => 4000, onIdleTimeout: () => {} });
 }
 
 function exchange(p: H1Pool, method = 'GET'): Promise<Result> {
@@ -64,14 +65,14 @@ function exchange(p: H1Pool, method = 'GET'): Promise<Result> {
   });
 }
 
-void test('content-length, chunked with trailers and until-close bodies, split anywhere; 1xx skipped; keep-alive reuse', async () => {
+for (const onread of [true, false]) void test(`content-length, chunked with trailers and until-close bodies, split anywhere; 1xx skipped; keep-alive reuse (${onread ? 'onread' : 'data events'})`, async () => {
   const answers = [
     ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Le', 'ngth: 5\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\nhel', 'lo'],
     ['HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r', '\nabc\r\n', '2;ext=1\r\nde\r\n0\r\nGrpc-Status: 0\r\n', '\r\n'],
     ['HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil', '-close', 'CLOSE'],
   ];
   const srv = await rawServer((n) => answers[n]);
-  const p = pool(srv.port);
+  const p = pool(srv.port, onread);
   try {
     const a = await exchange(p);
     assert.deepEqual([a.status, a.body, a.headers['set-cookie'], a.reused], [200, 'hello', ['a=1', 'b=2'], false]);

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { type ConnOwner, H1Conn, type H1Exchange } from './h1-conn.js';
 import { hasInvalidValueChar, isToken } from '../hcm/chars.js';
 
-export { H1Conn, type H1Exchange, h1ConnOf } from './h1-conn.js';
+export { H1Conn, type H1Exchange, h1ConnOf, pooledOnRead } from './h1-conn.js';
 
 /** What the pool needs from its endpoint. */
 export interface H1Host {
