@@ -16,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { ADS_FLOW_CONTROL_WINDOW, createAdsClient } from '../src/xds/client.js';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE, toStruct, unpackAny } from '../src/xds/protos.js';
-import { ADS_SOTW_PATH, decodeResponse, encodeRequest, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/codec.js';
+import { ADS_DELTA_PATH, ADS_SOTW_PATH, decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest, VIRTUAL_HOST_URL,
+  type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/codec.js';
+import { VHDS_METADATA } from '../src/weftd/proxies.js';
 import { edsNames, rdsNames } from '../src/agent/agent.js';
 import { startWeftd } from '../src/weftd/weftd.js';
 import { ApiClient } from '../src/api/client.js';
@@ -51,8 +53,11 @@ const fullGc = runInNewContext('gc') as () => void;
 const rssMB = () => { fullGc(); return process.memoryUsage().rss / 1048576; };
 const cpuS = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
-/** sotw/delta: the full ADS client (decodes everything); light: SotW, ACKs RDS/EDS undecoded. */
-type Protocol = 'sotw' | 'delta' | 'light';
+/**
+ * sotw/delta: the full ADS client (decodes everything); light: SotW (as Envoy by default), ACKs
+ * RDS/EDS undecoded; light-vhds: Delta with VHDS (as the Weft sidecar), ACKs RDS/EDS/VHDS undecoded.
+ */
+type Protocol = 'sotw' | 'delta' | 'light' | 'light-vhds';
 
 type Sidecar = { close(): void };
 
@@ -118,6 +123,56 @@ function lightSidecar(xds: string, id: string, name: string, address: string, on
   return { close: () => { stream.cancel(); client.close(); } };
 }
 
+/**
+ * The light client of the Weft sidecar's protocol: a Delta ADS stream with VHDS (node metadata
+ * WEFT_VHDS), subscribed as src/agent does (CDS/LDS wildcard; EDS and RDS by the names they
+ * carry; VirtualHosts by the route config names). It decodes only CDS and LDS (once per version
+ * per process, see namesOf) and ACKs everything once the whole response is received. The timed
+ * change arrives as one VirtualHost: its ACK is what `onRouteAck` reports.
+ */
+function lightVhdsSidecar(xds: string, id: string, name: string, address: string, onRouteAck: (version: string, decodeMs?: number) => void, timeDecode: boolean,
+  onLost: (why: string) => void): Sidecar {
+  const client = new grpc.Client(xds, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc-node.flow_control_window': ADS_FLOW_CONTROL_WINDOW });
+  const stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> = client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse);
+  const subscribed = new Map<string, string[]>();
+  const send = (type_url: string, response_nonce: string, subscribe: string[] = [], unsubscribe: string[] = [], node?: Record<string, unknown>): void => {
+    stream.write({ type_url, response_nonce, resource_names_subscribe: subscribe, resource_names_unsubscribe: unsubscribe, initial_resource_versions: {}, ...(node ? { node } : {}) });
+  };
+  const resubscribe = (typeUrl: string, want: string[]): void => {
+    const prev = subscribed.get(typeUrl) ?? [];
+    const had = new Set(prev);
+    const now = new Set(want);
+    const add = want.filter((n) => !had.has(n));
+    const drop = prev.filter((n) => !now.has(n));
+    subscribed.set(typeUrl, want);
+    if (add.length > 0 || drop.length > 0) send(typeUrl, '', add, drop);
+  };
+  stream.on('data', (r: DeltaDiscoveryResponse) => {
+    send(r.type_url, r.nonce);
+    // CDS/LDS changes are not timed here: the first response is the full state, whose names are decoded once per process.
+    const full = { version_info: r.system_version_info, type_url: r.type_url, nonce: r.nonce, resources: r.resources.map((x) => x.resource) };
+    if (r.type_url === TYPE.cluster) resubscribe(TYPE.endpoint, namesOf(full, edsNames));
+    else if (r.type_url === TYPE.listener) {
+      const names = namesOf(full, rdsNames);
+      resubscribe(TYPE.route, names);
+      resubscribe(VIRTUAL_HOST_URL, names);
+    } else if (r.type_url === VIRTUAL_HOST_URL) {
+      let decodeMs: number | undefined;
+      if (timeDecode) {
+        const t0 = performance.now();
+        for (const x of r.resources) unpackAny(x.resource);
+        decodeMs = performance.now() - t0;
+      }
+      onRouteAck(r.system_version_info, decodeMs);
+    }
+  });
+  stream.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) onLost(`${grpc.status[e.code] ?? e.code}: ${e.details}`); });
+  const node = { id, locality: {}, metadata: toStruct({ NAMESPACE: 'default', WORKLOAD_NAME: name, INSTANCE_IPS: address, [VHDS_METADATA]: 'true' }) };
+  send(TYPE.cluster, '', ['*'], [], node);
+  send(TYPE.listener, '', ['*']);
+  return { close: () => { stream.cancel(); client.close(); } };
+}
+
 /** Counts of (type, sync status) over every connected proxy, from weftd's proxystatus route. */
 async function syncSummary(apiUrl: string, token: string): Promise<string> {
   const res = await fetch(`${apiUrl}/apis/weft.dev/v1/proxystatus`, { headers: { authorization: `Bearer ${token}` } });
@@ -136,8 +191,8 @@ function runClients(xds: string, from: number, protocol: Protocol, nodes: readon
   nodes.forEach(({ name, address }, k) => {
     const i = from + k;
     const id = `sidecar~${address}~${name}.default~default.svc.cluster.local`;
-    if (protocol === 'light') {
-      clients.push(lightSidecar(xds, id, name, address, (version, decodeMs) => process.send?.({ i, version, decodeMs }), k === 0,
+    if (protocol === 'light' || protocol === 'light-vhds') {
+      clients.push((protocol === 'light' ? lightSidecar : lightVhdsSidecar)(xds, id, name, address, (version, decodeMs) => process.send?.({ i, version, decodeMs }), k === 0,
         (lost) => process.send?.({ i, lost })));
       return;
     }

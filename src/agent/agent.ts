@@ -8,8 +8,10 @@ import { createAdsClient, type AdsClient, type ResourceUpdate } from '../xds/cli
 import { TYPE } from '../xds/protos.js';
 import type { NodeInfo } from '../xds/types.js';
 import type { Proxy } from '../proxy/index.js';
-import { sidecarNodeId } from '../weftd/proxies.js';
+import { sidecarNodeId, VHDS_METADATA } from '../weftd/proxies.js';
 import type { AgentCertOptions } from '../security/agent-certs.js';
+import { VIRTUAL_HOST_URL } from '../xds/codec.js';
+import { VhdsRoutes } from './vhds.js';
 
 export interface AgentOptions {
   xdsAddress: string;
@@ -78,6 +80,9 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     metadata: {
       NAMESPACE: opts.namespace, WORKLOAD_NAME: opts.name, INSTANCE_IPS: opts.address,
       LABELS: opts.labels ?? {}, SERVICE_ACCOUNT: opts.serviceAccount ?? 'default', PROXY_KIND: opts.kind,
+      // Delta xDS with virtual hosts over VHDS: a VirtualService change sends its virtual host,
+      // not the port's whole route config (a host per service).
+      [VHDS_METADATA]: 'true',
     },
     locality: {},
     userAgent: 'weft',
@@ -127,7 +132,7 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
   }
   // grpc-js keeps its own subchannel backoff (up to 120 s) under the ADS client's: capped here so a
   // sidecar finds a restarted weftd within seconds, not minutes after a long outage.
-  const client = createAdsClient({ address: opts.xdsAddress, node, credentials: security?.xdsCredentials(opts.xdsRootPem, identity), channelOptions: {
+  const client = createAdsClient({ address: opts.xdsAddress, node, protocol: 'delta', credentials: security?.xdsCredentials(opts.xdsRootPem, identity), channelOptions: {
     ...(opts.xdsRootPem ? { 'grpc.ssl_target_name_override': 'weftd' } : {}), // weftd's certificate names itself 'weftd' (no SNI to an IP)
     'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000,
   } });
@@ -150,11 +155,28 @@ export async function startProxyAgent(opts: AgentOptions): Promise<Agent> {
     if (!err) client.subscribe(TYPE.endpoint, edsNames(u.resources), apply);
     return err;
   });
+  // Route configs come over RDS without their virtual hosts, which come over VHDS (src/agent/vhds.ts).
+  const vhds = new VhdsRoutes();
+  const applyRoutes = async (u: ResourceUpdate): Promise<string | undefined> => {
+    const routes = vhds.onRoutes(u.resources, u.removed);
+    return routes.size > 0 ? apply({ ...u, resources: routes }) : undefined;
+  };
+  const applyVirtualHosts = async (u: ResourceUpdate): Promise<string | undefined> => {
+    const r = vhds.onVirtualHosts(u.resources, u.removed);
+    const err = r.routes.size > 0 ? await apply({ ...u, typeUrl: TYPE.route, resources: r.routes }) : undefined;
+    if (!err) r.commit();
+    return err;
+  };
   let sdsSubscribed = false;
+  const subscribeRoutes = (names: string[]): void => {
+    vhds.subscribe(names);
+    client.subscribe(TYPE.route, names, applyRoutes);
+    client.subscribe(VIRTUAL_HOST_URL, names, applyVirtualHosts);
+  };
   client.subscribe(TYPE.listener, '*', async (u) => {
-    if (!proxy) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
+    if (!proxy) subscribeRoutes(rdsNames(u.resources));
     const err = await apply(u);
-    if (!err) client.subscribe(TYPE.route, rdsNames(u.resources), apply);
+    if (!err) subscribeRoutes(rdsNames(u.resources));
     // Gateway credentials (`kubernetes://NAME`) come over ADS; the workload cert stays agent-local.
     const secrets = !err && opts.kind === 'router' ? (await dataPlane)[1].adsSecretNames(u.resources) : [];
     if (secrets.length > 0 || sdsSubscribed) client.subscribe(TYPE.secret, secrets, apply);

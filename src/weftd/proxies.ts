@@ -5,6 +5,22 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 export type ProxyKind = 'sidecar' | 'gateway' | 'grpc';
 
+/**
+ * Node metadata key by which a proxy asks for its route configs' virtual hosts over VHDS (Envoy's
+ * virtual host discovery, Delta xDS only; the Weft sidecar sets it). Its route configs then come
+ * without virtual hosts and with `vhds: {config_source: {ads: {}}}`, and each virtual host is a
+ * VirtualHost resource named `<route config name>/<virtual host name>`: a VirtualService change
+ * sends one virtual host instead of the whole route config (a host per service of the port).
+ * Envoy, gRPC and SotW clients do not set it and get whole route configs, as before.
+ */
+export const VHDS_METADATA = 'WEFT_VHDS';
+
+/** Whether the node asked for VHDS (see VHDS_METADATA). */
+export function wantsVhds(metadata: Record<string, unknown>): boolean {
+  const v = metadata[VHDS_METADATA];
+  return v === true || v === 'true' || v === '1';
+}
+
 export interface ProxyIdentity {
   id: string;
   kind: ProxyKind;

@@ -1,11 +1,11 @@
 // Connects translation to the xDS server: per proxy, per snapshot version, resources by type.
 import { TYPE } from '../xds/protos.js';
-import { encodeResource } from '../xds/codec.js';
+import { encodeResource, VIRTUAL_HOST_URL } from '../xds/codec.js';
 import type { NodeInfo, ResourceSource, XdsPeer } from '../xds/types.js';
 import type { ConfigSnapshot } from '../registry/snapshot.js';
 import { translateShared, translateForGrpc, translationWarnings, type XdsResources } from '../translate/index.js';
 import type { Workload } from '../model/index.js';
-import { identifyProxy, type ProxyIdentity } from './proxies.js';
+import { identifyProxy, wantsVhds, type ProxyIdentity } from './proxies.js';
 import { secretsRefusal } from './xds-auth.js';
 
 /**
@@ -83,12 +83,39 @@ class ContentInterner {
   }
 }
 
+type Obj = Record<string, unknown>;
+const VHDS_CONFIG = { config_source: { ads: {}, resource_api_version: 'V3' } };
+/** Route config -> the same without virtual hosts, with vhds (by identity: an unchanged one is the same object). */
+const vhdsRouteConfigs = new WeakMap<object, object>();
+/** Virtual host -> its VHDS resource per route config name (named `<route config>/<host>`). */
+const vhdsHosts = new WeakMap<object, Map<string, object>>();
+
+function vhdsRouteConfig(rc: object): object {
+  let out = vhdsRouteConfigs.get(rc);
+  if (!out) {
+    const { virtual_hosts: _hosts, ...rest } = rc as Obj;
+    vhdsRouteConfigs.set(rc, (out = { ...rest, vhds: VHDS_CONFIG }));
+  }
+  return out;
+}
+
+function vhdsHost(rcName: string, vh: Obj): object {
+  let byRc = vhdsHosts.get(vh);
+  if (!byRc) vhdsHosts.set(vh, (byRc = new Map()));
+  let out = byRc.get(rcName);
+  if (!out) byRc.set(rcName, (out = { ...vh, name: `${rcName}/${String(vh.name)}` }));
+  return out;
+}
+
 /** Serves the current snapshot; translation results are memoised per (snapshot version, node). */
 export class SnapshotSource implements ResourceSource {
   private snapshot: ConfigSnapshot;
   private cache = new Map<string, XdsResources>();
   private readonly interner = new ContentInterner();
   private readonly byNames = new WeakMap<readonly string[], { from: ReadonlyMap<string, object>; out: ReadonlyMap<string, object> }>();
+  /** VHDS Maps derived from a (shared, interned) route config Map: alike proxies get the same ones. */
+  private readonly vhdsRoutes = new WeakMap<ReadonlyMap<string, object>, ReadonlyMap<string, object>>();
+  private readonly vhdsHostMaps = new WeakMap<ReadonlyMap<string, object>, Map<string, ReadonlyMap<string, object>>>();
 
   /** Translation warnings already logged (each once while it persists). */
   private warned = new Set<string>();
@@ -149,7 +176,10 @@ export class SnapshotSource implements ResourceSource {
       if (refusal === undefined) byType[TYPE.secret] = all.secrets;
       else if (names === '*' || names.length > 0) this.logSecretsRefusal(node.id, `proxy ${proxy.namespace}/${proxy.name}: no secrets served to node "${node.id}" (${peer?.address ?? '?'}): ${refusal}`);
     }
-    const map = this.interner.map(typeUrl, byType[typeUrl] ?? new Map<string, object>());
+    const vhds = wantsVhds(node.metadata);
+    if (vhds && typeUrl === VIRTUAL_HOST_URL) return this.virtualHosts(this.interner.map(TYPE.route, all.routes), names);
+    let map = this.interner.map(typeUrl, byType[typeUrl] ?? new Map<string, object>());
+    if (vhds && typeUrl === TYPE.route) map = this.vhdsRouteConfigs(map);
     if (names === '*') return map;
     // The server hands the same names array while the subscription is unchanged: thousands of EDS
     // names are not looked up again for every push.
@@ -166,6 +196,35 @@ export class SnapshotSource implements ResourceSource {
       out = this.interner.map(typeUrl, some);
     }
     this.byNames.set(names, { from: map, out });
+    return out;
+  }
+
+  private vhdsRouteConfigs(routes: ReadonlyMap<string, object>): ReadonlyMap<string, object> {
+    let out = this.vhdsRoutes.get(routes);
+    if (!out) {
+      const m = new Map<string, object>();
+      for (const [name, rc] of routes) m.set(name, vhdsRouteConfig(rc));
+      this.vhdsRoutes.set(routes, (out = this.interner.map(TYPE.route, m)));
+    }
+    return out;
+  }
+
+  /** The VHDS resources of the route configs `names` (namespaces; '*': all), in route config order. */
+  private virtualHosts(routes: ReadonlyMap<string, object>, names: readonly string[] | '*'): ReadonlyMap<string, object> {
+    const key = names === '*' ? '*' : names.join('\n');
+    let byKey = this.vhdsHostMaps.get(routes);
+    if (!byKey) this.vhdsHostMaps.set(routes, (byKey = new Map()));
+    let out = byKey.get(key);
+    if (!out) {
+      const m = new Map<string, object>();
+      for (const rcName of names === '*' ? routes.keys() : names) {
+        const hosts = (routes.get(rcName) as Obj | undefined)?.virtual_hosts;
+        if (!Array.isArray(hosts)) continue;
+        for (const vh of hosts as Obj[]) m.set(`${rcName}/${String(vh.name)}`, vhdsHost(rcName, vh));
+      }
+      if (byKey.size > 16) byKey.clear();
+      byKey.set(key, (out = m));
+    }
     return out;
   }
 }

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { unpackAny } from './protos.js';
 import { ADS_DELTA_PATH, ADS_SOTW_PATH, decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest, nodeInfoToProto, resourceName,
   type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from './codec.js';
-import { FULL_STATE } from './stream-base.js';
+import { FULL_STATE, NAMESPACED, namespaceOf } from './stream-base.js';
 import { noopLogger, type NodeInfo, type XdsLogger } from './types.js';
 
 export type { NodeInfo, XdsLogger } from './types.js';
@@ -274,6 +274,11 @@ export class AdsClient extends EventEmitter {
       for (const n of req.resource_names_unsubscribe) {
         sub.known.delete(n);
         sub.full.delete(n);
+      }
+      // A namespace (VHDS) unsubscribed: the resources in it are dropped too.
+      if (NAMESPACED.has(sub.typeUrl) && req.resource_names_unsubscribe.length > 0) {
+        const gone = new Set(req.resource_names_unsubscribe);
+        for (const n of [...sub.known.keys()]) if (gone.has(namespaceOf(n))) sub.known.delete(n);
       }
     }
     sub.streamNames = names;

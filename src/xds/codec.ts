@@ -115,6 +115,8 @@ export interface DeltaDiscoveryResponse {
   removed_resources: string[];
   nonce: string;
   control_plane?: { identifier: string };
+  /** Internal: the whole message already encoded (a response shared by streams, see sharedDeltaResponse). */
+  encoded?: Buffer;
 }
 
 const DREQ = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
@@ -140,7 +142,29 @@ export function decodeDeltaRequest(buf: Buffer): DeltaDiscoveryRequest {
 }
 
 export function encodeDeltaResponse(resp: DeltaDiscoveryResponse): Buffer {
-  return Buffer.from(messageType(DRESP).encode(resp as unknown as Record<string, unknown>).finish());
+  if (resp.encoded) return resp.encoded;
+  const { encoded: _encoded, ...rest } = resp;
+  return Buffer.from(messageType(DRESP).encode(rest as unknown as Record<string, unknown>).finish());
+}
+
+const sharedDeltaCache = new WeakMap<object, SharedResponse & { typeUrl: string; version: string }>();
+
+/**
+ * sharedResponse for Delta: one encoded response for every stream that goes from the same shared
+ * state to the same next one (`change`, the identity of that difference), nonce `s<seq>` as there.
+ */
+export function sharedDeltaResponse(change: { changed: readonly EncodedResource[]; removed: readonly string[] }, typeUrl: string, version: string,
+  after: number): SharedResponse {
+  let hit = sharedDeltaCache.get(change);
+  if (!hit || hit.typeUrl !== typeUrl || hit.version !== version || hit.seq <= after) {
+    const seq = ++sharedSeq;
+    const nonce = `s${seq}`;
+    const resp = { system_version_info: version, type_url: typeUrl, nonce, removed_resources: change.removed,
+      resources: change.changed.map((e) => ({ name: e.name, version: e.hash, resource: e.any })) };
+    hit = { seq, nonce, typeUrl, version, bytes: Buffer.from(messageType(DRESP).encode(resp).finish()) };
+    sharedDeltaCache.set(change, hit);
+  }
+  return hit;
 }
 
 export function decodeDeltaResponse(buf: Buffer): DeltaDiscoveryResponse {
@@ -217,7 +241,8 @@ export interface EncodedResource { name: string; any: AnyMessage; hash: string }
 // encoding once, across all streams. Resources must therefore not be mutated once returned.
 const encodeCache = new WeakMap<object, { typeUrl: string; enc: EncodedResource }>();
 
-const VIRTUAL_HOST_URL = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
+/** VHDS resources (Delta only): virtual hosts named `<route config name>/<virtual host name>`. */
+export const VIRTUAL_HOST_URL = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
 /** A VirtualHost object -> its encoding as RouteConfiguration field 2 (tag, length, message). */
 const virtualHostField = new WeakMap<object, Buffer>();
 

@@ -1,8 +1,8 @@
 // One Delta (incremental) ADS stream: per-resource versions (content hashes), only changes are
 // sent, deletions and non-existence go in removed_resources, subscription changes are honoured
 // whatever the nonce, and a reconnecting client's initial_resource_versions spare resends.
-import { versionOf, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type EncodedResource } from './codec.js';
-import { AdsStreamBase, encodedSize, FULL_STATE, type TypeState } from './stream-base.js';
+import { sharedDeltaResponse, versionOf, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from './codec.js';
+import { AdsStreamBase, deltaOf, encodedSize, FULL_STATE, internNames, NAMESPACED, type TypeState } from './stream-base.js';
 
 /** Stands in for a resource the client reported having: only its hash (version) is known. */
 const NO_BYTES = { type_url: '', value: new Uint8Array() };
@@ -23,7 +23,8 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
       else this.recordAck(t, req.response_nonce, t.sentVersion);
     }
     if (first) {
-      for (const [name, version] of Object.entries(req.initial_resource_versions)) t.sent.set(name, { name, hash: version, any: NO_BYTES });
+      const held = Object.entries(req.initial_resource_versions);
+      if (held.length > 0) t.sent = new Map(held.map(([name, version]) => [name, { name, hash: version, any: NO_BYTES }]));
       t.pending = true;
     }
     if (this.updateSubscription(t, req, first)) t.pending = true;
@@ -38,26 +39,30 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
       t.wildcard = true;
       added = true;
     }
+    if (req.resource_names_subscribe.length === 0 && req.resource_names_unsubscribe.length === 0) return added;
+    // Copy on write: t.names may be shared with alike streams (internNames).
+    const names = new Set(t.names);
     for (const n of req.resource_names_subscribe) {
       if (n === '*' && wildcardType) {
         added ||= !t.wildcard;
         t.wildcard = true;
-      } else if (!t.names.has(n)) {
-        t.names.add(n);
+      } else if (!names.has(n)) {
+        names.add(n);
         if (t.forced !== 'all') t.forced.add(n);
         added = true;
       }
     }
     for (const n of req.resource_names_unsubscribe) {
       if (n === '*' && wildcardType) t.wildcard = false;
-      else t.names.delete(n);
+      else names.delete(n);
     }
+    const shared = internNames(names);
+    t.names = shared.names;
+    t.namesList = shared.list;
+    t.namesKey = undefined;
+    t.coveredBy = undefined;
     // The client drops what it unsubscribes: forget it so a re-subscription sends it again.
     if (req.resource_names_unsubscribe.length > 0) this.dropUnsubscribed(t);
-    if (req.resource_names_subscribe.length > 0 || req.resource_names_unsubscribe.length > 0) {
-      t.namesList = undefined;
-      t.coveredBy = undefined;
-    }
     return added;
   }
 
@@ -68,18 +73,30 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     if (!t.wildcard && t.names.size === 0) return undefined;
     const current = await this.fetch(t);
     if (!current) return undefined;
-    const toSend: EncodedResource[] = [];
-    for (const [name, enc] of current) if (t.sent.get(name)?.hash !== enc.hash) toSend.push(enc);
-    const removed: string[] = [];
-    for (const name of t.sent.keys()) if (!current.has(name)) removed.push(name);
-    // Newly subscribed names that do not exist: say so rather than let the client wait.
-    if (forced !== 'all') for (const name of forced) if (!current.has(name) && !t.sent.has(name)) removed.push(name);
-    if (toSend.length === 0 && removed.length === 0) return undefined;
+    // The same shared result as the stream holds: nothing changed.
+    if (current === t.sent && forced !== 'all' && forced.size === 0) return undefined;
+    const diff = deltaOf(t.sent, current);
+    const toSend = diff.changed;
+    const removed = [...diff.removed];
+    // Newly subscribed names that do not exist: say so rather than let the client wait. A namespace
+    // (VHDS: a route config name) is no resource: a newly subscribed one is answered, if it holds
+    // nothing new, by an empty response, so the client knows it has all there is.
+    const namespaced = NAMESPACED.has(t.typeUrl);
+    if (forced !== 'all' && !namespaced) for (const name of forced) if (!current.has(name) && !t.sent.has(name)) removed.push(name);
+    const answerNamespaces = namespaced && (forced === 'all' || forced.size > 0);
+    if (toSend.length === 0 && removed.length === 0 && !answerNamespaces) return undefined;
     if (gate) {
       await gate();
       if (this.closed) return undefined;
     }
     const version = versionOf(current);
+    // Alike streams making the same change write the same bytes (one encoding, a shared nonce).
+    if (removed.length === diff.removed.length && !this.ctx.controlPlaneId) {
+      const shared = sharedDeltaResponse(diff, t.typeUrl, version, t.sharedSeq);
+      t.sharedSeq = shared.seq;
+      const resp: DeltaDiscoveryResponse = { system_version_info: version, type_url: t.typeUrl, nonce: shared.nonce, removed_resources: [], resources: [], encoded: shared.bytes };
+      return this.sendResponse(t, current, version, shared.nonce, resp, toSend.map((e) => e.name), shared.bytes.length);
+    }
     const nonce = String(++this.nonceCounter);
     const resp: DeltaDiscoveryResponse = {
       system_version_info: version, type_url: t.typeUrl, nonce, removed_resources: removed,

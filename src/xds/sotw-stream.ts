@@ -1,32 +1,7 @@
 // One State-of-the-World ADS stream: per type URL it tracks the subscription, what the proxy was
 // sent (per-resource hash), version, nonce and ACK/NACK, and pushes what differs, in push order.
-import { createHash } from 'node:crypto';
 import { sharedResponse, versionOf, type DiscoveryRequest, type DiscoveryResponse, type EncodedResource } from './codec.js';
-import { AdsStreamBase, encodedSize, FULL_STATE, type TypeState } from './stream-base.js';
-
-/**
- * Alike proxies subscribe to the same names (thousands of EDS names each): they share one Set and
- * one array, so a stream's memory is little more than its state. Never mutated (SotW replaces the
- * Set when the subscription changes). Keyed by a hash of the list; the last few lists are kept.
- */
-const nameLists = new Map<string, { names: ReadonlySet<string>; list: string[] }>();
-const NAME_LISTS_KEPT = 64;
-
-function internNames(names: Set<string>): { names: Set<string>; list: string[] } {
-  if (names.size < 8) return { names, list: [...names] };
-  const list = [...names];
-  const key = createHash('sha1').update(list.join('\n')).digest('base64');
-  const hit = nameLists.get(key);
-  if (hit && hit.list.length === list.length && hit.list.every((n, i) => n === list[i])) {
-    nameLists.delete(key); // most recently used last
-    nameLists.set(key, hit);
-    return hit as { names: Set<string>; list: string[] };
-  }
-  const entry = { names, list };
-  nameLists.set(key, entry);
-  if (nameLists.size > NAME_LISTS_KEPT) nameLists.delete(nameLists.keys().next().value!);
-  return entry;
-}
+import { AdsStreamBase, encodedSize, FULL_STATE, internNames, type TypeState } from './stream-base.js';
 
 export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
   /** Handles one DiscoveryRequest. Never throws. */
@@ -81,6 +56,7 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
       const shared = internNames(names);
       t.names = shared.names;
       t.namesList = shared.list;
+      t.namesKey = undefined;
       t.coveredBy = undefined;
     }
     // The proxy forgets what it unsubscribes: drop it so a later re-subscription resends it.

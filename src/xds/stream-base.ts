@@ -1,13 +1,33 @@
 // What every ADS stream (SotW and Delta) shares: the cached node, per-type state, the push loop
 // that runs due types in make-before-break order (optionally waiting for the Cluster ACK before
 // Listeners/Routes), ACK/NACK bookkeeping, status, and encoding with keep-last-good.
+import { createHash } from 'node:crypto';
 import { PUSH_ORDER, TYPE } from './protos.js';
-import { encodeResource, nodeInfoFromProto, type EncodedResource } from './codec.js';
+import { encodeResource, nodeInfoFromProto, VIRTUAL_HOST_URL, type EncodedResource } from './codec.js';
 import type { NodeInfo, ResourceSource, TypeSyncStatus, XdsAuthResult, XdsLogger, XdsPeer, XdsServerEvents } from './types.js';
 import type { SendBudget } from './send-budget.js';
 
 /** Types whose every SotW response must carry the full subscribed set, and which accept wildcards. */
 export const FULL_STATE = new Set<string>([TYPE.listener, TYPE.cluster]);
+
+/**
+ * Types subscribed by namespace (Envoy's `use_namespace_matching`): VHDS subscribes to a route
+ * config's name and gets every virtual host named `<that name>/<host>`. A host name has no slash
+ * (a route config name may), so the namespace is what precedes the last one.
+ */
+export const NAMESPACED = new Set<string>([VIRTUAL_HOST_URL]);
+
+/** The namespace of a resource name of a NAMESPACED type ('' when it has none). */
+export function namespaceOf(name: string): string {
+  const slash = name.lastIndexOf('/');
+  return slash > 0 ? name.slice(0, slash) : '';
+}
+
+/** Whether t's subscription covers the resource `name` (by name, wildcard, or namespace). */
+export function subscribes(t: Pick<TypeState, 'typeUrl' | 'wildcard' | 'names'>, name: string): boolean {
+  if (t.wildcard || t.names.has(name)) return true;
+  return NAMESPACED.has(t.typeUrl) && t.names.has(namespaceOf(name));
+}
 
 export interface TypeState {
   typeUrl: string;
@@ -34,6 +54,8 @@ export interface TypeState {
   namesList?: string[];
   /** The last shared result found to cover exactly `namesList`: skips re-checking thousands of names per push. */
   coveredBy?: ReadonlyMap<string, object>;
+  /** `namesList` joined: alike streams find a shared result's coverage checked once for all (see covered). */
+  namesKey?: string;
 }
 
 export interface StreamContext {
@@ -63,12 +85,66 @@ export interface WritableCall<T> {
 }
 
 /**
+ * Alike proxies subscribe to the same names (thousands of EDS names each): they share one Set and
+ * one array, so a stream's memory is little more than its state. Never mutated (a subscription change
+ * replaces the Set). Keyed by a hash of the list; the last few lists are kept.
+ */
+const nameLists = new Map<string, { names: ReadonlySet<string>; list: string[] }>();
+const NAME_LISTS_KEPT = 64;
+
+export function internNames(names: Set<string>): { names: Set<string>; list: string[] } {
+  if (names.size < 8) return { names, list: [...names] };
+  const list = [...names];
+  const key = createHash('sha1').update(list.join('\n')).digest('base64');
+  const hit = nameLists.get(key);
+  if (hit && hit.list.length === list.length && hit.list.every((n, i) => n === list[i])) {
+    nameLists.delete(key); // most recently used last
+    nameLists.set(key, hit);
+    return hit as { names: Set<string>; list: string[] };
+  }
+  const entry = { names, list };
+  nameLists.set(key, entry);
+  if (nameLists.size > NAME_LISTS_KEPT) nameLists.delete(nameLists.keys().next().value!);
+  return entry;
+}
+
+/** Shared results (by source Map) found to cover a subscription exactly (by TypeState.namesKey). */
+const coverage = new WeakMap<ReadonlyMap<string, object>, Set<string>>();
+
+/**
+ * What a stream that holds `sent` must be sent to hold `current` (Delta): alike streams hold the
+ * same shared Map and get the same next one, so the difference is computed once for all of them.
+ */
+const deltas = new WeakMap<ReadonlyMap<string, EncodedResource>, WeakMap<ReadonlyMap<string, EncodedResource>, { changed: EncodedResource[]; removed: string[] }>>();
+
+export function deltaOf(sent: ReadonlyMap<string, EncodedResource>, current: ReadonlyMap<string, EncodedResource>): { changed: EncodedResource[]; removed: string[] } {
+  let byCurrent = deltas.get(sent);
+  if (!byCurrent) deltas.set(sent, (byCurrent = new WeakMap()));
+  let d = byCurrent.get(current);
+  if (!d) {
+    const changed: EncodedResource[] = [];
+    for (const [name, enc] of current) if (sent.get(name)?.hash !== enc.hash) changed.push(enc);
+    const removed: string[] = [];
+    for (const name of sent.keys()) if (!current.has(name)) removed.push(name);
+    byCurrent.set(current, (d = { changed, removed }));
+  }
+  return d;
+}
+
+/**
  * Encoded results per source Map. Contract (see ResourceSource): a returned Map and its resources
  * are never mutated afterwards; a change returns a new Map. Results are shared, never mutated.
  */
 const sharedResults = new WeakMap<ReadonlyMap<string, object>, Map<string, Map<string, EncodedResource>>>();
 
 const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * What a new stream holds and subscribes to: one shared empty Map and Set (never mutated; changes
+ * replace them), so alike new streams share their first difference and its encoding (deltaOf).
+ */
+const NOTHING_SENT: Map<string, EncodedResource> = new Map();
+const NO_NAMES: Set<string> = new Set();
 
 /** About the encoded size of a response carrying these resources (for the send budget). */
 export function encodedSize(resources: readonly EncodedResource[]): number {
@@ -146,7 +222,7 @@ export abstract class AdsStreamBase<Resp> {
   protected typeState(typeUrl: string): TypeState {
     let t = this.types.get(typeUrl);
     if (!t) {
-      t = { typeUrl, wildcard: false, names: new Set(), everNamed: false, sent: new Map(), sentVersion: '', nonce: '', sharedSeq: 0, ackedVersion: '',
+      t = { typeUrl, wildcard: false, names: NO_NAMES, everNamed: false, sent: NOTHING_SENT, sentVersion: '', nonce: '', sharedSeq: 0, ackedVersion: '',
         ackedNonce: '', nackedNonce: '', encodeErrors: [], pending: false, forced: new Set() };
       this.types.set(typeUrl, t);
     }
@@ -184,7 +260,7 @@ export abstract class AdsStreamBase<Resp> {
     if (this.closed) return undefined;
     // Identical proxies usually get the very same Map from the source: encode and hash it once.
     const shared = sharedResults.get(found)?.get(t.typeUrl);
-    if (shared && (t.wildcard || (t.coveredBy === found && t.namesList) || [...found.keys()].every((n) => t.names.has(n)))) {
+    if (shared && (t.wildcard || t.coveredBy === found || this.covers(t, found))) {
       if (!t.wildcard) t.coveredBy = found;
       t.encodeErrors = [];
       return shared;
@@ -198,12 +274,25 @@ export abstract class AdsStreamBase<Resp> {
     return current;
   }
 
+  /** Whether every resource of `found` is subscribed by t; checked once per (Map, subscription) for all streams. */
+  private covers(t: TypeState, found: ReadonlyMap<string, object>): boolean {
+    t.namesKey ??= (t.namesList ??= [...t.names]).join('\n');
+    const known = coverage.get(found);
+    if (known?.has(t.namesKey)) return true;
+    for (const n of found.keys()) if (!subscribes(t, n)) return false;
+    if (known) {
+      if (known.size > 64) known.clear();
+      known.add(t.namesKey);
+    } else coverage.set(found, new Set([t.namesKey]));
+    return true;
+  }
+
   /** Forgets sent resources the proxy no longer subscribes to (copy on write: `sent` may be shared). */
   protected dropUnsubscribed(t: TypeState): void {
     if (t.wildcard) return;
     let kept: Map<string, EncodedResource> | undefined;
     for (const n of t.sent.keys()) {
-      if (t.names.has(n)) continue;
+      if (subscribes(t, n)) continue;
       kept ??= new Map(t.sent);
       kept.delete(n);
     }
@@ -310,7 +399,7 @@ export abstract class AdsStreamBase<Resp> {
     const out = new Map<string, EncodedResource>();
     t.encodeErrors = [];
     for (const [name, obj] of found) {
-      if (!t.wildcard && !t.names.has(name)) continue;
+      if (!subscribes(t, name)) continue;
       try {
         const enc = encodeResource(t.typeUrl, obj);
         if (enc.name !== name) throw new Error(`resource is named "${enc.name}" but was returned as "${name}"`);
