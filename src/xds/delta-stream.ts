@@ -84,7 +84,13 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     const namespaced = NAMESPACED.has(t.typeUrl);
     if (forced !== 'all' && !namespaced) for (const name of forced) if (!current.has(name) && !t.sent.has(name)) removed.push(name);
     const answerNamespaces = namespaced && (forced === 'all' || forced.size > 0);
-    if (toSend.length === 0 && removed.length === 0 && !answerNamespaces) return undefined;
+    if (toSend.length === 0 && removed.length === 0 && !answerNamespaces) {
+      // The client already holds exactly this (a reconnect listing initial_resource_versions): in
+      // sync without a response; holding the shared Map lets its next change be shared too.
+      t.sent = current;
+      if (t.nonce === '') t.sentVersion = t.ackedVersion = versionOf(current);
+      return undefined;
+    }
     if (gate) {
       await gate();
       if (this.closed) return undefined;

@@ -324,7 +324,8 @@ export abstract class AdsStreamBase<Resp> {
   }
 
   typeStatus(t: TypeState): TypeSyncStatus {
-    const status = t.nonce === '' ? 'NOT SENT' : t.nackedNonce === t.nonce ? 'NACKED' : t.ackedNonce === t.nonce ? 'SYNCED' : 'STALE';
+    // Nothing sent yet but acknowledged: a Delta client that already held it all (initial_resource_versions).
+    const status = t.nonce === '' ? (t.ackedVersion !== '' ? 'SYNCED' : 'NOT SENT') : t.nackedNonce === t.nonce ? 'NACKED' : t.ackedNonce === t.nonce ? 'SYNCED' : 'STALE';
     const s: TypeSyncStatus = {
       typeUrl: t.typeUrl, subscription: { wildcard: t.wildcard, names: [...t.names].sort() },
       sentVersion: t.sentVersion, ackedVersion: t.ackedVersion, nonce: t.nonce, resourceCount: t.sent.size,

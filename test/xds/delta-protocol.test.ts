@@ -118,3 +118,30 @@ void test('delta: a reconnecting client listing initial_resource_versions is sen
     again.close();
   }
 });
+
+void test('delta: a reconnecting client that already holds everything is sent nothing and shows SYNCED', async () => {
+  const first = new RawDelta(port);
+  const r1 = await (async () => {
+    try {
+      first.send({ type_url: TYPE.endpoint, node: { ...NODE, id: 'delta-4' }, resource_names_subscribe: ['c1', 'c2'] });
+      return await first.next();
+    } finally {
+      first.close();
+    }
+  })();
+  const versions = Object.fromEntries(r1.resources.map((r) => [r.name, r.version]));
+  const again = new RawDelta(port);
+  try {
+    again.send({ type_url: TYPE.endpoint, node: { ...NODE, id: 'delta-4' }, resource_names_subscribe: ['c1', 'c2'], initial_resource_versions: versions });
+    const st = () => server.status().find((p) => p.node.id === 'delta-4' && p.types[0]?.status === 'SYNCED');
+    await until('SYNCED without a response', st);
+    assert.equal(st()!.types[0].ackedVersion, r1.system_version_info);
+    source.set(TYPE.endpoint, 'c2', loadAssignment('c2', [2, 4]));
+    server.notify();
+    const r2 = await again.next();
+    assert.deepEqual(r2.names, ['c2'], 'the next change is sent as usual');
+  } finally {
+    source.set(TYPE.endpoint, 'c2', loadAssignment('c2', [2]));
+    again.close();
+  }
+});
