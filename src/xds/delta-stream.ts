@@ -2,7 +2,7 @@
 // sent, deletions and non-existence go in removed_resources, subscription changes are honoured
 // whatever the nonce, and a reconnecting client's initial_resource_versions spare resends.
 import { sharedDeltaResponse, versionOf, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from './codec.js';
-import { AdsStreamBase, deltaOf, encodedSize, FULL_STATE, internNames, NAMESPACED, type TypeState } from './stream-base.js';
+import { AdsStreamBase, deltaOf, encodedSize, FULL_STATE, internNames, NAMESPACED, startsEmpty, type TypeState } from './stream-base.js';
 
 /** Stands in for a resource the client reported having: only its hash (version) is known. */
 const NO_BYTES = { type_url: '', value: new Uint8Array() };
@@ -84,7 +84,10 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     const namespaced = NAMESPACED.has(t.typeUrl);
     if (forced !== 'all' && !namespaced) for (const name of forced) if (!current.has(name) && !t.sent.has(name)) removed.push(name);
     const answerNamespaces = namespaced && (forced === 'all' || forced.size > 0);
-    if (toSend.length === 0 && removed.length === 0 && !answerNamespaces) {
+    // A new client is always answered, even with nothing (e.g. a gateway's wildcard LDS before any
+    // Gateway exists): like Envoy, the Weft sidecar is not ready before its first LDS/CDS response.
+    const firstAnswer = startsEmpty(t);
+    if (toSend.length === 0 && removed.length === 0 && !answerNamespaces && !firstAnswer) {
       // The client already holds exactly this (a reconnect listing initial_resource_versions): in
       // sync without a response; holding the shared Map lets its next change be shared too.
       t.sent = current;

@@ -144,6 +144,11 @@ const DRAIN_TIMEOUT_MS = 10_000;
  * replace them), so alike new streams share their first difference and its encoding (deltaOf).
  */
 const NOTHING_SENT: Map<string, EncodedResource> = new Map();
+
+/** Nothing was ever sent for t and the client said it holds nothing (no initial_resource_versions). */
+export function startsEmpty(t: TypeState): boolean {
+  return t.nonce === '' && t.sent === NOTHING_SENT;
+}
 const NO_NAMES: Set<string> = new Set();
 
 /** About the encoded size of a response carrying these resources (for the send budget). */

@@ -145,3 +145,16 @@ void test('delta: a reconnecting client that already holds everything is sent no
     again.close();
   }
 });
+
+void test('delta: a new client is answered even when there is nothing (wildcard LDS before any listener exists)', async () => {
+  const ads = new RawDelta(port);
+  try {
+    ads.send({ type_url: TYPE.listener, node: { ...NODE, id: 'delta-5' } });
+    const r = await ads.next();
+    assert.deepEqual(r.names, []);
+    assert.deepEqual(r.removed_resources, []);
+    assert.notEqual(r.nonce, '');
+  } finally {
+    ads.close();
+  }
+});
