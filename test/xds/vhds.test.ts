@@ -67,7 +67,7 @@ void test('vhds: subscribing to a route config name gets the virtual hosts named
     const r1 = await ads.next();
     assert.deepEqual(r1.names, ['80/a', '80/b']);
     assert.deepEqual(r1.removed_resources, [], 'a namespace is not reported as a missing resource');
-    assert.equal((unpackAny(r1.resources[0].resource) as { name: string }).name, r1.resources[0].name);
+    assert.equal(unpackAny(r1.resources[0].resource).name, r1.resources[0].name);
     ads.send({ response_nonce: r1.nonce });
     hosts = new Map(hosts).set('80/b', vhost('80/b', 'y'));
     server.notify();
