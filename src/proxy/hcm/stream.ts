@@ -97,16 +97,24 @@ export class Stream implements HttpFilterContext {
     stats.downstream_rq_active++;
     if (req.httpVersionMajor === 2) stats.downstream_rq_http2_total++;
     else stats.downstream_rq_http1_total++;
-    const closer: EventEmitter | null = res ?? socket;
-    // 'close' is emitted once by every closer (on, not once: no wrapper per request).
-    closer?.on('close', () => {
-      if (this.idleSweep !== null) this.idleSweep.delete(this);
-      stats.downstream_rq_active--;
-      const abort = this.onAbort;
-      this.onAbort = null;
-      if (abort) abort();
-      if (env.accessLog) env.accessLog(this.logEntry());
-    });
+    // The lean response calls closed() itself, first, as its first 'close' listener would run; others
+    // emit 'close' once (on, not once: no wrapper per request).
+    if (res !== null && (res as LeanResponse).closeHook === null) (res as LeanResponse).closeHook = this;
+    else {
+      const closer: EventEmitter | null = res ?? socket;
+      closer?.on('close', () => this.closed());
+    }
+  }
+
+  /** The downstream response (or upgraded socket) closed: the stream is over. */
+  closed(): void {
+    if (this.idleSweep !== null) this.idleSweep.delete(this);
+    this.hcm.stats.downstream_rq_active--;
+    const abort = this.onAbort;
+    this.onAbort = null;
+    if (abort) abort();
+    const log = this.env.accessLog;
+    if (log) log(this.logEntry());
   }
 
   /** Runs request filters from the current index; async filters resume the chain when they settle. */

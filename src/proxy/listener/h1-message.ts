@@ -156,6 +156,8 @@ export class LeanResponse extends EventEmitter {
   private trailers: http.OutgoingHttpHeaders | null = null;
   private close: boolean;
   private closeEmitted = false;
+  /** The HCM stream of this response: told first when the response closes (no 'close' listener per request). */
+  closeHook: { closed(): void } | null = null;
 
   constructor(
     readonly socket: net.Socket,
@@ -268,6 +270,7 @@ export class LeanResponse extends EventEmitter {
       this.writableFinished = true;
       this.closeEmitted = true;
       this.emit('finish');
+      this.closeHook?.closed();
       this.emit('close');
     };
     // Whatever is left (head, last piece with its chunk framing, terminating chunk) in one write.
@@ -298,6 +301,7 @@ export class LeanResponse extends EventEmitter {
     if (this.writableFinished || this.closeEmitted) return;
     this.closeEmitted = true;
     this.destroyed = true;
+    this.closeHook?.closed();
     this.emit('close');
   }
 

@@ -29,6 +29,8 @@ for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
 /** Bytes buffered behind an in-flight request before the socket is paused. */
 const PIPELINE_LIMIT = 64 * 1024;
 const IDLE_TIMEOUT_MS = 60_000;
+/** The end of a head, as a Buffer: a string needle is encoded again on every search. */
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 export interface LeanHead {
   method: string;
@@ -241,7 +243,7 @@ export class LeanH1Conn implements ResponseOwner {
     const buf = this.buf;
     if (buf === null || this.res !== null || this.bodyLeft > 0 || this.done) return;
     const max = this.host.maxHeaderSize;
-    const end = buf.indexOf('\r\n\r\n');
+    const end = buf.indexOf(CRLFCRLF);
     if (end < 0) {
       // Leading empty lines (allowed before a request line) and oversized heads: node:http decides.
       if (buf.length > max || !plausibleStart(buf)) this.fallback();
