@@ -51,21 +51,23 @@ function downstream(store: SecretStore, log: Logger): DownstreamTls {
   return d;
 }
 
-interface Served { port: number; accepted: tls.TLSSocket[]; warnings: string[]; close(): void }
+interface Served { port: number; accepted: tls.TLSSocket[]; negotiated: string[]; warnings: string[]; close(): void }
 
 async function serve(store: SecretStore): Promise<Served> {
   const warnings: string[] = [];
   const d = downstream(store, { info() {}, warn: (l: string) => warnings.push(l), error() {} });
   const accepted: tls.TLSSocket[] = [];
+  const negotiated: string[] = [];
   const server = net.createServer((sock) => {
     sock.on('error', () => {});
     d.accept(sock, false, (s) => {
       accepted.push(s as tls.TLSSocket);
+      negotiated.push(`${(s as tls.TLSSocket).getProtocol() ?? ''} ${(s as tls.TLSSocket).getCipher().name}`);
       s.on('data', () => s.end('ok'));
     }, () => sock.destroy());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, accepted, warnings, close: () => server.close() };
+  return { port: (server.address() as net.AddressInfo).port, accepted, negotiated, warnings, close: () => server.close() };
 }
 
 /** One exchange over a new connection; resolves with the client socket's reuse flag, or the error. */
@@ -105,6 +107,8 @@ test('a verified server is resumed on the next connection; the server still sees
     assert.deepEqual(second, { reused: true, body: 'ok' });
     assert.equal(srv.accepted.length, 2);
     assert.equal(srv.accepted[1].isSessionReused(), true);
+    // What was negotiated: TLS 1.3 with AES-128-GCM (the mesh's first choice, as Envoy's).
+    assert.deepEqual(srv.negotiated, ['TLSv1.3 TLS_AES_128_GCM_SHA256', 'TLSv1.3 TLS_AES_128_GCM_SHA256']);
     // The resumed connection carries the same verified peer, so XFCC is the same.
     const p0 = peerOf(srv.accepted[0]);
     const p1 = peerOf(srv.accepted[1]);
