@@ -59,7 +59,6 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryResponse> {
     const shared = internNames(names);
     t.names = shared.names;
     t.namesList = shared.list;
-    t.namesKey = undefined;
     t.coveredBy = undefined;
     // The client drops what it unsubscribes: forget it so a re-subscription sends it again.
     if (req.resource_names_unsubscribe.length > 0) this.dropUnsubscribed(t);

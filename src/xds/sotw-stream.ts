@@ -56,7 +56,6 @@ export class SotwStream extends AdsStreamBase<DiscoveryResponse> {
       const shared = internNames(names);
       t.names = shared.names;
       t.namesList = shared.list;
-      t.namesKey = undefined;
       t.coveredBy = undefined;
     }
     // The proxy forgets what it unsubscribes: drop it so a later re-subscription resends it.

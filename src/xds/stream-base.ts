@@ -54,8 +54,6 @@ export interface TypeState {
   namesList?: string[];
   /** The last shared result found to cover exactly `namesList`: skips re-checking thousands of names per push. */
   coveredBy?: ReadonlyMap<string, object>;
-  /** `namesList` joined: alike streams find a shared result's coverage checked once for all (see covered). */
-  namesKey?: string;
 }
 
 export interface StreamContext {
@@ -108,8 +106,11 @@ export function internNames(names: Set<string>): { names: Set<string>; list: str
   return entry;
 }
 
-/** Shared results (by source Map) found to cover a subscription exactly (by TypeState.namesKey). */
-const coverage = new WeakMap<ReadonlyMap<string, object>, Set<string>>();
+/**
+ * Shared results (by source Map) found to be covered by a subscription (by its names Set, which
+ * alike streams share: see internNames), so thousands of names are checked once, not per stream.
+ */
+const coverage = new WeakMap<ReadonlyMap<string, object>, WeakSet<ReadonlySet<string>>>();
 
 /**
  * What a stream that holds `sent` must be sent to hold `current` (Delta): alike streams hold the
@@ -281,14 +282,11 @@ export abstract class AdsStreamBase<Resp> {
 
   /** Whether every resource of `found` is subscribed by t; checked once per (Map, subscription) for all streams. */
   private covers(t: TypeState, found: ReadonlyMap<string, object>): boolean {
-    t.namesKey ??= (t.namesList ??= [...t.names]).join('\n');
     const known = coverage.get(found);
-    if (known?.has(t.namesKey)) return true;
+    if (known?.has(t.names)) return true;
     for (const n of found.keys()) if (!subscribes(t, n)) return false;
-    if (known) {
-      if (known.size > 64) known.clear();
-      known.add(t.namesKey);
-    } else coverage.set(found, new Set([t.namesKey]));
+    if (known) known.add(t.names);
+    else coverage.set(found, new WeakSet([t.names]));
     return true;
   }
 
