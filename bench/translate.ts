@@ -78,6 +78,16 @@ export function runTranslateBench(opts: { log?: (line: string) => void } = {}): 
       inheritClusterMemos(snap, next);
       for (const p of proxies) translateShared(next, p);
     });
+    // WEFT_BENCH_INCREMENTAL_ROUNDS=N: the incremental step N more times (for --cpu-prof).
+    let prev = snap;
+    for (let i = 0; i < Number(process.env.WEFT_BENCH_INCREMENTAL_ROUNDS ?? 0); i++) {
+      const edited = resources.map((r) => (r.kind === 'VirtualService' && r.metadata.name === 'svc0'
+        ? { ...r, metadata: { ...r.metadata, resourceVersion: `changed-${round}-${i}` }, spec: { ...(r.spec as object), http: [{ route: [{ destination: { host: 'svc0', subset: i % 2 ? 'v1' : 'v2' } }] }] } } : r));
+      const next = createSnapshot(`v${round}c${i}`, cache.resourcesOf(edited), cache.workloadsOf(workloads));
+      inheritClusterMemos(prev, next);
+      for (const p of proxies) translateShared(next, p);
+      prev = next;
+    }
     if (round === 1) {
       log(`   one sidecar: ${one.listeners.size} listeners, ${one.routes.size} route configs, ${one.clusters.size} clusters, ${one.endpoints.size} CLAs`);
       const problems = checkConsistency(one);
