@@ -49,6 +49,19 @@ void describe('proxy protocols', () => {
         pump();
         return;
       }
+      if (req.url === '/bigseq') {
+        // 20 MiB whose every 64 KiB piece holds its own index: a byte delivered from the wrong read shows.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        let k = 0;
+        const pump = (): void => {
+          while (k < 20 * 16) {
+            if (!res.write(Buffer.alloc(64 * 1024, k++ & 0xff))) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       if (req.url === '/continue') {
         let body = '';
         req.on('data', (c: Buffer) => (body += c.toString()));
@@ -164,6 +177,28 @@ void describe('proxy protocols', () => {
       }).on('error', reject);
     });
     assert.equal(n, 20 * 1024 * 1024);
+  });
+
+  void it('a 20 MiB download to a reader that pauses arrives whole (origin-form: the lean path; upstream reads paused and resumed)', async () => {
+    const got = await new Promise<{ total: number; bad: number }>((resolve, reject) => {
+      http.get({ host: A, port: 15001, path: '/bigseq', headers: { host: 'svc' }, agent: false }, (res) => {
+        let total = 0;
+        let bad = 0;
+        let pauses = 0;
+        res.on('data', (c: Buffer) => {
+          for (let i = 0; i < c.length; i++) if (c[i] !== (((total + i) >> 16) & 0xff)) bad++;
+          total += c.length;
+          // Stop reading a few times, long enough for the proxies' buffers to fill.
+          if (pauses < 3 && total > (pauses + 1) * 4 * 1024 * 1024) {
+            pauses++;
+            res.pause();
+            setTimeout(() => res.resume(), 150);
+          }
+        });
+        res.on('end', () => resolve({ total, bad }));
+      }).on('error', reject);
+    });
+    assert.deepEqual(got, { total: 20 * 1024 * 1024, bad: 0 });
   });
 
   void it('handles Expect: 100-continue', async () => {
