@@ -62,21 +62,26 @@ export function registerWeftRoutes(api: ApiServer, d: WeftRouteDeps): void {
     return w;
   });
   api.route('POST', `${P}/namespaces/:ns/workloads`, async (c) => {
+    let w;
     try {
-      return reply(201, d.workloads.register(asWorkload(c.params.ns, await c.body())));
+      w = d.workloads.register(asWorkload(c.params.ns, await c.body()));
     } catch (e) {
       if (e instanceof Error && !('status' in e)) throw apiError(422, 'Invalid', e.message);
       throw e;
     }
+    await d.workloads.durable(); // acknowledged once on disk (the registry batches its journal)
+    return reply(201, w);
   });
   api.route('PUT', `${P}/namespaces/:ns/workloads/:name/ready`, async (c) => {
     const body = (await c.body()) as { ready?: unknown } | undefined;
     if (!d.workloads.get(c.params.ns, c.params.name)) throw apiError(404, 'NotFound', `workload ${c.params.ns}/${c.params.name} not found`);
     d.workloads.setReady(c.params.ns, c.params.name, body?.ready !== false);
+    await d.workloads.durable();
     return d.workloads.get(c.params.ns, c.params.name);
   });
-  api.route('DELETE', `${P}/namespaces/:ns/workloads/:name`, (c) => {
+  api.route('DELETE', `${P}/namespaces/:ns/workloads/:name`, async (c) => {
     if (!d.workloads.deregister(c.params.ns, c.params.name)) throw apiError(404, 'NotFound', `workload ${c.params.ns}/${c.params.name} not found`);
+    await d.workloads.durable();
     return { kind: 'Status', apiVersion: 'v1', status: 'Success', code: 200 };
   });
 
