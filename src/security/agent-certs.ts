@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { experimental } from '@grpc/grpc-js';
 import { TYPE } from '../xds/protos.js';
 import { WorkloadCertClient, type WorkloadCert } from './workload-cert.js';
+import { requestJson } from './http-json.js';
 
 /** Istio's SDS resource names. */
 export const WORKLOAD_SECRET = 'default';
@@ -16,6 +17,8 @@ export interface AgentCertOptions {
   namespace: string;
   serviceAccount: string;
   ttlSeconds?: number;
+  /** From a trust bundle the caller already has. */
+  trustDomain?: string;
 }
 
 export function secretsOf(c: WorkloadCert): Map<string, object> {
@@ -102,7 +105,7 @@ export function xdsCredentials(rootPem: string | undefined, identity?: XdsCertif
 
 /** weftd's trust bundle (open endpoint): trust domain, root certificate, whether xDS is TLS. */
 export async function fetchTrustBundle(apiUrl: string): Promise<{ trustDomain: string; rootCert: string; xdsTls: boolean }> {
-  const res = await fetch(`${apiUrl}/apis/weft.dev/v1/trustbundle`, { signal: AbortSignal.timeout(10_000) });
+  const res = await requestJson(`${apiUrl}/apis/weft.dev/v1/trustbundle`, { timeoutMs: 10_000 });
   if (!res.ok) throw new Error(`trust bundle from ${apiUrl}: HTTP ${res.status}`);
-  return await res.json() as { trustDomain: string; rootCert: string; xdsTls: boolean };
+  return res.body as unknown as { trustDomain: string; rootCert: string; xdsTls: boolean };
 }

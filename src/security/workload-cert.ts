@@ -4,6 +4,7 @@
 import { sign } from 'node:crypto';
 import { makeCsrDer } from './csr.js';
 import { spiffeUri } from './spiffe.js';
+import { requestJson } from './http-json.js';
 
 export interface WorkloadCert {
   certChainPem: string;
@@ -29,6 +30,8 @@ export interface CertClientOptions {
   apiUrl: string;
   namespace: string;
   serviceAccount: string;
+  /** weftd's trust domain when the caller already fetched the trust bundle (saves a round trip). */
+  trustDomain?: string;
   /** Single-use join token for the first certificate. */
   joinToken: string;
   /** Requested lifetime (the CA caps it at its own maximum). */
@@ -38,11 +41,8 @@ export interface CertClientOptions {
 }
 
 async function post(url: string, body: unknown, token?: string): Promise<Record<string, string>> {
-  const res = await fetch(url, {
-    method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000),
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-  });
-  const json = await res.json().catch(() => ({})) as Record<string, string>;
+  const res = await requestJson(url, { method: 'POST', body, timeoutMs: 30_000, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const json = res.body as Record<string, string>;
   if (!res.ok) throw Object.assign(new Error(`certificate request refused: ${res.status} ${json.message ?? ''}`), { status: res.status });
   return json;
 }
@@ -57,9 +57,12 @@ export class WorkloadCertClient {
   constructor(private readonly o: CertClientOptions) {}
 
   async start(): Promise<WorkloadCert> {
-    const tb = await fetch(`${this.o.apiUrl}/apis/weft.dev/v1/trustbundle`, { signal: AbortSignal.timeout(30_000) });
-    if (!tb.ok) throw new Error(`trust bundle: HTTP ${tb.status}`);
-    this.trustDomain = ((await tb.json()) as { trustDomain: string }).trustDomain;
+    if (this.o.trustDomain) this.trustDomain = this.o.trustDomain;
+    else {
+      const tb = await requestJson(`${this.o.apiUrl}/apis/weft.dev/v1/trustbundle`, { timeoutMs: 30_000 });
+      if (!tb.ok) throw new Error(`trust bundle: HTTP ${tb.status}`);
+      this.trustDomain = typeof tb.body.trustDomain === 'string' ? tb.body.trustDomain : '';
+    }
     // weftd busy or restarting: retry a few times; a refusal (4xx) is final (the token may be spent).
     for (let attempt = 1; ; attempt++) {
       try {

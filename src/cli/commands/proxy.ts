@@ -49,7 +49,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     xdsAddress: values.xds, kind, address: values.address, name: values.name, namespace: values.namespace ?? 'default',
     labels, serviceAccount: values['service-account'], adminPort: values['admin-port'] ? Number(values['admin-port']) : undefined,
     log: (l) => io.err.write(`weft proxy ${values.name}: ${l}\n`),
-    certificates: joinToken && values['control-plane'] ? { apiUrl: values['control-plane'], joinToken } : undefined,
+    certificates: joinToken && values['control-plane'] ? { apiUrl: values['control-plane'], joinToken, trustDomain: bundle?.trustDomain } : undefined,
     xdsRootPem: bundle?.xdsTls ? bundle.rootCert : undefined,
   }).catch((e: unknown) => {
     throw e instanceof XdsIdentityMissing ? new CliError(e.message) : e;
