@@ -3,6 +3,7 @@
 // Node 20 has no glob support in `node --test`, so the files are listed here.
 // Usage: node scripts/run-tests.mjs [substring filter ...]
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -35,7 +36,25 @@ const testTimeoutMs = process.env.WEFT_TEST_TIMEOUT_MS ?? '240000';
 const args = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeoutMs}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files];
-const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root });
+// Every process the tests start inherits this marker, so processes a timed-out or crashed test
+// left behind (a `weft demo`, a sidecar) can be found and stopped when the run ends: they would
+// otherwise hold ports for the next run and CI's output pipe open.
+const runMarker = `WEFT_TEST_RUN=${randomUUID()}`;
+const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, WEFT_TEST_RUN: runMarker.slice('WEFT_TEST_RUN='.length) } });
+
+/** Kills the processes still carrying this run's marker (Linux: /proc/PID/environ); returns how many. */
+function killLeftovers() {
+  let killed = 0;
+  let pids = [];
+  try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid); } catch { return 0; }
+  for (const pid of pids) {
+    let environ;
+    try { environ = readFileSync(`/proc/${pid}/environ`, 'latin1'); } catch { continue; }
+    if (!environ.split('\0').includes(runMarker)) continue;
+    try { process.kill(Number(pid), 'SIGKILL'); killed++; } catch { /* already gone */ }
+  }
+  return killed;
+}
 // And a budget for the whole run: a test file whose process never exits (a leaked handle after a
 // timed-out test) must not hold CI either. The summary below then counts the run as failed.
 const budgetMs = Number(process.env.WEFT_TEST_BUDGET_MS ?? 45 * 60_000);
@@ -57,6 +76,8 @@ child.on('exit', (code, signal) => {
       return 0;
     }
   };
+  const leftovers = killLeftovers();
+  if (leftovers > 0) console.error(`run-tests: stopped ${leftovers} process(es) the tests left running`);
   const failed = count('fail') + count('cancelled') + (overBudget ? 1 : 0);
   console.log(`\ntests: ${count('pass')} passed, ${failed} failed, ${count('skipped') + count('todo')} skipped`);
   process.exit(overBudget ? 1 : code ?? (signal ? 1 : 0));
