@@ -38,7 +38,8 @@ export class UpstreamTls {
   ) {}
 
   /** Opens the connection (TLS, or plaintext for auto mTLS before the proxy has its certificate). */
-  connect(host: string, port: number): net.Socket {
+  /** `onread`: as net.connect's (the pooled HTTP/1.1 connections read without the Readable stream layer). */
+  connect(host: string, port: number, onread?: net.OnReadOpts): net.Socket {
     let ctx: tls.SecureContext;
     try {
       ctx = this.common.secureContext();
@@ -69,6 +70,7 @@ export class UpstreamTls {
       servername: this.sni && !net.isIP(this.sni) ? this.sni : undefined,
       ALPNProtocols: this.common.alpn.length ? [...this.common.alpn] : undefined,
       ...(cached ? { session: cached.session } : {}),
+      ...(onread ? { onread } : {}),
       // Node calls this after the chain verified, on full handshakes only (a resumed session was verified when it was made).
       checkServerIdentity: (_h, cert) => {
         const err = this.common.sanError(cert.subjectaltname);

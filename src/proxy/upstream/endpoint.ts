@@ -123,7 +123,7 @@ export class Endpoint {
 
   /** Opens a counted TCP connection with connect_timeout. */
   connect(o: net.NetConnectOpts): net.Socket {
-    const s = this.tls ? this.tls.connect(this.host, this.port) : net.createConnection({ ...o, host: this.host, port: this.port, noDelay: true } as net.NetConnectOpts);
+    const s = this.tls ? this.tls.connect(this.host, this.port, o.onread) : net.createConnection({ ...o, host: this.host, port: this.port, noDelay: true } as net.NetConnectOpts);
     const stats = this.stats;
     const p = this.policy;
     if (p.tcpKeepaliveMs > 0) s.setKeepAlive(true, p.tcpKeepaliveMs);

@@ -105,14 +105,14 @@ function parseFields(head: string, from: number, out: IncomingHttpHeaders): void
 }
 const CONNS = new WeakMap<net.Socket, H1Conn>();
 
-/** One read buffer for every plaintext pooled connection: each read is copied out before its callback returns. */
+/** One read buffer for every pooled connection: each read is copied out before its callback returns. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * net.connect's `onread` for a pooled plaintext connection: reads land in READ_BUFFER and reach the
+ * net.connect's and tls.connect's `onread` for a pooled connection: reads land in READ_BUFFER and reach the
  * connection's parser as a copy, without the Readable stream machinery (push, the 'data' event, a
  * nextTick per read). pause()/resume(), 'end', 'error' and 'close' behave as on any socket; sockets
- * without it (TLS) deliver 'data' events to the same parser.
+ * without it deliver 'data' events to the same parser.
  */
 export function pooledOnRead(): net.OnReadOpts {
   return { buffer: READ_BUFFER, callback: onPooledRead };
