@@ -1,38 +1,9 @@
 // Delta ADS (DeltaAggregatedResources) driven by raw DeltaDiscoveryRequests.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
 import { createXdsServer } from '../../src/xds/server.js';
-import { ADS_DELTA_PATH, decodeDeltaResponse, encodeDeltaRequest, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../src/xds/codec.js';
 import { TYPE } from '../../src/xds/protos.js';
-import { MemorySource, until, edsCluster, loadAssignment } from './helpers.js';
-
-class RawDelta {
-  private readonly client: grpc.Client;
-  private readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  private readonly queue: DeltaDiscoveryResponse[] = [];
-
-  constructor(port: number) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    this.stream = this.client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse);
-    this.stream.on('data', (r: DeltaDiscoveryResponse) => this.queue.push(r));
-    this.stream.on('error', () => {});
-  }
-
-  send(req: Partial<DeltaDiscoveryRequest> & { type_url: string }): void {
-    this.stream.write({ resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: '', ...req });
-  }
-
-  async next(): Promise<DeltaDiscoveryResponse & { names: string[] }> {
-    const r = await until('a DeltaDiscoveryResponse', () => this.queue.shift());
-    return { ...r, names: r.resources.map((x) => x.name).sort() };
-  }
-
-  close(): void {
-    this.stream.cancel();
-    this.client.close();
-  }
-}
+import { MemorySource, RawDelta, until, edsCluster, loadAssignment } from './helpers.js';
 
 const source = new MemorySource();
 source.set(TYPE.cluster, 'c1', edsCluster('c1'));

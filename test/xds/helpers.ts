@@ -1,6 +1,9 @@
 // Test helpers: an in-memory ResourceSource and a raw ADS stream speaking DiscoveryRequests.
 import * as grpc from '@grpc/grpc-js';
-import { ADS_SOTW_PATH, decodeResponse, encodeRequest, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/codec.js';
+import {
+  ADS_DELTA_PATH, ADS_SOTW_PATH, decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest,
+  type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
+} from '../../src/xds/codec.js';
 import { unpackAny } from '../../src/xds/protos.js';
 import type { NodeInfo, ResourceSource } from '../../src/xds/types.js';
 
@@ -102,6 +105,38 @@ export class RawAds {
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+/** A hand-driven Delta ADS stream; `typeUrl` is the type a request without its own `type_url` asks for. */
+export class RawDelta {
+  private readonly client: grpc.Client;
+  private readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  private readonly queue: DeltaDiscoveryResponse[] = [];
+
+  constructor(port: number, private readonly typeUrl = '') {
+    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    this.stream = this.client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse);
+    this.stream.on('data', (r: DeltaDiscoveryResponse) => this.queue.push(r));
+    this.stream.on('error', () => {});
+  }
+
+  send(req: Partial<DeltaDiscoveryRequest>): void {
+    this.stream.write({ type_url: this.typeUrl, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: '', ...req });
+  }
+
+  async next(): Promise<DeltaDiscoveryResponse & { names: string[] }> {
+    const r = await until('a DeltaDiscoveryResponse', () => this.queue.shift());
+    return { ...r, names: r.resources.map((x) => x.name).sort() };
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  close(): void {
+    this.stream.cancel();
+    this.client.close();
+  }
+}
 
 export function edsCluster(name: string, serviceName = name): object {
   return { name, type: 'EDS', lb_policy: 'ROUND_ROBIN', eds_cluster_config: { eds_config: { ads: {} }, service_name: serviceName } };

@@ -2,43 +2,11 @@
 // Envoy's VhdsSubscription does; alike streams get one shared encoded response.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
 import { createXdsServer } from '../../src/xds/server.js';
-import { ADS_DELTA_PATH, decodeDeltaResponse, encodeDeltaRequest, VIRTUAL_HOST_URL, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../src/xds/codec.js';
+import { VIRTUAL_HOST_URL } from '../../src/xds/codec.js';
 import { unpackAny } from '../../src/xds/protos.js';
 import type { ResourceSource } from '../../src/xds/types.js';
-import { until } from './helpers.js';
-
-class RawDelta {
-  private readonly client: grpc.Client;
-  private readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  private readonly queue: DeltaDiscoveryResponse[] = [];
-
-  constructor(port: number) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    this.stream = this.client.makeBidiStreamRequest(ADS_DELTA_PATH, encodeDeltaRequest, decodeDeltaResponse);
-    this.stream.on('data', (r: DeltaDiscoveryResponse) => this.queue.push(r));
-    this.stream.on('error', () => {});
-  }
-
-  send(req: Partial<DeltaDiscoveryRequest>): void {
-    this.stream.write({ type_url: VIRTUAL_HOST_URL, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: '', ...req });
-  }
-
-  async next(): Promise<DeltaDiscoveryResponse & { names: string[] }> {
-    const r = await until('a DeltaDiscoveryResponse', () => this.queue.shift());
-    return { ...r, names: r.resources.map((x) => x.name).sort() };
-  }
-
-  pending(): number {
-    return this.queue.length;
-  }
-
-  close(): void {
-    this.stream.cancel();
-    this.client.close();
-  }
-}
+import { RawDelta, until } from './helpers.js';
 
 const vhost = (name: string, cluster: string): object => ({ name, domains: [name.split('/').pop()!], routes: [{ match: { prefix: '/' }, route: { cluster } }] });
 
@@ -61,7 +29,7 @@ before(async () => {
 after(() => server.close());
 
 void test('vhds: subscribing to a route config name gets the virtual hosts named <it>/..., only those; a change sends the changed one', async () => {
-  const ads = new RawDelta(port);
+  const ads = new RawDelta(port, VIRTUAL_HOST_URL);
   try {
     ads.send({ node: { id: 'vhds-1', locality: {} }, resource_names_subscribe: ['80'] });
     const r1 = await ads.next();
@@ -93,7 +61,7 @@ void test('vhds: subscribing to a route config name gets the virtual hosts named
 });
 
 void test('vhds: a newly subscribed route config with no virtual host gets an empty response (the client knows it has all)', async () => {
-  const ads = new RawDelta(port);
+  const ads = new RawDelta(port, VIRTUAL_HOST_URL);
   try {
     ads.send({ node: { id: 'vhds-2', locality: {} }, resource_names_subscribe: ['9999'] });
     const r1 = await ads.next();
@@ -105,8 +73,8 @@ void test('vhds: a newly subscribed route config with no virtual host gets an em
 });
 
 void test('vhds: alike streams get one shared response per change (same bytes, shared nonce), each ACKed on its own', async () => {
-  const a = new RawDelta(port);
-  const b = new RawDelta(port);
+  const a = new RawDelta(port, VIRTUAL_HOST_URL);
+  const b = new RawDelta(port, VIRTUAL_HOST_URL);
   onlyAsked = true;
   try {
     a.send({ node: { id: 'vhds-a', locality: {} }, resource_names_subscribe: ['80'] });
