@@ -11,7 +11,8 @@ const NODE_PROXY_SCRIPT = fileURLToPath(new URL('./node-proxy.js', import.meta.u
 
 export interface RunningProxy extends Started { port: number; readyMs: number }
 
-function nginxCommon(dir: string, name: string): string {
+/** nginx's main-context lines (one worker, no daemon, files in `dir`), shared by every nginx the benches start. */
+export function nginxCommon(dir: string, name: string): string {
   // As root, nginx would switch its worker to `nobody`, which cannot read the 0700 temp dir.
   const user = process.getuid?.() === 0 ? 'user root root;\n' : '';
   return `${user}worker_processes 1;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/cli/processes.js';
 import { startListening, stopProcess, type Started } from '../dataplane/processes.js';
+import { nginxCommon } from '../dataplane/references.js';
 
 export const BODY_BYTES = 1024;
 const GRPC_ECHO_SCRIPT = fileURLToPath(new URL('./grpc-echo.js', import.meta.url));
@@ -73,13 +74,7 @@ export async function startUpstreams(dir: string, core: number | undefined): Pro
 export interface NginxGrpcPair { client: Started & { readyMs: number }; server: Started & { readyMs: number }; port: number; stop(): Promise<void> }
 
 function grpcProxyConfig(dir: string, name: string, port: number, next: number): string {
-  const user = process.getuid?.() === 0 ? 'user root root;\n' : '';
-  return `${user}worker_processes 1;
-daemon off;
-pid ${dir}/${name}.pid;
-error_log ${dir}/${name}.error.log warn;
-events { worker_connections 4096; }
-http {
+  return `${nginxCommon(dir, name)}http {
   access_log off;
   keepalive_requests 1000000;
   http2_max_requests 1000000;
