@@ -85,15 +85,17 @@ export interface WritableCall<T> {
 /**
  * Alike proxies subscribe to the same names (thousands of EDS names each): they share one Set and
  * one array, so a stream's memory is little more than its state. Never mutated (a subscription change
- * replaces the Set). Keyed by a hash of the list; the last few lists are kept.
+ * replaces the Set). Keyed by the list (a hash of it when long); the last few lists are kept.
  */
 const nameLists = new Map<string, { names: ReadonlySet<string>; list: string[] }>();
 const NAME_LISTS_KEPT = 64;
 
 export function internNames(names: Set<string>): { names: Set<string>; list: string[] } {
-  if (names.size < 8) return { names, list: [...names] };
+  // Small lists too (a VHDS subscription is one route config name): an unshared Set made every
+  // stream re-check a shared result's thousand names (covers()), 100k checks per push at 100 proxies.
   const list = [...names];
-  const key = createHash('sha1').update(list.join('\n')).digest('base64');
+  const joined = list.join('\n');
+  const key = list.length < 8 ? `=${joined}` : createHash('sha1').update(joined).digest('base64');
   const hit = nameLists.get(key);
   if (hit && hit.list.length === list.length && hit.list.every((n, i) => n === list[i])) {
     nameLists.delete(key); // most recently used last
