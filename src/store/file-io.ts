@@ -1,5 +1,6 @@
-// Durable file primitives for FileStore: atomic replace (temp, fsync, rename, fsync dir), a
-// checksummed journal, a pid lock file, and the key -> path mapping.
+// File primitives for FileStore: atomic replace (temp, fsync, rename, fsync dir), the resource
+// files written behind the write-ahead log (LazyFiles), the checksummed journal of older versions,
+// a pid lock file, and the key -> path mapping.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -94,6 +95,49 @@ export async function applyJournal(dataDir: string, body: JournalBody): Promise<
   }
   for (const d of dirs) {
     try { await fsyncDir(d); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+  }
+}
+
+/**
+ * The resource files behind the write-ahead log: written in place without fsync (the log holds every
+ * batch since its last reset and is replayed at open, which rewrites any file a crash left torn),
+ * remembered, and all made durable at once by sync() before the log is reset.
+ */
+export class LazyFiles {
+  private readonly files = new Set<string>();
+  private readonly dirs = new Set<string>();
+
+  constructor(private readonly dataDir: string) {}
+
+  async write(writes: readonly { file: string; content: string | null }[]): Promise<void> {
+    for (const w of writes) {
+      const path = join(this.dataDir, w.file);
+      this.dirs.add(dirname(path));
+      if (w.content === null) {
+        await unlinkIfExists(path);
+      } else {
+        await ensureDir(this.dataDir, dirname(path));
+        this.files.add(path);
+        await fs.writeFile(path, w.content, 'utf8');
+      }
+    }
+  }
+
+  /** fsyncs every file written and every directory touched since the last sync. */
+  async sync(): Promise<void> {
+    for (const path of this.files) {
+      let h: import('node:fs/promises').FileHandle;
+      try { h = await fs.open(path, 'r'); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted later: its directory is synced below
+        throw err;
+      }
+      try { await h.sync(); } finally { await h.close(); }
+    }
+    for (const d of this.dirs) {
+      try { await fsyncDir(d); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+    }
+    this.files.clear();
+    this.dirs.clear();
   }
 }
 

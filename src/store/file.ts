@@ -1,20 +1,26 @@
-// The embedded default ConfigStore: one JSON file per resource under a data dir.
-// A batch is made durable as one checksummed journal first (the commit point: the batch is
-// acknowledged then), then applied to the resource files, then the journal is removed; that second
-// part runs after the acknowledgement and before the next batch starts. Opening replays a complete journal and discards a torn
-// one, so a crash at any moment leaves either the whole batch or none of it.
+// The embedded default ConfigStore: one JSON file per resource under a data dir, behind a
+// write-ahead log (wal.ts). A batch is committed (acknowledged) once its checksummed record is
+// appended to the preallocated log and fdatasynced: one write and one fdatasync, no metadata change.
+// Its resource files are written after the acknowledgement and before the next batch starts,
+// without fsync; once the log has grown past CHECKPOINT_BYTES (and at close) every file it covers
+// is fsynced and the log is reset. Opening replays every complete record in order and discards a
+// torn last one, so a crash at any moment leaves either the whole batch or none of it.
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Resource, ResourceKey } from '../model/index.js';
 import {
-  acquireLock, applyJournal, decodeJournal, encodeJournal, fsyncDir, JOURNAL, LOCK, META, OBJECTS,
-  relPathOf, unlinkIfExists, walkFiles, writeFileDurable, type JournalBody,
+  acquireLock, applyJournal, decodeJournal, JOURNAL, LazyFiles, LOCK, META, OBJECTS,
+  fsyncDir, relPathOf, unlinkIfExists, walkFiles, type JournalBody,
 } from './file-io.js';
 import { SerialQueue, StoreState, WatchHub, storeKeyOf, type BatchPlan, type StoreView } from './state.js';
 import { StoreUnavailableError, type ConfigStore, type StoreLoadProblem, type StoreOp, type WatchListener } from './types.js';
+import { encodeRecord, LogDamagedError, WAL, WriteAheadLog, type LogScan } from './wal.js';
+
+/** Log size past which the files are made durable and the log reset (in the background, after a batch). */
+const CHECKPOINT_BYTES = 256 * 1024;
 
 export interface FileStoreOptions {
-  /** Told about every corrupt file or torn journal skipped at open (default: a line on stderr). */
+  /** Told about every corrupt file or torn log record skipped at open (default: a line on stderr). */
   onProblem?: (problem: StoreLoadProblem) => void;
   onWatchError?: (err: unknown) => void;
 }
@@ -31,12 +37,15 @@ export class FileStore implements ConfigStore {
   private closed = false;
   /** The last batch's resource-file writes, finished before the next batch (or close) goes on. */
   private filesPending: Promise<void> | undefined;
+  private readonly files: LazyFiles;
+  private wal!: WriteAheadLog;
 
   private constructor(readonly dataDir: string, private readonly opts: FileStoreOptions) {
+    this.files = new LazyFiles(dataDir);
     this.hub = new WatchHub(opts.onWatchError ?? ((err) => { console.error('weft store: watch listener threw:', err); }));
   }
 
-  /** Opens (creating if needed) a data dir: takes its lock, recovers the journal, loads every resource. */
+  /** Opens (creating if needed) a data dir: takes its lock, replays the log, loads every resource. */
   static async open(dataDir: string, opts: FileStoreOptions = {}): Promise<FileStore> {
     const dir = resolve(dataDir);
     await fs.mkdir(join(dir, OBJECTS), { recursive: true });
@@ -47,13 +56,14 @@ export class FileStore implements ConfigStore {
       await store.recover();
       await store.load();
     } catch (err) {
+      await store.wal?.close().catch(() => undefined);
       await store.releaseLock();
       throw err;
     }
     return store;
   }
 
-  /** Corrupt files and torn journals found at open (each was skipped). */
+  /** Corrupt files and torn log records found at open (each was skipped). */
   get problems(): readonly StoreLoadProblem[] {
     return this.problemList;
   }
@@ -77,7 +87,7 @@ export class FileStore implements ConfigStore {
       await this.settleFiles();
       if (this.broken) throw new StoreUnavailableError(this.broken);
       const plan = this.state.plan(ops);
-      if (plan.changes.length > 0) this.filesPending = this.applyFiles(await this.writeJournal(plan));
+      if (plan.changes.length > 0) this.filesPending = this.applyFiles(await this.commitRecord(plan));
       this.state.commit(plan);
       this.hub.emit(plan.events, String(this.state.revision));
       return plan.results;
@@ -95,7 +105,12 @@ export class FileStore implements ConfigStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.run(() => this.settleFiles());
+    await this.queue.run(async () => {
+      await this.settleFiles();
+      // Leaves nothing to replay; if it fails, the next open replays the log instead.
+      if (!this.broken && this.wal.used > 0) await this.checkpoint().catch(() => undefined);
+      await this.wal.close().catch(() => undefined);
+    });
     this.hub.clear();
     await this.releaseLock();
   }
@@ -111,8 +126,8 @@ export class FileStore implements ConfigStore {
     (this.opts.onProblem ?? ((x: StoreLoadProblem) => { console.warn(`weft store: skipped ${x.file}: ${x.message}`); }))(p);
   }
 
-  /** Makes the batch durable as a journal (the commit point); returns it for applyFiles. */
-  private async writeJournal(plan: BatchPlan): Promise<JournalBody> {
+  /** Appends the batch to the log (the commit point); returns it for applyFiles. */
+  private async commitRecord(plan: BatchPlan): Promise<JournalBody> {
     const body: JournalBody = {
       revision: plan.revision,
       writes: [
@@ -120,23 +135,36 @@ export class FileStore implements ConfigStore {
         { file: META, content: `${JSON.stringify({ revision: plan.revision })}\n` },
       ],
     };
-    // Before the journal is durable nothing has happened: a failure here leaves the store as it was.
-    await writeFileDurable(join(this.dataDir, JOURNAL), encodeJournal(body));
-    await fsyncDir(this.dataDir);
+    const record = encodeRecord(body);
+    try {
+      // Rare (the checkpoint after a batch keeps the log well below its size): a batch too large for
+      // the space left. Appending after a reset reuses the preallocated space instead of growing it.
+      if (!this.wal.fits(record.length) && this.wal.used > 0) await this.checkpoint();
+      // Before the record is durable nothing has happened: a failure here leaves the store as it was.
+      await this.wal.append(record);
+    } catch (err) {
+      if (err instanceof LogDamagedError) this.broken = `the write-ahead log ${this.wal.path} could not be written (${err.message}); reopen the store to replay it`;
+      throw err;
+    }
     return body;
   }
 
-  /** Writes a journaled batch to the resource files and removes the journal; never rejects. */
+  /** Writes a committed batch to the resource files, then checkpoints if the log is large; never rejects. */
   private async applyFiles(body: JournalBody): Promise<void> {
     try {
-      await applyJournal(this.dataDir, body);
-      await fs.unlink(join(this.dataDir, JOURNAL));
-      await fsyncDir(this.dataDir);
+      await this.files.write(body.writes);
+      if (this.wal.used >= CHECKPOINT_BYTES) await this.checkpoint();
     } catch (err) {
-      // The batch is committed (journaled) but the files are behind: refuse writes until reopened, which replays it.
+      // The batch is committed (in the log) but the files are behind: refuse writes until reopened, which replays it.
       this.broken = `a write to ${this.dataDir} failed after the batch was journaled (${(err as Error).message}); `
         + 'reopen the store to replay the journal';
     }
+  }
+
+  /** Makes every file the log covers durable, then empties the log. */
+  private async checkpoint(): Promise<void> {
+    await this.files.sync();
+    await this.wal.reset();
   }
 
   private async settleFiles(): Promise<void> {
@@ -149,6 +177,29 @@ export class FileStore implements ConfigStore {
     for (const f of await walkFiles(this.dataDir)) {
       if (f.endsWith('.tmp')) await unlinkIfExists(join(this.dataDir, f)); // torn writes: never renamed into place
     }
+    await this.recoverJournal();
+    const { log, scan } = await WriteAheadLog.open(join(this.dataDir, WAL));
+    this.wal = log;
+    await this.replay(scan);
+  }
+
+  /** Replays the log's complete records (their files' final contents, durably), then resets it. */
+  private async replay(scan: LogScan): Promise<void> {
+    if (scan.torn) this.problem(this.wal.path, `discarded an incomplete journal record at byte ${scan.end}: ${scan.torn} (torn write)`);
+    // Each write is a file's whole new content: the last one per file is the state after the records.
+    const last = new Map<string, string | null>();
+    for (const body of scan.bodies) {
+      for (const w of body.writes) {
+        last.delete(w.file);
+        last.set(w.file, w.content);
+      }
+    }
+    if (last.size > 0) await applyJournal(this.dataDir, { revision: 0, writes: [...last].map(([file, content]) => ({ file, content })) });
+    await this.wal.reset();
+  }
+
+  /** The single-batch journal of versions before the log: applied if complete, then removed. */
+  private async recoverJournal(): Promise<void> {
     const path = join(this.dataDir, JOURNAL);
     let text: string;
     try {
