@@ -1,6 +1,7 @@
-// Envoy-style admin endpoints: /ready, /stats, /config_dump, /clusters, /server_info.
+// Envoy-style admin endpoints: /ready, /stats, /config_dump, /clusters, /server_info, /memory.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { memorySnapshot } from './memory.js';
 
 /** What the admin server reads from the proxy. */
 export interface AdminSource {
@@ -58,6 +59,8 @@ export class AdminServer {
         return json(this.src.configDump());
       case '/clusters':
         return text(200, this.src.clustersText());
+      case '/memory':
+        return json(memorySnapshot());
       case '/stats': {
         let list = this.src.statsList();
         const filter = url.searchParams.get('filter');
@@ -74,7 +77,7 @@ export class AdminServer {
         return text(200, list.map(([n, v]) => `${n}: ${v}\n`).join(''));
       }
       case '/':
-        return text(200, ['/ready', '/stats', '/stats?format=json', '/config_dump', '/clusters', '/server_info'].join('\n') + '\n');
+        return text(200, ['/ready', '/stats', '/stats?format=json', '/config_dump', '/clusters', '/server_info', '/memory'].join('\n') + '\n');
       default:
         return text(404, `no admin handler for ${url.pathname}\n`);
     }
