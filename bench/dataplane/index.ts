@@ -6,7 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { curlOnce } from '../../src/load/index.js';
 import { runWrk, runPaced, withResourceUse, type PacedResult, type ProxyPids, type Target, type WrkResult } from './measure.js';
-import { machineInfo, processTree, readCpuSteal, rssMb } from './proc.js';
+import { machineInfo, memMb, processTree, readCpuSteal, type MemMb } from './proc.js';
 import { defaultPinning, ensureTools, pinSelf, stopProcess, type Pinning } from './processes.js';
 import { BODY_BYTES, startReferenceProxy, startUpstream, type ReferenceKind, type RunningProxy } from './references.js';
 import { fullReport, type DataplaneRun, type ProxyMeasure, type TopologyResult } from './report.js';
@@ -112,34 +112,41 @@ interface Live {
   label: string;
   setup: Setup;
   pids: ProxyPids;
-  rssIdle: Record<string, number>;
+  memIdle: Record<string, MemMb>;
   c16: WrkResult[];
   c64: WrkResult[];
   paced: PacedResult[];
   cpuSat: Record<string, number>;
   cpuPaced: Record<string, number>;
-  rssLoad: Record<string, number>;
+  memLoad: Record<string, MemMb>;
   failed?: string;
 }
 
 async function measureRound(t: Live, pin: Pinning, secs: { sat: number; paced: number }, log: (l: string) => void): Promise<void> {
-  const add = (into: Record<string, number>, from: Record<string, number>, keepMax = false): void => {
-    for (const [k, v] of Object.entries(from)) into[k] = keepMax ? Math.max(into[k] ?? 0, v) : (into[k] ?? 0) + v;
+  const add = (into: Record<string, number>, from: Record<string, number>): void => {
+    for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+  };
+  // Each of RSS, PSS and anonymous keeps its own peak over every load of every round.
+  const addPeak = (into: Record<string, MemMb>, from: Record<string, MemMb>): void => {
+    for (const [k, m] of Object.entries(from)) {
+      const p = into[k] ?? { rss: 0, pss: 0, anon: 0 };
+      into[k] = { rss: Math.max(p.rss, m.rss), pss: Math.max(p.pss, m.pss), anon: Math.max(p.anon, m.anon) };
+    }
   };
   const c16 = await withResourceUse(t.pids, () => runWrk(t.setup.target, 16, secs.sat, pin.loadCore));
   const c64 = await withResourceUse(t.pids, () => runWrk(t.setup.target, 64, secs.sat, pin.loadCore));
   t.c16.push(c16.result);
   t.c64.push(c64.result);
   add(t.cpuSat, c64.use.cpuSeconds);
-  add(t.rssLoad, c16.use.rssPeakMb, true);
-  add(t.rssLoad, c64.use.rssPeakMb, true);
+  addPeak(t.memLoad, c16.use.memPeakMb);
+  addPeak(t.memLoad, c64.use.memPeakMb);
   for (const [role, cpu] of Object.entries(c64.use.cpuSeconds)) {
     if (cpu < 0.05) log(`${t.label}: warning: the ${role} proxy used only ${cpu.toFixed(2)} CPU s at saturation; is traffic going through it?`);
   }
   const paced = await withResourceUse(t.pids, () => runPaced(t.setup.target, 1000, 16, secs.paced));
   t.paced.push(paced.result);
   add(t.cpuPaced, paced.use.cpuSeconds);
-  add(t.rssLoad, paced.use.rssPeakMb, true);
+  addPeak(t.memLoad, paced.use.memPeakMb);
   log(`${t.label}: ${Math.round(c16.result.rps)} / ${Math.round(c64.result.rps)} rps at 16 / 64 connections; ` +
     `p50 ${paced.result.latencyMs.p50.toFixed(3)} / p99 ${paced.result.latencyMs.p99.toFixed(3)} ms at 1000 rps`);
 }
@@ -152,8 +159,10 @@ function result(t: Live, direct: Live | undefined): TopologyResult {
   for (const [role, p] of Object.entries(t.setup.proxies)) {
     proxies[role] = {
       readyMs: p.readyMs,
-      rssIdleMb: t.rssIdle[role],
-      rssLoadMb: t.rssLoad[role],
+      rssIdleMb: t.memIdle[role].rss,
+      rssLoadMb: t.memLoad[role].rss,
+      pssLoadMb: t.memLoad[role].pss,
+      anonLoadMb: t.memLoad[role].anon,
       cpuPer1000Paced: t.cpuPaced[role] / (pacedCalls / 1000),
       cpuUsPerReqSaturated: (t.cpuSat[role] * 1e6) / Math.max(1, satRequests),
     };
@@ -193,7 +202,7 @@ export async function runDataplane(opts: DataplaneOptions = {}): Promise<{ run: 
       try {
         const setup = await setupTopology(def.key, dir, upstream.port, pin);
         const pids: ProxyPids = Object.fromEntries(Object.entries(setup.proxies).map(([r, p]) => [r, p.pid]));
-        live.push({ key: def.key, label: def.label, setup, pids, rssIdle: {}, c16: [], c64: [], paced: [], cpuSat: {}, cpuPaced: {}, rssLoad: {} });
+        live.push({ key: def.key, label: def.label, setup, pids, memIdle: {}, c16: [], c64: [], paced: [], cpuSat: {}, cpuPaced: {}, memLoad: {} });
         await checkBody(setup.target).catch((e: Error) => { live[live.length - 1].failed = `wrong response: ${e.message}`; });
       } catch (e) {
         const reason = (e as Error).message.replace(/\s+/g, ' ').slice(0, 400);
@@ -202,7 +211,7 @@ export async function runDataplane(opts: DataplaneOptions = {}): Promise<{ run: 
       }
     }
     for (const t of live) {
-      t.rssIdle = Object.fromEntries(Object.entries(t.pids).map(([r, pid]) => [r, rssMb(processTree(pid))]));
+      t.memIdle = Object.fromEntries(Object.entries(t.pids).map(([r, pid]) => [r, memMb(processTree(pid))]));
       if (!t.failed) await runWrk(t.setup.target, 16, secs.warm, pin.loadCore).catch((e: Error) => { t.failed = `warm-up failed: ${e.message}`; });
     }
     for (let round = 1; round <= rounds; round++) {

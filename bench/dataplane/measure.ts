@@ -3,7 +3,7 @@
 // and memory the proxies used meanwhile.
 import { spawn } from 'node:child_process';
 import { runLoad } from '../../src/load/index.js';
-import { cpuSeconds, processTree, rssPeakSampler } from './proc.js';
+import { cpuSeconds, memPeakSampler, processTree, type MemMb } from './proc.js';
 
 export interface WrkResult {
   requests: number;
@@ -54,23 +54,26 @@ export interface ResourceUse {
   cpuSeconds: Record<string, number>;
   /** Peak RSS per proxy during the run, MB. */
   rssPeakMb: Record<string, number>;
+  /** Peak RSS, PSS and anonymous memory per proxy during the run (each its own peak), MB. */
+  memPeakMb: Record<string, MemMb>;
 }
 
-/** Runs `fn` while accounting for the CPU and peak RSS of each proxy (and its child processes). */
+/** Runs `fn` while accounting for the CPU and peak memory of each proxy (and its child processes). */
 export async function withResourceUse<T>(proxies: ProxyPids, fn: () => Promise<T>): Promise<{ result: T; use: ResourceUse }> {
   const trees = Object.fromEntries(Object.entries(proxies).map(([role, pid]) => [role, processTree(pid)]));
   const cpu0 = Object.fromEntries(Object.entries(trees).map(([role, pids]) => [role, cpuSeconds(pids)]));
-  const samplers = Object.fromEntries(Object.entries(trees).map(([role, pids]) => [role, rssPeakSampler(pids)]));
+  const samplers = Object.fromEntries(Object.entries(trees).map(([role, pids]) => [role, memPeakSampler(pids)]));
   let result: T;
   try {
     result = await fn();
   } finally {
     for (const s of Object.values(samplers)) s.stop();
   }
-  const use: ResourceUse = { cpuSeconds: {}, rssPeakMb: {} };
+  const use: ResourceUse = { cpuSeconds: {}, rssPeakMb: {}, memPeakMb: {} };
   for (const [role, pids] of Object.entries(trees)) {
     use.cpuSeconds[role] = cpuSeconds(pids) - cpu0[role];
-    use.rssPeakMb[role] = samplers[role].stop();
+    use.memPeakMb[role] = samplers[role].stop();
+    use.rssPeakMb[role] = use.memPeakMb[role].rss;
   }
   return { result, use };
 }

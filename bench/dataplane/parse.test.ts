@@ -1,7 +1,7 @@
 // The pure parsers of the benchmark: /proc files and wrk's output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCpuSteal, parseProcStat, parseVmRssKb } from './proc.js';
+import { memMb, parseCpuSteal, parseProcStat, parseSmapsRollupKb, parseVmRssKb } from './proc.js';
 import { parseWrkOutput } from './measure.js';
 
 void test('parseProcStat reads ppid, utime and stime after a command name with spaces and parentheses', () => {
@@ -44,4 +44,18 @@ Transfer/sec:     62.00MB
   assert.equal(r.socketErrors, 6);
   assert.deepEqual(r.latencyMs, { p50: 0.29, p75: 0.35, p90: 1.2, p99: 2000 });
   assert.throws(() => parseWrkOutput('unable to connect to 127.0.0.1:1 Connection refused'), /could not parse wrk output/);
+});
+
+void test('parseSmapsRollupKb reads Rss, Pss and Anonymous, and undefined when one is missing', () => {
+  const text = '55d0c0000000-7ffd3a9e6000 ---p 00000000 00:00 0                          [rollup]\nRss:              104448 kB\nPss:               70144 kB\nPss_Anon:          59392 kB\nShared_Clean:      45056 kB\nAnonymous:         59392 kB\n';
+  assert.deepEqual(parseSmapsRollupKb(text), { rss: 104448, pss: 70144, anon: 59392 });
+  assert.equal(parseSmapsRollupKb('Rss:  10 kB\nPss_Anon:  5 kB\n'), undefined);
+});
+
+void test('memMb of this process: PSS and anonymous are parts of RSS', () => {
+  const m = memMb([process.pid]);
+  assert.ok(m.rss > 10, `rss ${m.rss}`);
+  if (process.platform === 'linux' && m.pss > 0) {
+    assert.ok(m.pss <= m.rss + 0.5 && m.anon <= m.rss + 0.5 && m.anon > 1, JSON.stringify(m));
+  }
 });

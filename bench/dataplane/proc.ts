@@ -1,4 +1,4 @@
-// Process accounting from /proc: CPU time (utime+stime) and resident memory (VmRSS) of a process
+// Process accounting from /proc: CPU time (utime+stime) and resident memory (RSS, PSS, anonymous) of a process
 // and its descendants (nginx's master + worker), plus the machine description for the report.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -80,24 +80,72 @@ export function cpuSeconds(pids: readonly number[]): number {
   return ticks / clockTicksPerSecond();
 }
 
-/** Summed VmRSS of the given processes in MB (shared pages of a master and its workers count twice). */
-export function rssMb(pids: readonly number[]): number {
-  let kb = 0;
+/** Resident memory of some processes in MB: the headline RSS, and what of it the processes really add. */
+export interface MemMb {
+  /** VmRSS: every page mapped, including the program's file-backed pages shared with other processes. */
+  rss: number;
+  /** Proportional set size: shared pages divided among the processes that map them. */
+  pss: number;
+  /** Anonymous pages (heap, stacks, malloc): private to the process. */
+  anon: number;
+}
+
+/** `Rss`, `Pss` and `Anonymous` in kB from /proc/<pid>/smaps_rollup; undefined when a field is missing. */
+export function parseSmapsRollupKb(text: string): { rss: number; pss: number; anon: number } | undefined {
+  const field = (name: string): number | undefined => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const rss = field('Rss');
+  const pss = field('Pss');
+  const anon = field('Anonymous');
+  return rss === undefined || pss === undefined || anon === undefined ? undefined : { rss, pss, anon };
+}
+
+/**
+ * Summed memory of the given processes (shared pages of a master and its workers count twice in RSS,
+ * once in PSS). PSS and anonymous come from smaps_rollup (Linux 4.14+); without it they read 0.
+ */
+export function memMb(pids: readonly number[]): MemMb {
+  const kb = { rss: 0, pss: 0, anon: 0 };
   for (const p of pids) {
     try {
-      kb += parseVmRssKb(readFileSync(`/proc/${p}/status`, 'utf8'));
+      const rollup = parseSmapsRollupKb(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (rollup) {
+        kb.rss += rollup.rss;
+        kb.pss += rollup.pss;
+        kb.anon += rollup.anon;
+        continue;
+      }
+    } catch {
+      // exited, or no smaps_rollup: fall back to VmRSS
+    }
+    try {
+      kb.rss += parseVmRssKb(readFileSync(`/proc/${p}/status`, 'utf8'));
     } catch {
       // exited
     }
   }
-  return kb / 1024;
+  return { rss: kb.rss / 1024, pss: kb.pss / 1024, anon: kb.anon / 1024 };
 }
 
-/** Samples the peak RSS of some processes every `everyMs` until stopped. */
-export function rssPeakSampler(pids: readonly number[], everyMs = 200): { stop(): number } {
-  let peak = rssMb(pids);
-  const timer = setInterval(() => { peak = Math.max(peak, rssMb(pids)); }, everyMs);
-  return { stop() { clearInterval(timer); return Math.max(peak, rssMb(pids)); } };
+/** Summed VmRSS of the given processes in MB (shared pages of a master and its workers count twice). */
+export function rssMb(pids: readonly number[]): number {
+  return memMb(pids).rss;
+}
+
+/** Samples the peak memory (each of RSS, PSS, anonymous on its own) of some processes every `everyMs` until stopped. */
+export function memPeakSampler(pids: readonly number[], everyMs = 200): { stop(): MemMb } {
+  const peak: MemMb = { rss: 0, pss: 0, anon: 0 };
+  const take = (): void => {
+    const m = memMb(pids);
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.pss = Math.max(peak.pss, m.pss);
+    peak.anon = Math.max(peak.anon, m.anon);
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return { stop() { clearInterval(timer); take(); return { ...peak }; } };
 }
 
 /** Steal and total jiffies from /proc/stat, to tell how much a shared VM lost to its neighbours. */
