@@ -11,8 +11,8 @@ const res = (name: string, spec: Record<string, unknown>): Resource => ({
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: crash-child <data-dir>');
-  const store = await FileStore.open(dir);
+  if (!dir) throw new Error('usage: crash-child <data-dir> [checkpoint-bytes]');
+  const store = await FileStore.open(dir, process.argv[3] ? { checkpointBytes: Number(process.argv[3]) } : {});
   const counter = await store.get({ kind: 'VirtualService', namespace: 'crash', name: 'counter' });
   let i = counter ? (counter.spec as { n: number }).n + 1 : 1;
   for (;;) {

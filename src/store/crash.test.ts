@@ -18,9 +18,9 @@ after(() => rmSync(root, { recursive: true, force: true }));
  * Runs the child until it has acknowledged `acks` more batches, then SIGKILLs it `jitterMs` later (so the
  * kill lands at varying points inside the next batch's writes); returns the last ack seen.
  */
-function runAndKill(dir: string, acks: number, jitterMs: number): Promise<{ batch: number; rv: number }> {
+function runAndKill(dir: string, acks: number, jitterMs: number, checkpointBytes?: number): Promise<{ batch: number; rv: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [childScript, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [childScript, dir, ...(checkpointBytes ? [String(checkpointBytes)] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let last = { batch: 0, rv: 0 };
     let seen = 0;
     let buf = '';
@@ -73,6 +73,17 @@ void test('FileStore survives SIGKILL at arbitrary moments without losing acknow
   let previous = 0;
   for (const acks of [1, 7, 23, 4, 40, 2, 12, 3]) {
     const acked = await runAndKill(dir, acks, Math.random() * 8);
+    assert.ok(acked.batch > previous, 'the child continued from the recovered state');
+    previous = await checkConsistent(dir, acked);
+  }
+});
+
+void test('FileStore survives SIGKILL while its write-ahead logs rotate every few batches (background checkpoints)', async () => {
+  const dir = join(root, 'data-rotating');
+  let previous = 0;
+  for (const acks of [9, 2, 17, 5, 30, 1, 11]) {
+    // A batch's record is ~3 KB: 8 KiB rotates the logs every third batch.
+    const acked = await runAndKill(dir, acks, Math.random() * 8, 8192);
     assert.ok(acked.batch > previous, 'the child continued from the recovered state');
     previous = await checkConsistent(dir, acked);
   }

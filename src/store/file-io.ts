@@ -101,11 +101,13 @@ export async function applyJournal(dataDir: string, body: JournalBody): Promise<
 /**
  * The resource files behind the write-ahead log: written in place without fsync (the log holds every
  * batch since its last reset and is replayed at open, which rewrites any file a crash left torn),
- * remembered, and all made durable at once by sync() before the log is reset.
+ * remembered, and all made durable at once (syncTouched) before the log is reset.
  */
 export class LazyFiles {
   private readonly files = new Set<string>();
   private readonly dirs = new Set<string>();
+  /** Directories known to exist (created or seen by this store): no check per write. */
+  private readonly existing = new Set<string>();
 
   constructor(private readonly dataDir: string) {}
 
@@ -116,28 +118,40 @@ export class LazyFiles {
       if (w.content === null) {
         await unlinkIfExists(path);
       } else {
-        await ensureDir(this.dataDir, dirname(path));
+        if (!this.existing.has(dirname(path))) {
+          await ensureDir(this.dataDir, dirname(path));
+          this.existing.add(dirname(path));
+        }
         this.files.add(path);
         await fs.writeFile(path, w.content, 'utf8');
       }
     }
   }
 
-  /** fsyncs every file written and every directory touched since the last sync. */
-  async sync(): Promise<void> {
-    for (const path of this.files) {
-      let h: import('node:fs/promises').FileHandle;
-      try { h = await fs.open(path, 'r'); } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted later: its directory is synced below
-        throw err;
-      }
-      try { await h.sync(); } finally { await h.close(); }
-    }
-    for (const d of this.dirs) {
-      try { await fsyncDir(d); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
-    }
+  /** Hands over what was written since the last call, for syncTouched (later writes are tracked anew). */
+  takeTouched(): TouchedFiles {
+    const t = { files: [...this.files], dirs: [...this.dirs] };
     this.files.clear();
     this.dirs.clear();
+    return t;
+  }
+}
+
+export interface TouchedFiles { files: string[]; dirs: string[] }
+
+/** fsyncs the files and directories (a file deleted since is skipped: its directory's fsync covers it). */
+export async function syncTouched(t: TouchedFiles): Promise<void> {
+  // One at a time: a background checkpoint leaves the other libuv threads to the commits' fdatasyncs.
+  for (const path of t.files) {
+    let h: import('node:fs/promises').FileHandle;
+    try { h = await fs.open(path, 'r'); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    try { await h.sync(); } finally { await h.close(); }
+  }
+  for (const d of t.dirs) {
+    try { await fsyncDir(d); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
   }
 }
 

@@ -2,27 +2,32 @@
 // write-ahead log (wal.ts). A batch is committed (acknowledged) once its checksummed record is
 // appended to the preallocated log and fdatasynced: one write and one fdatasync, no metadata change.
 // Its resource files are written after the acknowledgement and before the next batch starts,
-// without fsync; once the log has grown past CHECKPOINT_BYTES (and at close) every file it covers
-// is fsynced and the log is reset. Opening replays every complete record in order and discards a
-// torn last one, so a crash at any moment leaves either the whole batch or none of it.
+// without fsync. There are two logs: once the one being appended to has grown past
+// CHECKPOINT_BYTES, appends move to the other (empty) one while, in the background, every file the
+// full one covers is fsynced and then it is reset; so a checkpoint never sits on the commit path
+// unless the second log fills up before it ends. Opening replays the complete records of both logs
+// in revision order and discards a torn last one, so a crash at any moment leaves either the whole
+// batch or none of it.
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Resource, ResourceKey } from '../model/index.js';
 import {
   acquireLock, applyJournal, decodeJournal, JOURNAL, LazyFiles, LOCK, META, OBJECTS,
-  fsyncDir, relPathOf, unlinkIfExists, walkFiles, type JournalBody,
+  fsyncDir, relPathOf, syncTouched, unlinkIfExists, walkFiles, type JournalBody,
 } from './file-io.js';
 import { SerialQueue, StoreState, WatchHub, storeKeyOf, type BatchPlan, type StoreView } from './state.js';
 import { StoreUnavailableError, type ConfigStore, type StoreLoadProblem, type StoreOp, type WatchListener } from './types.js';
-import { encodeRecord, LogDamagedError, WAL, WriteAheadLog, type LogScan } from './wal.js';
+import { encodeRecord, LogDamagedError, WAL_FILES, WriteAheadLog, type LogScan } from './wal.js';
 
-/** Log size past which the files are made durable and the log reset (in the background, after a batch). */
+/** Log size past which appends move to the other log and this one is checkpointed (files fsynced, log reset). */
 const CHECKPOINT_BYTES = 256 * 1024;
 
 export interface FileStoreOptions {
   /** Told about every corrupt file or torn log record skipped at open (default: a line on stderr). */
   onProblem?: (problem: StoreLoadProblem) => void;
   onWatchError?: (err: unknown) => void;
+  /** Log size that triggers a rotation and checkpoint (default 256 KiB; tests use small ones). */
+  checkpointBytes?: number;
 }
 
 /** Data dirs opened by this process, so a second open of the same dir fails instead of corrupting it. */
@@ -38,7 +43,11 @@ export class FileStore implements ConfigStore {
   /** The last batch's resource-file writes, finished before the next batch (or close) goes on. */
   private filesPending: Promise<void> | undefined;
   private readonly files: LazyFiles;
-  private wal!: WriteAheadLog;
+  /** Batches are appended to logs[active]; the other one is empty or being checkpointed. */
+  private logs: WriteAheadLog[] = [];
+  private active = 0;
+  /** The background checkpoint of the inactive log, while it runs. */
+  private checkpointing: Promise<void> | undefined;
 
   private constructor(readonly dataDir: string, private readonly opts: FileStoreOptions) {
     this.files = new LazyFiles(dataDir);
@@ -56,7 +65,7 @@ export class FileStore implements ConfigStore {
       await store.recover();
       await store.load();
     } catch (err) {
-      await store.wal?.close().catch(() => undefined);
+      for (const log of store.logs) await log.close().catch(() => undefined);
       await store.releaseLock();
       throw err;
     }
@@ -107,9 +116,10 @@ export class FileStore implements ConfigStore {
     this.closed = true;
     await this.queue.run(async () => {
       await this.settleFiles();
-      // Leaves nothing to replay; if it fails, the next open replays the log instead.
-      if (!this.broken && this.wal.used > 0) await this.checkpoint().catch(() => undefined);
-      await this.wal.close().catch(() => undefined);
+      await this.checkpointing;
+      // Leaves nothing to replay; if it fails, the next open replays the logs instead.
+      if (!this.broken) await this.checkpointAll().catch(() => undefined);
+      for (const log of this.logs) await log.close().catch(() => undefined);
     });
     this.hub.clear();
     await this.releaseLock();
@@ -136,35 +146,59 @@ export class FileStore implements ConfigStore {
       ],
     };
     const record = encodeRecord(body);
+    const log = (): WriteAheadLog => this.logs[this.active];
     try {
-      // Rare (the checkpoint after a batch keeps the log well below its size): a batch too large for
-      // the space left. Appending after a reset reuses the preallocated space instead of growing it.
-      if (!this.wal.fits(record.length) && this.wal.used > 0) await this.checkpoint();
+      // Rare (rotation after a batch keeps the log well below its size): a batch too large for the
+      // space left. The other log, once empty, has its preallocated space to offer before growing.
+      if (!log().fits(record.length) && log().used > 0) await this.rotate();
       // Before the record is durable nothing has happened: a failure here leaves the store as it was.
-      await this.wal.append(record);
+      await log().append(record);
     } catch (err) {
-      if (err instanceof LogDamagedError) this.broken = `the write-ahead log ${this.wal.path} could not be written (${err.message}); reopen the store to replay it`;
+      if (err instanceof LogDamagedError) this.broken ??= `the write-ahead log ${log().path} could not be written (${err.message}); reopen the store to replay it`;
       throw err;
     }
     return body;
   }
 
-  /** Writes a committed batch to the resource files, then checkpoints if the log is large; never rejects. */
+  /** Writes a committed batch to the resource files, then rotates the logs if this one is large; never rejects. */
   private async applyFiles(body: JournalBody): Promise<void> {
     try {
       await this.files.write(body.writes);
-      if (this.wal.used >= CHECKPOINT_BYTES) await this.checkpoint();
+      if (this.logs[this.active].used >= (this.opts.checkpointBytes ?? CHECKPOINT_BYTES) && !this.checkpointing) await this.rotate();
     } catch (err) {
       // The batch is committed (in the log) but the files are behind: refuse writes until reopened, which replays it.
-      this.broken = `a write to ${this.dataDir} failed after the batch was journaled (${(err as Error).message}); `
+      this.broken ??= `a write to ${this.dataDir} failed after the batch was journaled (${(err as Error).message}); `
         + 'reopen the store to replay the journal';
     }
   }
 
-  /** Makes every file the log covers durable, then empties the log. */
-  private async checkpoint(): Promise<void> {
-    await this.files.sync();
-    await this.wal.reset();
+  /**
+   * Moves appends to the other log (waiting for its checkpoint if one still runs) and checkpoints
+   * this one in the background: every file written since the last rotation (exactly the files of
+   * its batches, all written by now) is fsynced, then the log is reset. Runs inside the queue.
+   */
+  private async rotate(): Promise<void> {
+    await this.checkpointing;
+    if (this.broken) throw new StoreUnavailableError(this.broken);
+    const full = this.logs[this.active];
+    const touched = this.files.takeTouched();
+    this.active = 1 - this.active;
+    this.checkpointing = (async () => {
+      try {
+        await syncTouched(touched);
+        await full.reset();
+      } catch (err) {
+        this.broken ??= `making the files in ${this.dataDir} durable failed (${(err as Error).message}); reopen the store to replay its write-ahead log`;
+      } finally {
+        this.checkpointing = undefined;
+      }
+    })();
+  }
+
+  /** Makes every file durable and empties both logs (the caller has awaited any background checkpoint). */
+  private async checkpointAll(): Promise<void> {
+    await syncTouched(this.files.takeTouched());
+    for (const log of this.logs) await log.reset();
   }
 
   private async settleFiles(): Promise<void> {
@@ -178,24 +212,32 @@ export class FileStore implements ConfigStore {
       if (f.endsWith('.tmp')) await unlinkIfExists(join(this.dataDir, f)); // torn writes: never renamed into place
     }
     await this.recoverJournal();
-    const { log, scan } = await WriteAheadLog.open(join(this.dataDir, WAL));
-    this.wal = log;
-    await this.replay(scan);
+    const scans: LogScan[] = [];
+    for (const name of WAL_FILES) {
+      const { log, scan } = await WriteAheadLog.open(join(this.dataDir, name));
+      this.logs.push(log);
+      scans.push(scan);
+    }
+    await this.replay(scans);
   }
 
-  /** Replays the log's complete records (their files' final contents, durably), then resets it. */
-  private async replay(scan: LogScan): Promise<void> {
-    if (scan.torn) this.problem(this.wal.path, `discarded an incomplete journal record at byte ${scan.end}: ${scan.torn} (torn write)`);
+  /** Replays both logs' complete records (their files' final contents, durably), then resets them. */
+  private async replay(scans: LogScan[]): Promise<void> {
+    scans.forEach((scan, i) => {
+      if (scan.torn) this.problem(this.logs[i].path, `discarded an incomplete journal record at byte ${scan.end}: ${scan.torn} (torn write)`);
+    });
+    // Revisions order the records across the two logs (the older log is the one that was being checkpointed).
+    const bodies = scans.flatMap((s) => s.bodies).sort((a, b) => a.revision - b.revision);
     // Each write is a file's whole new content: the last one per file is the state after the records.
     const last = new Map<string, string | null>();
-    for (const body of scan.bodies) {
+    for (const body of bodies) {
       for (const w of body.writes) {
         last.delete(w.file);
         last.set(w.file, w.content);
       }
     }
     if (last.size > 0) await applyJournal(this.dataDir, { revision: 0, writes: [...last].map(([file, content]) => ({ file, content })) });
-    await this.wal.reset();
+    for (const log of this.logs) await log.reset();
   }
 
   /** The single-batch journal of versions before the log: applied if complete, then removed. */

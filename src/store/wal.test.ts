@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { FileStore } from './file.js';
 import { relPathOf, type JournalBody } from './file-io.js';
 import { vs } from './conformance.js';
-import { encodeRecord, scanLog, WAL, WAL_PREALLOC } from './wal.js';
+import { encodeRecord, scanLog, WAL_FILES, WAL_PREALLOC } from './wal.js';
 import type { Resource } from '../model/index.js';
 import type { StoreLoadProblem } from './types.js';
 
@@ -15,6 +15,7 @@ const root = mkdtempSync(join(tmpdir(), 'weft-wal-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = (): string => join(root, `s${++n}`);
+const [WAL, WAL1] = WAL_FILES;
 const vsKey = (name: string) => ({ kind: 'VirtualService', namespace: 'default', name });
 
 /** A record as FileStore writes it: each resource's whole file (null = delete) and meta.json. */
@@ -33,14 +34,17 @@ function record(revision: number, puts: Record<string, string[]>, deletes: strin
   };
 }
 
-/** A closed store's data dir whose log holds `bytes` at offset 0 (the rest of the preallocated zeros kept). */
-async function dirWithLog(bytes: Buffer): Promise<string> {
+/** A closed store's data dir whose logs hold `bytes` at offset 0 (the rest of the preallocated zeros kept). */
+async function dirWithLog(bytes: Buffer, second?: Buffer): Promise<string> {
   const dir = freshDir();
   const s = await FileStore.open(dir);
   await s.apply([{ op: 'put', resource: vs('base') }]);
   await s.close();
-  const fh = await fs.open(join(dir, WAL), 'r+');
-  try { await fh.write(bytes, 0, bytes.length, 0); } finally { await fh.close(); }
+  for (const [name, b] of [[WAL, bytes], [WAL1, second]] as const) {
+    if (!b) continue;
+    const fh = await fs.open(join(dir, name), 'r+');
+    try { await fh.write(b, 0, b.length, 0); } finally { await fh.close(); }
+  }
   return dir;
 }
 
@@ -66,6 +70,19 @@ void test('WAL: several records are replayed in order at open; zeros after the l
   const wal = await fs.readFile(join(dir, WAL));
   assert.equal(wal.length, WAL_PREALLOC, 'the preallocated log is reused, never shrunk or replaced');
   assert.ok(wal.every((b) => b === 0), 'replayed records are cleared once their files are durable');
+});
+
+void test('WAL: records in both logs are replayed in revision order (the log being checkpointed holds the older ones)', async () => {
+  const dir = await dirWithLog(
+    Buffer.concat([encodeRecord(record(4, { a: ['a4'] })), encodeRecord(record(5, { c: ['c5'] }, ['b']))]),
+    Buffer.concat([encodeRecord(record(2, { a: ['a2'], b: ['b2'] })), encodeRecord(record(3, { b: ['b3'], c: ['c3'] }))]),
+  );
+  const { s, problems } = await openCollecting(dir);
+  assert.deepEqual(problems, []);
+  assert.deepEqual((await s.list()).map((r) => `${r.metadata.name}=${((r.spec as { hosts: string[] }).hosts)[0]}`), ['a=a4', 'base=base', 'c=c5']);
+  assert.equal(s.revision(), '5');
+  await s.close();
+  for (const name of WAL_FILES) assert.equal(scanLog(await fs.readFile(join(dir, name))).bodies.length, 0, `${name} is empty after a clean close`);
 });
 
 void test('WAL: a torn last record is discarded with a problem reported; the complete ones before it apply', async () => {
@@ -116,9 +133,9 @@ void test('WAL: reopen after a reset; a batch larger than the preallocated log g
   await s.apply([{ op: 'put', resource: vs('a', { hosts: ['a2'] }) }]);
   const big = Array.from({ length: 40 }, (_, i) => ({ op: 'put' as const, resource: vs(`big${i}`, { hosts: [`h${i}`], pad: 'x'.repeat(40_000) }) }));
   await s.apply(big);
-  const wal = await fs.readFile(join(dir, WAL));
+  const wal = await fs.readFile(join(dir, WAL1));
   assert.ok(wal.length > WAL_PREALLOC && wal.length % WAL_PREALLOC === 0, `grown in steps (${wal.length} bytes)`);
-  assert.deepEqual(scanLog(wal).bodies.map((b) => b.revision), [3], 'the log was reset (files made durable) before growing: only the big batch is in it');
+  assert.deepEqual(scanLog(wal).bodies.map((b) => b.revision), [3], 'the big batch went to the other, empty log');
   // A crash right after the acknowledgement, with none of the files written: a data dir with only the log.
   await fs.mkdir(`${dir}-crashed`);
   await fs.writeFile(join(`${dir}-crashed`, WAL), wal);
@@ -135,9 +152,13 @@ void test('WAL: once the log passes its checkpoint size the files are made durab
   const dir = freshDir();
   const s = await FileStore.open(dir);
   await s.apply(Array.from({ length: 8 }, (_, i) => ({ op: 'put' as const, resource: vs(`p${i}`, { pad: 'y'.repeat(40_000) }) })));
-  await s.apply([{ op: 'put', resource: vs('after') }]); // runs after the first batch's files and checkpoint
-  const bodies = scanLog(await fs.readFile(join(dir, WAL))).bodies;
-  assert.deepEqual(bodies.map((b) => b.revision), [2], 'only the batch after the checkpoint is left to replay');
+  await s.apply([{ op: 'put', resource: vs('after') }]); // runs after the first batch's files were written
+  assert.deepEqual(scanLog(await fs.readFile(join(dir, WAL1))).bodies.map((b) => b.revision), [2], 'appends moved to the other log');
+  const deadline = Date.now() + 10_000;
+  while (scanLog(await fs.readFile(join(dir, WAL))).bodies.length > 0) {
+    assert.ok(Date.now() < deadline, 'the full log is reset by the background checkpoint');
+    await new Promise((r) => setImmediate(r));
+  }
   await s.close();
 });
 

@@ -18,7 +18,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir, unlinkIfExists, type JournalBody } from './file-io.js';
 
-export const WAL = 'wal';
+/** FileStore's two logs (data dir relative): appends go to one while the other is checkpointed. */
+export const WAL_FILES = ['wal', 'wal.1'] as const;
 const MAGIC = 'WEFTW1';
 /** Size of a new log, and the step it grows by when a record does not fit. */
 export const WAL_PREALLOC = 1 << 20;
