@@ -211,7 +211,20 @@ export class Registry {
    */
   inheritMemo(from: Registry, keep: (key: string) => boolean): void {
     from.inherited = undefined;
+    from.routeChanges = undefined;
     this.inherited = { from, keep };
+  }
+
+  /**
+   * Set when this registry's snapshot differs from `from`'s only in VirtualServices whose routes
+   * alone changed (old object -> new object; see routeOnlyVsChanges): translation may then patch
+   * `from`'s route tables instead of rebuilding them (src/translate/sidecar-outbound.ts).
+   */
+  routeChanges?: { readonly from: Registry; readonly vs: ReadonlyMap<Resource<VirtualServiceSpec>, Resource<VirtualServiceSpec>> };
+
+  /** This registry's own memo entry for key, if it computed (or inherited) one; never computes. */
+  memoized<T>(key: string): T | undefined {
+    return this.memoStore.get(key) as T | undefined;
   }
 
   /** Per-snapshot memoization of proxy-independent results: computed once per key per snapshot. */
@@ -241,7 +254,9 @@ export function registryFor(snapshot: ConfigSnapshot): Registry {
 /** Kinds whose changes cannot alter any cluster or ClusterLoadAssignment (they shape routes, listeners, filters). */
 const ROUTING_ONLY_KINDS = new Set(['VirtualService', 'Gateway', 'AuthorizationPolicy', 'RequestAuthentication']);
 /** Memo keys of cluster and endpoint results (see src/translate/cds.ts, eds.ts, translate.ts). */
-const CLUSTER_MEMO_PREFIXES = ['cds+eds|', 'cluster|', 'cla|', 'sidecar-clusters|', 'locality-matters'];
+const CLUSTER_MEMO_PREFIXES = ['cds+eds|', 'cluster|', 'cla|', 'sidecar-clusters|', 'locality-matters',
+  // Outbound scopes: services, Sidecars and mesh settings are the previous ones (routing kinds only changed).
+  'scope|'];
 
 function sameItems<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
   const x = a ?? [];
@@ -261,6 +276,32 @@ const VS_ROUTE_MEMO_PREFIXES = ['vs-routes|', 'vhost|'];
 export function routeMemosSafe(registry: Registry): boolean {
   return registry.memo('route-memos-safe', () => resourcesOfKind<VirtualServiceSpec>(registry.snapshot, 'VirtualService')
     .every((vs) => (vs.spec.http ?? []).every((h) => !h.delegate && (h.match ?? []).every((m) => !m.sourceLabels || Object.keys(m.sourceLabels).length === 0))));
+}
+
+const json = (v: unknown): string => JSON.stringify(v) ?? '';
+
+/**
+ * VirtualServices changed from `prev` to `next` (old object -> new object) when every change is a
+ * modification that alters only HTTP routes: same name, position (precedence), hosts, gateways
+ * and exportTo, no TCP/TLS routes before or after. Then which VirtualService owns which virtual
+ * host, and every virtual host's domains, are unchanged: only the changed ones' routes differ.
+ * Undefined when some change is more than that (added, deleted, hosts changed...).
+ */
+function routeOnlyVsChanges(prev: ConfigSnapshot, next: ConfigSnapshot): Map<Resource<VirtualServiceSpec>, Resource<VirtualServiceSpec>> | undefined {
+  const a = resourcesOfKind<VirtualServiceSpec>(prev, 'VirtualService');
+  const b = resourcesOfKind<VirtualServiceSpec>(next, 'VirtualService');
+  if (a.length !== b.length) return undefined;
+  const out = new Map<Resource<VirtualServiceSpec>, Resource<VirtualServiceSpec>>();
+  const noL4 = (vs: Resource<VirtualServiceSpec>): boolean => !vs.spec.tcp?.length && !vs.spec.tls?.length;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x.metadata.namespace !== y.metadata.namespace || x.metadata.name !== y.metadata.name || !noL4(x) || !noL4(y)
+      || json([x.spec.hosts, x.spec.gateways, x.spec.exportTo]) !== json([y.spec.hosts, y.spec.gateways, y.spec.exportTo])) return undefined;
+    out.set(x, y);
+  }
+  return out;
 }
 
 /**
@@ -288,5 +329,7 @@ export function inheritClusterMemos(prev: ConfigSnapshot, next: ConfigSnapshot):
   const kept = new Set([...CLUSTER_MEMO_PREFIXES, ...(onlyVirtualServices ? NOT_VS_MEMO_PREFIXES : []), ...(vsRoutes ? VS_ROUTE_MEMO_PREFIXES : [])]);
   // Tens of thousands of keys: look up each one's prefix (up to and with the first '|').
   reg.inheritMemo(old, (key) => kept.has(key.slice(0, key.indexOf('|') + 1) || key));
+  const changes = vsRoutes ? routeOnlyVsChanges(prev, next) : undefined;
+  if (changes) reg.routeChanges = { from: old, vs: changes };
   return true;
 }

@@ -8,7 +8,7 @@ import { tcpProxyConfig } from './tcp.js';
 import { FILTER, socketAddress, type Obj } from './envoy.js';
 import { hasOwnCluster } from './cds.js';
 import type { InboundAuthz } from './authz/index.js';
-import { filterNeeds, hcmFilter, httpConnectionManager, httpFilters, tcpProxyFilter } from './filters.js';
+import { filterNeeds, hcmFilter, httpConnectionManager, httpFilters, tcpProxyFilter, type FilterNeeds } from './filters.js';
 import { BLACKHOLE_CLUSTER, DEFAULT_ROUTE_NAME, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT,
   gatewayRouteName, inboundClusterName, inboundListenerName, outboundListenerName, sidecarRouteName } from './names.js';
 
@@ -43,12 +43,15 @@ export function virtualOutboundListener(address: string, policy: 'ALLOW_ANY' | '
   };
 }
 
-/** `0.0.0.0_<port>`: HCM with RDS `<port>` (HTTP) or tcp_proxy (TCP); never bound itself. */
-export function outboundPortListener(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, p: OutboundPort, routeConfig: Obj | undefined): Obj {
+/**
+ * `0.0.0.0_<port>`: HCM with RDS `<port>` (HTTP) or tcp_proxy (TCP); never bound itself. `needs`:
+ * what the port's route config needs of the HTTP filters (filterNeeds).
+ */
+export function outboundPortListener(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, p: OutboundPort, needs: FilterNeeds | undefined): Obj {
   const name = outboundListenerName(p.port);
   const statPrefix = `outbound_${name}`;
   const filter = p.http
-    ? hcmFilter(httpConnectionManager({ statPrefix, rds: sidecarRouteName(p.port), httpFilters: httpFilters('sidecar-outbound', filterNeeds(routeConfig ? [routeConfig] : [])) }))
+    ? hcmFilter(httpConnectionManager({ statPrefix, rds: sidecarRouteName(p.port), httpFilters: httpFilters('sidecar-outbound', needs ?? { fault: false, cors: false }) }))
     : p.tcpService ? { name: FILTER.tcpProxy, typed_config: tcpProxyConfig(registry, proxy, p.tcpService, p.port, statPrefix) }
       : tcpProxyFilter(statPrefix, scope.outboundTrafficPolicy === 'ALLOW_ANY' ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER);
   return {

@@ -6,10 +6,11 @@ import type { ProxyInfo } from './proxy.js';
 import { buildRouteMatch, isCatchAllMatch, type MatchScope } from './route-match.js';
 import { buildHttpRoute, defaultRoute, hashPolicy, type RouteContext } from './route-action.js';
 import { PASSTHROUGH_CLUSTER, gatewayRouteName, outboundClusterName, sidecarRouteName, virtualHostName } from './names.js';
-import type { Obj } from './envoy.js';
+import { FILTER, type Obj } from './envoy.js';
 import { hasOwnCluster } from './cds.js';
 import { flattenHttpRoutes } from './delegate.js';
 import { objectId } from './memo-ids.js';
+import type { FilterNeeds } from './filters.js';
 
 /** Envoy routes for one VirtualService (delegates expanded) on one listener; stops after a catch-all route, as Istio does. */
 export function virtualServiceRoutes(vs: Resource<VirtualServiceSpec>, registry: Registry, proxy: ProxyInfo,
@@ -51,13 +52,14 @@ export function serviceDomains(svc: MeshService, port: number, proxyNamespace: s
  * Adds a virtual host, dropping domains an earlier virtual host already claimed (Envoy rejects
  * duplicates). `reuse` may hand back an equal virtual host object built earlier.
  */
-function addVirtualHost(vhosts: Obj[], used: Set<string>, name: string, domains: string[], routes: Obj[],
-  reuse?: (vh: { name: string; domains: string[]; routes: Obj[] }) => Obj): void {
+function addVirtualHost(used: Set<string>, name: string, domains: string[], routes: Obj[],
+  reuse?: (vh: { name: string; domains: string[]; routes: Obj[] }) => Obj): Obj | undefined {
+  if (routes.length === 0) return undefined;
   const fresh = domains.filter((d) => !used.has(d));
-  if (fresh.length === 0 || routes.length === 0) return;
+  if (fresh.length === 0) return undefined;
   for (const d of fresh) used.add(d);
   const vh = { name, domains: fresh, routes };
-  vhosts.push(reuse ? reuse(vh) : vh);
+  return reuse ? reuse(vh) : vh;
 }
 
 function byName(a: Obj, b: Obj): number {
@@ -103,36 +105,73 @@ function meshVsIndex(registry: Registry, scope: OutboundScope): MeshVsIndex {
   });
 }
 
-/** The sidecar outbound RouteConfiguration for one port (RDS name `<port>`). */
-export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, port: number): Obj {
+/**
+ * A sidecar route config and what it was built from, so that a change of VirtualServices' routes
+ * alone can patch it (src/translate/sidecar-outbound.ts) instead of rebuilding every virtual host.
+ */
+export interface SidecarRouteTable {
+  readonly rc: Obj;
+  /** VirtualService -> positions in rc.virtual_hosts of the virtual hosts carrying its routes. */
+  readonly byVs: ReadonlyMap<Resource<VirtualServiceSpec>, readonly number[]>;
+  /** VirtualServices owning a host here that got no virtual host (no routes, or every domain taken). */
+  readonly unplaced: ReadonlySet<Resource<VirtualServiceSpec>>;
+  /** Virtual hosts with a fault / a CORS route: the listener's HTTP filters depend on them. */
+  readonly fault: number;
+  readonly cors: number;
+}
+
+/** Whether a virtual host has a route with a fault / CORS filter config (what filterNeeds counts). */
+export function vhostNeeds(vh: Obj): FilterNeeds {
+  const needs: FilterNeeds = { fault: false, cors: false };
+  for (const r of (vh.routes as Obj[] | undefined) ?? []) {
+    const pf = r.typed_per_filter_config as Obj | undefined;
+    if (!pf) continue;
+    if (pf[FILTER.fault]) needs.fault = true;
+    if (pf[FILTER.cors]) needs.cors = true;
+  }
+  return needs;
+}
+
+/**
+ * A mesh VirtualService's routes on a sidecar port, memoized per VirtualService (by identity, which
+ * unchanged resources keep across snapshots) when routeMemosSafe; inheritClusterMemos (src/registry)
+ * carries them over.
+ */
+export function meshVsRoutes(registry: Registry, proxy: ProxyInfo, vs: Resource<VirtualServiceSpec>, port: number): Obj[] {
+  const build = (): Obj[] => virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy');
+  return routeMemosSafe(registry) ? registry.memo(`vs-routes|${objectId(vs)}|${port}|${proxy.namespace}`, build) : build();
+}
+
+/** The sidecar outbound RouteConfiguration for one port (RDS name `<port>`), with how it was built. */
+export function sidecarRouteTable(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, port: number): SidecarRouteTable {
   const mesh = registry.snapshot.mesh;
   const services = scope.services
     .filter((s) => hasOwnCluster(s) && s.ports.some((p) => p.port === port && isHttpProtocol(p.protocol)));
   const idx = meshVsIndex(registry, scope);
-  // Memoized per VirtualService (by identity) and per virtual host, so a rebuild after one
-  // VirtualService changed reuses the others' routes and virtual host objects (and the xDS
-  // server their encodings); inheritClusterMemos (src/registry) carries them over.
+  // Virtual hosts are memoized too, so a rebuild after one VirtualService changed reuses the
+  // others' objects (and the xDS server their encodings).
   const memoOk = routeMemosSafe(registry);
   const nsKey = `${port}|${proxy.namespace}`;
   const routesByVs = new Map<Resource<VirtualServiceSpec>, Obj[]>();
   const routesOf = (vs: Resource<VirtualServiceSpec>): Obj[] => {
     let r = routesByVs.get(vs);
-    if (!r) {
-      const build = (): Obj[] => virtualServiceRoutes(vs, registry, proxy, MESH_GATEWAY, port, 'envoy');
-      r = memoOk ? registry.memo(`vs-routes|${objectId(vs)}|${nsKey}`, build) : build();
-      routesByVs.set(vs, r);
-    }
+    if (!r) routesByVs.set(vs, (r = meshVsRoutes(registry, proxy, vs, port)));
     return r;
   };
   const used = new Set<string>();
-  const vhosts: Obj[] = [];
-  const add = (name: string, domains: string[], routes: Obj[]): void => addVirtualHost(vhosts, used, name, domains, routes,
-    memoOk ? (vh) => registry.memo(`vhost|${nsKey}|${name}|${vh.domains.join(',')}|${objectId(routes)}`, () => vh) : undefined);
+  const placed: { vh: Obj; vs?: Resource<VirtualServiceSpec> }[] = [];
+  const unplaced = new Set<Resource<VirtualServiceSpec>>();
+  const add = (name: string, domains: string[], routes: Obj[], vs?: Resource<VirtualServiceSpec>): void => {
+    const vh = addVirtualHost(used, name, domains, routes,
+      memoOk ? (v) => registry.memo(`vhost|${nsKey}|${name}|${v.domains.join(',')}|${objectId(routes)}`, () => v) : undefined);
+    if (vh) placed.push({ vh, vs });
+    else if (vs) unplaced.add(vs);
+  };
   // VirtualService hosts first, so they keep their domains if a plain service's forms collide.
-  for (const { host, vs } of idx.nonService) add(virtualHostName(host, port), [host, `${host}:${port}`], routesOf(vs));
+  for (const { host, vs } of idx.nonService) add(virtualHostName(host, port), [host, `${host}:${port}`], routesOf(vs), vs);
   for (const svc of services) {
     const vs = idx.byService.get(svc.hostname);
-    if (vs) add(virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOf(vs));
+    if (vs) add(virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routesOf(vs), vs);
   }
   for (const svc of services) {
     if (idx.byService.has(svc.hostname)) continue;
@@ -140,9 +179,29 @@ export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, scope: 
       [defaultRoute(outboundClusterName(port, undefined, svc.hostname), 'envoy', hashPolicy(registry, svc.hostname, undefined, port, proxy.namespace, 'envoy'))]);
     add(virtualHostName(svc.hostname, port), serviceDomains(svc, port, proxy.namespace, mesh.domainSuffix), routes);
   }
-  vhosts.sort(byName);
+  placed.sort((a, b) => byName(a.vh, b.vh)); // stable: the same order as sorting the virtual hosts alone
+  const vhosts: Obj[] = [];
+  const byVs = new Map<Resource<VirtualServiceSpec>, number[]>();
+  let fault = 0;
+  let cors = 0;
+  for (const { vh, vs } of placed) {
+    if (vs) {
+      let at = byVs.get(vs);
+      if (!at) byVs.set(vs, (at = []));
+      at.push(vhosts.length);
+    }
+    const needs = vhostNeeds(vh);
+    if (needs.fault) fault++;
+    if (needs.cors) cors++;
+    vhosts.push(vh);
+  }
   if (!used.has('*')) vhosts.push(registry.memo(`fallback-vhost|${scope.outboundTrafficPolicy}`, () => fallbackVirtualHost(scope.outboundTrafficPolicy)));
-  return { name: sidecarRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
+  return { rc: { name: sidecarRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } }, byVs, unplaced, fault, cors };
+}
+
+/** The sidecar outbound RouteConfiguration for one port (RDS name `<port>`). */
+export function sidecarRouteConfig(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, port: number): Obj {
+  return sidecarRouteTable(registry, proxy, scope, port).rc;
 }
 
 /** Unknown hosts: to the original destination (ALLOW_ANY) or refused with 502 (REGISTRY_ONLY), as Istio does. */

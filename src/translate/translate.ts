@@ -8,8 +8,9 @@ import type { XdsResources } from './types.js';
 import type { Obj } from './envoy.js';
 import { outboundClusters, inboundCluster, passthroughCluster, blackholeCluster } from './cds.js';
 import { failoverLabelsKey, localityMatters, outboundLoadAssignment } from './eds.js';
-import { sidecarRouteConfig, gatewayRouteConfig, gatewayServersByPort } from './rds.js';
-import { outboundPorts, outboundPortListener, virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
+import { gatewayRouteConfig, gatewayServersByPort } from './rds.js';
+import { sidecarOutbound } from './sidecar-outbound.js';
+import { virtualOutboundListener, inboundPorts, inboundListener, gatewayListener } from './lds.js';
 import { withInboundMtls } from './security/index.js';
 import { inboundAuthz } from './authz/index.js';
 import { gatewayTls, mergeListeners, withHttpsRedirects } from './gateway-tls.js';
@@ -41,20 +42,6 @@ function clustersAndEndpoints(registry: Registry, scope: OutboundScope, proxyLoc
   });
 }
 
-function sidecarOutbound(registry: Registry, proxy: ProxyInfo, scope: OutboundScope): { listeners: Obj[]; routes: Obj[] } {
-  const key = `sidecar-outbound|${scope.key}|${labelsKey(registry, proxy.labels)}`;
-  return registry.memo(key, () => {
-    const listeners: Obj[] = [];
-    const routes: Obj[] = [];
-    for (const p of outboundPorts(scope)) {
-      const rc = p.http ? sidecarRouteConfig(registry, proxy, scope, p.port) : undefined;
-      if (rc) routes.push(rc);
-      listeners.push(outboundPortListener(registry, proxy, scope, p, rc));
-    }
-    return { listeners, routes };
-  });
-}
-
 function put(m: Map<string, object>, o: Obj): void {
   m.set(String(o.name ?? o.cluster_name), o);
 }
@@ -81,13 +68,8 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
     for (const p of inbound) put(m, inboundCluster(p.port, p.appPort, p.protocol));
     return m;
   });
-  const outbound = sidecarOutbound(registry, proxy, scope);
-  const routes = registry.memo(`sidecar-routes|${scope.key}|${labelsKey(registry, proxy.labels)}`, () => {
-    const m = new Map<string, object>();
-    for (const rc of outbound.routes) put(m, rc);
-    return m;
-  });
-  const out: XdsResources = { listeners: new Map(), routes, clusters: sharedClusters, endpoints };
+  const outbound = sidecarOutbound(registry, proxy, scope, labelsKey(registry, proxy.labels));
+  const out: XdsResources = { listeners: new Map(), routes: outbound.routes, clusters: sharedClusters, endpoints };
   const address = proxy.address;
   if (address) put(out.listeners, registry.memo(`virtual-outbound|${address}|${scope.outboundTrafficPolicy}`, () => virtualOutboundListener(address, scope.outboundTrafficPolicy)));
   for (const l of outbound.listeners) put(out.listeners, l);
