@@ -40,6 +40,14 @@ function proxyFor(w: Workload): ProxyInfo {
     namespace: w.namespace, labels: w.labels, address: w.address, serviceAccount: w.serviceAccount, workload: w };
 }
 
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
+  }
+  return v;
+}
+
 export interface TranslateTiming { label: string; ms: number }
 
 /**
@@ -73,9 +81,19 @@ export function runTranslateBench(opts: { log?: (line: string) => void } = {}): 
     time('translate, 100 sidecars on a fresh snapshot (cold memo)', () => { for (const p of proxies) translate(snap2, p); });
     const changed = resources.map((r) => (r.kind === 'VirtualService' && r.metadata.name === 'svc0'
       ? { ...r, metadata: { ...r.metadata, resourceVersion: `changed-${round}` }, spec: { ...(r.spec as object), http: [{ route: [{ destination: { host: 'svc0', subset: 'v2' } }] }] } } : r));
-    time('one VirtualService changed: rebuild + 100 sidecars (incremental)', () => {
+    const changedSnap = time('one VirtualService changed: rebuild + 100 sidecars (incremental)', () => {
       const next = createSnapshot(`v${round}c`, cache.resourcesOf(changed), cache.workloadsOf(workloads));
       inheritClusterMemos(snap, next);
+      for (const p of proxies) translateShared(next, p);
+      return next;
+    });
+    // As weftd has its inputs: the store's resources are deep-frozen and keep their identity while
+    // unchanged, and the live workloads are the last build's while the registry did not change.
+    const storeLike = changedSnap.resources.map((r) => (r.kind === 'VirtualService' && r.metadata.name === 'svc0'
+      ? deepFreeze({ ...structuredClone(r), metadata: { ...r.metadata, resourceVersion: `frozen-${round}` }, spec: { ...structuredClone(r.spec as object), http: [{ route: [{ destination: { host: 'svc0', subset: 'v3' } }] }] } }) : r));
+    time('the same with inputs as weftd has them (frozen, unchanged ones identical)', () => {
+      const next = createSnapshot(`v${round}d`, cache.resourcesOf(storeLike), changedSnap.workloads, undefined, changedSnap);
+      inheritClusterMemos(changedSnap, next);
       for (const p of proxies) translateShared(next, p);
     });
     // WEFT_BENCH_INCREMENTAL_ROUNDS=N: the incremental step N more times (for --cpu-prof).

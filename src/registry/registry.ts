@@ -23,9 +23,9 @@ export interface OutboundScope {
 }
 
 export class Registry {
-  private readonly byHost = new Map<string, ServiceWithEndpoints[]>();
+  private readonly byHost: Map<string, ServiceWithEndpoints[]>;
   private readonly all: readonly ServiceWithEndpoints[];
-  private readonly endpointsOf = new Map<MeshService, readonly ServiceEndpoint[]>();
+  private readonly endpointsOf: Map<MeshService, readonly ServiceEndpoint[]>;
   private readonly visibleCache = new Map<string, readonly MeshService[]>();
   private readonly vsCache = new Map<string, readonly Resource<VirtualServiceSpec>[]>();
   private readonly drCache = new Map<string, Resource<DestinationRuleSpec> | null>();
@@ -34,7 +34,16 @@ export class Registry {
 
   /** `sameServicesAs`: a registry whose snapshot has the very same services, workloads and mesh settings. */
   constructor(readonly snapshot: ConfigSnapshot, sameServicesAs?: Registry) {
-    this.all = sameServicesAs ? sameServicesAs.all : buildServices(snapshot);
+    if (sameServicesAs) {
+      // Built once, never changed after: shared rather than indexed again per rebuild.
+      this.all = sameServicesAs.all;
+      this.byHost = sameServicesAs.byHost;
+      this.endpointsOf = sameServicesAs.endpointsOf;
+      return;
+    }
+    this.all = buildServices(snapshot);
+    this.byHost = new Map();
+    this.endpointsOf = new Map();
     for (const s of this.all) {
       let list = this.byHost.get(s.service.hostname);
       if (!list) this.byHost.set(s.service.hostname, (list = []));
@@ -215,6 +224,11 @@ export class Registry {
     this.inherited = { from, keep };
   }
 
+  /** Takes `from`'s DestinationRule index: for a snapshot whose DestinationRules and mesh settings are `from`'s. */
+  shareDestinationRules(from: Registry): void {
+    this.drIndexCache ??= from.drIndexCache;
+  }
+
   /**
    * Set when this registry's snapshot differs from `from`'s only in VirtualServices whose routes
    * alone changed (old object -> new object; see routeOnlyVsChanges): translation may then patch
@@ -329,6 +343,7 @@ export function inheritClusterMemos(prev: ConfigSnapshot, next: ConfigSnapshot):
   const kept = new Set([...CLUSTER_MEMO_PREFIXES, ...(onlyVirtualServices ? NOT_VS_MEMO_PREFIXES : []), ...(vsRoutes ? VS_ROUTE_MEMO_PREFIXES : [])]);
   // Tens of thousands of keys: look up each one's prefix (up to and with the first '|').
   reg.inheritMemo(old, (key) => kept.has(key.slice(0, key.indexOf('|') + 1) || key));
+  reg.shareDestinationRules(old); // not a routing kind: the very same DestinationRules
   const changes = vsRoutes ? routeOnlyVsChanges(prev, next) : undefined;
   if (changes) reg.routeChanges = { from: old, vs: changes };
   return true;

@@ -49,13 +49,19 @@ export function resourcesOfKind<S = unknown>(snapshot: ConfigSnapshot, kind: str
   return (snapshot.byKind.get(kind) ?? []) as readonly Resource<S>[];
 }
 
-function compareResources(a: Resource, b: Resource): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const na = `${a.metadata.namespace ?? ''}/${a.metadata.name}`;
-  const nb = `${b.metadata.namespace ?? ''}/${b.metadata.name}`;
-  return na < nb ? -1 : na > nb ? 1 : 0;
+/** Sorts in precedence order (creationTimestamp, then `namespace/name`), each key built once. */
+function sortResources(list: Resource[]): void {
+  const keyed = list.map((r) => ({ r, t: r.metadata.creationTimestamp ?? '', n: `${r.metadata.namespace ?? ''}/${r.metadata.name}` }));
+  keyed.sort((a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.n < b.n ? -1 : a.n > b.n ? 1 : 0));
+  for (let i = 0; i < keyed.length; i++) list[i] = keyed[i].r;
+}
+
+/** Whether `list` holds exactly the objects of `old` (in any order). */
+function sameMembers(old: readonly Resource[], list: readonly Resource[]): boolean {
+  if (old.length !== list.length) return false;
+  const left = new Set(old);
+  for (const r of list) if (!left.delete(r)) return false;
+  return left.size === 0;
 }
 
 function deepFreeze<T>(v: T): T {
@@ -70,10 +76,11 @@ function deepFreeze<T>(v: T): T {
  * Copies and deep-freezes its inputs (the caller may keep mutating its own objects) and builds the
  * per-kind index once. Resources must be validated and have `metadata.namespace` set. A frozen
  * resource or workload is taken as it is, uncopied (it must be deeply frozen, as a snapshot's own
- * are): that is how a rebuild reuses the unchanged objects of the previous snapshot.
+ * are): that is how a rebuild reuses the unchanged objects of the previous snapshot. `previous`
+ * (optional, e.g. the snapshot being replaced): kinds whose objects are all its own keep its lists.
  */
 export function createSnapshot(version: string, resources: readonly Resource[], workloads: readonly Workload[],
-  mesh?: Partial<MeshConfig>): ConfigSnapshot {
+  mesh?: Partial<MeshConfig>, previous?: ConfigSnapshot): ConfigSnapshot {
   const copied = resources.map((r) => (Object.isFrozen(r) ? r : structuredClone(r)));
   for (const r of copied) {
     if (!r.metadata?.namespace && r.kind !== 'Namespace') {
@@ -86,7 +93,12 @@ export function createSnapshot(version: string, resources: readonly Resource[], 
     if (!list) byKind.set(r.kind, (list = []));
     list.push(r);
   }
-  for (const list of byKind.values()) list.sort(compareResources);
+  for (const [kind, list] of byKind) {
+    // A kind whose objects are all the previous snapshot's keeps its sorted (frozen) list.
+    const old = previous?.byKind.get(kind);
+    if (old && sameMembers(old, list)) byKind.set(kind, old as Resource[]);
+    else sortResources(list);
+  }
   const sorted = [...byKind.keys()].sort().flatMap((k) => byKind.get(k) ?? []);
   const meshConfig: MeshConfig = {
     ...DEFAULT_MESH_CONFIG,
@@ -112,7 +124,7 @@ export function createSnapshot(version: string, resources: readonly Resource[], 
  * copies and freezes only what changed and unchanged resources keep their identity (what
  * identity-keyed caches downstream rely on). Resources are matched by kind/namespace/name, uid and
  * resourceVersion (a store changes the resourceVersion with the content), else by content, as are
- * workloads. Keeps one build's worth of objects.
+ * workloads; a frozen input (the store's) is taken as it is. Keeps one build's worth of objects.
  */
 export class SnapshotInputCache {
   private resources = new Map<string, Resource>();
@@ -121,6 +133,8 @@ export class SnapshotInputCache {
   private static reuse<T extends object>(items: readonly T[], prev: Map<string, T>, keyOf: (x: T) => string): { out: T[]; next: Map<string, T> } {
     const next = new Map<string, T>();
     const out = items.map((x) => {
+      // Already frozen (the store's resources are, deeply, and keep their identity while unchanged): as it is.
+      if (Object.isFrozen(x)) return x;
       const key = keyOf(x);
       const hit = prev.get(key) ?? next.get(key);
       const v = hit ?? deepFreeze(structuredClone(x));

@@ -81,14 +81,16 @@ function patch(registry: Registry, proxy: ProxyInfo, scope: OutboundScope, prev:
     const next = patchTable(registry, proxy, t, p.port, changes) ?? sidecarRouteTable(registry, proxy, scope, p.port);
     if (next === t) return;
     tables ??= [...prev.tables];
-    listeners ??= [...prev.listeners];
     tables[i] = next;
     const was = needsOf(t);
     const now = needsOf(next);
-    if (was.fault !== now.fault || was.cors !== now.cors) listeners[i] = outboundPortListener(registry, proxy, scope, p, now);
+    if (was.fault === now.fault && was.cors === now.cors) return;
+    // The listeners array stays the same object unless a listener changed (see listenersMap).
+    listeners ??= [...prev.listeners];
+    listeners[i] = outboundPortListener(registry, proxy, scope, p, now);
   });
-  if (!tables || !listeners) return prev;
-  return { ports: prev.ports, listeners, tables, routes: routeMap(tables) };
+  if (!tables) return prev;
+  return { ports: prev.ports, listeners: listeners ?? prev.listeners, tables, routes: routeMap(tables) };
 }
 
 /**

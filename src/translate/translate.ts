@@ -69,12 +69,33 @@ function translateSidecar(registry: Registry, proxy: ProxyInfo): XdsResources {
     return m;
   });
   const outbound = sidecarOutbound(registry, proxy, scope, labelsKey(registry, proxy.labels));
-  const out: XdsResources = { listeners: new Map(), routes: outbound.routes, clusters: sharedClusters, endpoints };
   const address = proxy.address;
-  if (address) put(out.listeners, registry.memo(`virtual-outbound|${address}|${scope.outboundTrafficPolicy}`, () => virtualOutboundListener(address, scope.outboundTrafficPolicy)));
-  for (const l of outbound.listeners) put(out.listeners, l);
-  for (const l of own?.listeners ?? []) put(out.listeners, l);
-  return out;
+  const virtualOutbound = address ? registry.memo(`virtual-outbound|${address}|${scope.outboundTrafficPolicy}`, () => virtualOutboundListener(address, scope.outboundTrafficPolicy)) : undefined;
+  return { listeners: listenersMap(virtualOutbound, outbound.listeners, own?.listeners), routes: outbound.routes, clusters: sharedClusters, endpoints };
+}
+
+const NONE = {};
+const listenerMaps = new WeakMap<object, WeakMap<object, WeakMap<object, Map<string, object>>>>();
+
+/**
+ * A sidecar's listeners: its virtual outbound, its scope's outbound and its own inbound ones. The
+ * same Map (shared: never mutated) while the three are the same objects, as after a rebuild that
+ * did not touch them, so the xDS source and server find it unchanged at once.
+ */
+function listenersMap(virtualOutbound: Obj | undefined, outbound: readonly Obj[], inbound: readonly Obj[] | undefined): Map<string, object> {
+  let byInbound = listenerMaps.get(outbound);
+  if (!byInbound) listenerMaps.set(outbound, (byInbound = new WeakMap()));
+  let byVirtual = byInbound.get(inbound ?? NONE);
+  if (!byVirtual) byInbound.set(inbound ?? NONE, (byVirtual = new WeakMap()));
+  let m = byVirtual.get(virtualOutbound ?? NONE);
+  if (!m) {
+    m = new Map();
+    if (virtualOutbound) put(m, virtualOutbound);
+    for (const l of outbound) put(m, l);
+    for (const l of inbound ?? []) put(m, l);
+    byVirtual.set(virtualOutbound ?? NONE, m);
+  }
+  return m;
 }
 
 function translateGateway(registry: Registry, proxy: ProxyInfo): XdsResources {

@@ -21,9 +21,10 @@ export class ConfigView {
       return;
     }
     for (const e of events) {
-      // Events are shared with other watchers: copy what is kept.
+      // Events are shared with other watchers: copy what is kept, unless frozen (the store's are,
+      // deeply: then the snapshot takes the object as it is, without a key or a copy).
       if (e.type === 'DELETED') this.resources.delete(keyOf(e.resource));
-      else this.resources.set(keyOf(e.resource), structuredClone(e.resource));
+      else this.resources.set(keyOf(e.resource), Object.isFrozen(e.resource) ? e.resource : structuredClone(e.resource));
     }
     this.revision = revision;
   }

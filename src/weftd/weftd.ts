@@ -6,7 +6,7 @@ import { startApiServer } from '../api/server.js';
 import { FileStore } from '../store/file.js';
 import { MemoryStore } from '../store/memory.js';
 import type { ConfigStore } from '../store/types.js';
-import { createSnapshot, SnapshotInputCache, type MeshConfig } from '../registry/snapshot.js';
+import { createSnapshot, SnapshotInputCache, type ConfigSnapshot, type MeshConfig } from '../registry/snapshot.js';
 import { inheritClusterMemos } from '../registry/registry.js';
 import { checkConsistency, translate } from '../translate/index.js';
 import { createXdsServer } from '../xds/server.js';
@@ -18,6 +18,7 @@ import { registerWeftRoutes } from './routes.js';
 import { setupSecurity, type SecurityOptions } from './ca-routes.js';
 import { createXdsAuthenticator } from './xds-auth.js';
 import { trustDomainBundle } from '../model/mesh.js';
+import type { Workload } from '../model/index.js';
 
 export interface WeftdOptions {
   /** Data dir for the file store and the workload registry; omitted = in memory only. */
@@ -73,10 +74,16 @@ export async function startWeftd(opts: WeftdOptions = {}): Promise<Weftd> {
   let seq = 0;
   const inputs = new SnapshotInputCache(); // unchanged resources keep their frozen objects across rebuilds
   const config = new ConfigView(store); // the store's resources kept from watch events, not listed per change
+  // Every change of the workload registry emits 'change' (before rebuild hears it): while none
+  // came, the live workloads are the last build's frozen ones, not 3000 objects keyed again.
+  let workloadsGen = 0;
+  workloads.on('change', () => { workloadsGen++; });
+  let live: { gen: number; list: Workload[] } | undefined;
+  let last: ConfigSnapshot | undefined;
   const build = async () => {
     const resources = inputs.resourcesOf(await config.list());
-    const live = inputs.workloadsOf(workloads.list().filter((w) => w.ready !== false));
-    return createSnapshot(`${store.revision()}.${++seq}`, resources, live, opts.mesh);
+    if (live?.gen !== workloadsGen) live = { gen: workloadsGen, list: inputs.workloadsOf(workloads.list().filter((w) => w.ready !== false)) };
+    return (last = createSnapshot(`${store.revision()}.${++seq}`, resources, live.list, opts.mesh, last)); // unchanged kinds keep their sorted lists
   };
   const lookup = (ns: string, name: string) => workloads.get(ns, name);
   const plaintextXds = opts.insecureXds ?? false;
