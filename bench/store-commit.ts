@@ -3,7 +3,7 @@
 // its acknowledgement. Two passes: paced (a gap after each ack, as `weft apply` by hand or the
 // control-plane bench, so the post-ack file writes are done before the next apply) and
 // back-to-back (each apply right after the previous ack: the post-ack work is on the path).
-// Run: npx tsc -p . && node dist/bench/store-commit.js [applies=200] [gapMs=20] [parent dir=os.tmpdir()]
+// Run: npx tsc -p . && node dist/bench/store-commit.js [applies=200] [gapMs=20] [parent dir=os.tmpdir()] [initial resources=300]
 // WEFT_BENCH_DISK_NOISE=1 adds a child process writing 1 MiB chunks with fsync in a loop on the same
 // disk (a busy disk, as when other tests and builds run), to see the fsync outliers.
 import { fork } from 'node:child_process';
@@ -59,11 +59,17 @@ async function main(): Promise<void> {
   const noise = process.env.WEFT_BENCH_DISK_NOISE ? fork(fileURLToPath(import.meta.url), ['--noise', root]) : undefined;
   try {
     const store = await FileStore.open(join(root, 'config'));
-    await store.apply(Array.from({ length: 300 }, (_, i) => ({ op: 'put' as const, resource: vs(i, 90) })));
+    const initial = Number(process.argv[5] ?? 300);
+    let t = performance.now();
+    await store.apply(Array.from({ length: initial }, (_, i) => ({ op: 'put' as const, resource: vs(i, 90) })));
+    const bulkMs = performance.now() - t;
+    t = performance.now();
+    await store.apply([{ op: 'put', resource: vs(0, 50) }]);
+    console.log(`initial batch of ${initial}: apply -> commit ${bulkMs.toFixed(1)} ms; the next apply right after it ${(performance.now() - t).toFixed(1)} ms`);
     await pass(store, 20, gapMs, 'warm-up');
     await pass(store, applies, gapMs, `paced ${gapMs} ms`);
     await pass(store, applies, 0, 'back-to-back');
-    let t = performance.now();
+    t = performance.now();
     await store.close();
     const closeMs = performance.now() - t;
     t = performance.now();
