@@ -175,7 +175,8 @@ export class FileStore implements ConfigStore {
   /**
    * Moves appends to the other log (waiting for its checkpoint if one still runs) and checkpoints
    * this one in the background: every file written since the last rotation (exactly the files of
-   * its batches, all written by now) is fsynced, then the log is reset. Runs inside the queue.
+   * its batches, all written by now) is fsynced, then the log is reset. Only called while no batch
+   * is in flight: inside the queue, or from applyFiles, which the next batch and close() await.
    */
   private async rotate(): Promise<void> {
     await this.checkpointing;
