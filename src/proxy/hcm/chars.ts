@@ -56,3 +56,26 @@ export function lowerName(raw: string): string {
   }
   return l;
 }
+
+/**
+ * Header names by their spelling on the wire in a direct-mapped cache (peers repeat the same few
+ * names): a hit costs a comparison in place, with no substring, no hash of a new string and no Map
+ * lookup. A slot holds the name as spelled and lower-cased, copied out of the head they came from
+ * (a substring would keep the whole head alive).
+ */
+const SLOTS = 512;
+export const SLOT_RAW: string[] = new Array<string>(SLOTS).fill('');
+export const SLOT_LOWER: string[] = new Array<string>(SLOTS).fill('');
+
+/** The slot of the name `s[from..to)` (from < to): SLOT_RAW[slot] is its spelling, SLOT_LOWER[slot] its lower case. */
+export function nameSlot(s: string, from: number, to: number): number {
+  const n = to - from;
+  const k = (n * 31 + s.charCodeAt(from) * 7 + s.charCodeAt(to - 1) * 3 + s.charCodeAt(from + (n >> 1))) & (SLOTS - 1);
+  const r = SLOT_RAW[k];
+  if (r.length !== n || !s.startsWith(r, from)) {
+    const raw = `${s.slice(from, to)}\0`.slice(0, n); // flattened: refers to a copy, not to `s`
+    SLOT_RAW[k] = raw;
+    SLOT_LOWER[k] = raw.toLowerCase();
+  }
+  return k;
+}

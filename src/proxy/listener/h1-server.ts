@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { LeanRequest, LeanResponse, type ResponseOwner } from './h1-message.js';
-import { lowerName } from '../hcm/chars.js';
+import { SLOT_LOWER, SLOT_RAW, nameSlot } from '../hcm/chars.js';
 
 /** What the connection needs from the listener. */
 export interface LeanHost {
@@ -83,9 +83,10 @@ export function parseHead(s: string): LeanHead | null {
       const c = s.charCodeAt(i);
       if ((c < 0x20 && c !== 9) || c > 0x7e) return null;
     }
-    const rawName = s.slice(pos, colon);
+    const slot = nameSlot(s, pos, colon);
+    const rawName = SLOT_RAW[slot];
+    const name = SLOT_LOWER[slot];
     const value = s.slice(vs, ve);
-    const name = lowerName(rawName);
     if (headers[name] !== undefined || name === '__proto__') return null;
     switch (name) {
       case 'transfer-encoding':

@@ -3,7 +3,7 @@
 // like a reset would, and the connection is closed.
 import type { IncomingHttpHeaders } from 'node:http';
 import type net from 'node:net';
-import { isTokenRange, isTrimmed, lowerName } from '../hcm/chars.js';
+import { SLOT_LOWER, isTokenRange, isTrimmed, nameSlot } from '../hcm/chars.js';
 
 /** What an exchange on a pooled connection reports to (the Attempt). */
 export interface H1Exchange {
@@ -88,7 +88,7 @@ function parseFields(head: string, from: number, out: IncomingHttpHeaders): void
     const c = head.indexOf(':', i);
     if (c < 0 || c > e) throw protocolError('header line without a colon');
     if (!isTokenRange(head, i, c)) throw protocolError('invalid header name');
-    const name = lowerName(head.slice(i, c));
+    const name = SLOT_LOWER[nameSlot(head, i, c)];
     // A repeated Content-Length is refused, as llhttp does (a mismatch is a smuggling vector).
     if (name === 'content-length' && out[name] !== undefined) throw protocolError('repeated Content-Length');
     let vs = c + 1;

@@ -147,3 +147,17 @@ void test('idle timeout: a free connection is closed and counted once unused for
     await srv.close();
   }
 });
+
+void test('requestHead refuses a path exactly where /[^\\u0021-\\u00ff]/ matches, for every UTF-16 code unit', () => {
+  const re = /[^\u0021-\u00ff]/;
+  for (let c = 0; c < 0x10000; c++) {
+    const path = `/a${String.fromCharCode(c)}b`;
+    let threw = false;
+    try {
+      requestHead('GET', path, { host: 'h' }, false, false);
+    } catch (e) {
+      threw = (e as { code?: string }).code === 'ERR_UNESCAPED_CHARACTERS';
+    }
+    assert.equal(threw, re.test(path), `char code ${c}`);
+  }
+});
