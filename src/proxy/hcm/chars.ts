@@ -58,24 +58,34 @@ export function lowerName(raw: string): string {
 }
 
 /**
- * Header names by their spelling on the wire in a direct-mapped cache (peers repeat the same few
- * names): a hit costs a comparison in place, with no substring, no hash of a new string and no Map
- * lookup. A slot holds the name as spelled and lower-cased, copied out of the head they came from
- * (a substring would keep the whole head alive).
+ * Header names by their spelling on the wire in a small 2-way set-associative cache (peers repeat the
+ * same few names): a hit costs a comparison in place, with no substring, no hash of a new string and
+ * no Map lookup. Two ways per set, so two hot names that hash alike do not evict each other. A slot
+ * holds the name as spelled and lower-cased, copied out of the head they came from (a substring
+ * would keep the whole head alive).
  */
-const SLOTS = 512;
-export const SLOT_RAW: string[] = new Array<string>(SLOTS).fill('');
-export const SLOT_LOWER: string[] = new Array<string>(SLOTS).fill('');
+const SETS = 512;
+export const SLOT_RAW: string[] = new Array<string>(2 * SETS).fill('');
+export const SLOT_LOWER: string[] = new Array<string>(2 * SETS).fill('');
+
+function sameName(s: string, from: number, n: number, cached: string): boolean {
+  return cached.length === n && s.startsWith(cached, from);
+}
 
 /** The slot of the name `s[from..to)` (from < to): SLOT_RAW[slot] is its spelling, SLOT_LOWER[slot] its lower case. */
 export function nameSlot(s: string, from: number, to: number): number {
   const n = to - from;
-  const k = (n * 31 + s.charCodeAt(from) * 7 + s.charCodeAt(to - 1) * 3 + s.charCodeAt(from + (n >> 1))) & (SLOTS - 1);
-  const r = SLOT_RAW[k];
-  if (r.length !== n || !s.startsWith(r, from)) {
-    const raw = `${s.slice(from, to)}\0`.slice(0, n); // flattened: refers to a copy, not to `s`
-    SLOT_RAW[k] = raw;
-    SLOT_LOWER[k] = raw.toLowerCase();
-  }
+  let x = Math.imul(n ^ s.charCodeAt(from), 0x01000193);
+  x = Math.imul(x ^ s.charCodeAt(from + (n >> 1)), 0x01000193);
+  x = Math.imul(x ^ s.charCodeAt(to - 1), 0x01000193);
+  const k = ((x ^ (x >>> 15)) & (SETS - 1)) << 1;
+  if (sameName(s, from, n, SLOT_RAW[k])) return k;
+  if (sameName(s, from, n, SLOT_RAW[k + 1])) return k + 1;
+  // Miss: the set's first way takes the name, its previous name moves to the second way.
+  SLOT_RAW[k + 1] = SLOT_RAW[k];
+  SLOT_LOWER[k + 1] = SLOT_LOWER[k];
+  const raw = `${s.slice(from, to)}\0`.slice(0, n); // flattened: refers to a copy, not to `s`
+  SLOT_RAW[k] = raw;
+  SLOT_LOWER[k] = raw.toLowerCase();
   return k;
 }
