@@ -9,6 +9,7 @@ import type { Logger } from '../env.js';
 import { splitPemCerts } from '../../security/pem-text.js';
 import { type CommonTls, DOWNSTREAM_TLS, type Material, TlsRefusal, compileCommonTls, tlsTypedConfig } from './context.js';
 import type { SecretStore } from './secrets.js';
+import { readThroughSharedBuffer } from './shared-read.js';
 
 const TLS_HANDSHAKE = 0x16;
 const PEEK_TIMEOUT_MS = 5000;
@@ -156,6 +157,7 @@ export class DownstreamTls {
         isServer: true, secureContext: this.common.secureContext(m), requestCert: this.requireClientCert || m.ca !== undefined, rejectUnauthorized: this.requireClientCert,
         ALPNProtocols: this.common.alpn.length ? [...this.common.alpn] : ['h2', 'http/1.1'],
       });
+      readThroughSharedBuffer(ts);
       ts.on('error', (err: Error) => this.log.warn(`inbound TLS from ${remote} refused: ${err.message.split('\n')[0]}`));
       ts.once('secure', () => {
         // A standalone server TLSSocket never clears secureConnecting (only tls.Server does): an h2
