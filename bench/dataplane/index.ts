@@ -122,7 +122,7 @@ interface Live {
   failed?: string;
 }
 
-async function measureRound(t: Live, pin: Pinning, secs: { sat: number; paced: number }, log: (l: string) => void): Promise<void> {
+async function measureRound(t: Live, pin: Pinning, secs: { sat: number; paced: number; warm: number }, log: (l: string) => void): Promise<void> {
   const add = (into: Record<string, number>, from: Record<string, number>): void => {
     for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
   };
@@ -133,8 +133,17 @@ async function measureRound(t: Live, pin: Pinning, secs: { sat: number; paced: n
       into[k] = { rss: Math.max(p.rss, m.rss), pss: Math.max(p.pss, m.pss), anon: Math.max(p.anon, m.anon) };
     }
   };
-  const c16 = await withResourceUse(t.pids, () => runWrk(t.setup.target, 16, secs.sat, pin.loadCore));
-  const c64 = await withResourceUse(t.pids, () => runWrk(t.setup.target, 64, secs.sat, pin.loadCore));
+  // Each saturation load right after an unmeasured one at the same connection count, for every
+  // topology alike: the connections a client proxy pools to the next hop close after a few idle
+  // seconds (Weft's upstream default is 4 s), and the other topologies' loads run in between, so
+  // without it every window would start by opening them (for mTLS: handshakes, measured on their
+  // own by bench:protocols --handshakes-only) instead of measuring keep-alive traffic.
+  const saturate = async (conns: number) => {
+    await runWrk(t.setup.target, conns, secs.warm, pin.loadCore);
+    return withResourceUse(t.pids, () => runWrk(t.setup.target, conns, secs.sat, pin.loadCore));
+  };
+  const c16 = await saturate(16);
+  const c64 = await saturate(64);
   t.c16.push(c16.result);
   t.c64.push(c64.result);
   add(t.cpuSat, c64.use.cpuSeconds);

@@ -155,7 +155,7 @@ export function conditionsText(run: DataplaneRun): string {
     `Run ${run.startedAt}${run.quick ? ' (--quick)' : ''}. Machine: ${m.nproc} × ${m.cpuModel}, ${m.memTotalMb} MB, ${m.kernel}; Node ${m.node}; ${m.tools.nginx}; ${m.tools.haproxy}; ${m.tools.wrk}.`,
     `Load average before / after: ${m.loadAvg.join(' ')} / ${run.loadAvgAfter.join(' ')}; CPU steal during the run ${f(run.stealPercent, 1)}%.`,
     `HTTP/1.1 keep-alive, GET of a ${c.bodyBytes}-byte body from nginx. All topologies run side by side and are measured in ${c.rounds} interleaved round(s); values are medians over rounds. ` +
-      `Saturation: wrk -t1, ${c.saturationSeconds} s per connection count after a ${c.warmupSeconds} s warm-up. ` +
+      `Saturation: wrk -t1, ${c.saturationSeconds} s per connection count, each right after an unmeasured ${c.warmupSeconds} s load at the same count (pooled proxy-to-proxy connections open, as in steady keep-alive traffic). ` +
       `Latency: ${c.pacedQps} rps over ${c.pacedConnections} connections for ${c.pacedSeconds} s, uniform pacing, measured from the intended send time (weft load); ` +
       `added latency is the topology's percentile minus direct's in the same round. Pinning: ${c.pinning}.`,
   ].join('\n');

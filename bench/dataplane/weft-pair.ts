@@ -48,10 +48,13 @@ async function startSidecar(weftd: Weftd, name: string, address: string, core: n
   }
 }
 
-/** Starts weftd and both sidecars; throws (with everything stopped) when any piece is not working. */
-export async function startWeftPair(upstreamPort: number, core: number | undefined, mtls = false): Promise<WeftPair> {
+/**
+ * Starts weftd and both sidecars; throws (with everything stopped) when any piece is not working.
+ * `addressBase` (two octets) lets an A/B harness run two pairs of the same kind side by side.
+ */
+export async function startWeftPair(upstreamPort: number, core: number | undefined, mtls = false, addressBase = mtls ? '127.78' : '127.77'): Promise<WeftPair> {
   const logs: string[] = [];
-  const weftd = await startWeftd({ apiPort: 0, xdsPort: 0, addressBase: mtls ? '127.78' : '127.77', insecureXds: !mtls, log: (l) => { logs.push(l); if (logs.length > 50) logs.shift(); } });
+  const weftd = await startWeftd({ apiPort: 0, xdsPort: 0, addressBase, insecureXds: !mtls, log: (l) => { logs.push(l); if (logs.length > 50) logs.shift(); } });
   const started: Started[] = [];
   try {
     const service: Resource = {
