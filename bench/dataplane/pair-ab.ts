@@ -1,7 +1,8 @@
 // Interleaved A/B of Weft sidecar pairs built from different trees (and the raw TCP forwarder pair,
 // the floor of a Node.js proxy) against one nginx upstream, pinned as in the bench. Per round: direct,
 // then per variant Istio's latency load (1000 rps, 16 connections, uniform pacing; added latency against
-// that round's direct run) and wrk -c64, with each sidecar's CPU per request.
+// that round's direct run) and wrk -c64, with each sidecar's CPU per request. Use an even number of
+// rounds per variant count, so each variant is measured in each position as often.
 //   node dist/bench/dataplane/pair-ab.js ROUNDS SECONDS VARIANT...
 // VARIANT: a tree with bin/ and dist/ (e.g. a copy of main's), optionally `@--v8-flag,...` for the
 // sidecars' node, or `raw`. Environment: PAIR_AB_RATES=250,1000,4000 measures CPU per request at
@@ -89,7 +90,10 @@ try {
     }
     const d = await runPaced({ url: `http://127.0.0.1:${upstream.port}/` }, 1000, 16, S);
     console.log(`r${r} ${'direct'.padEnd(28)} p50 ${d.latencyMs.p50.toFixed(3)} p90 ${d.latencyMs.p90.toFixed(3)} p99 ${d.latencyMs.p99.toFixed(3)} ms`);
-    for (const p of pairs) {
+    // The order rotates every round: the pair measured first in a round measured ~10% cheaper in
+    // every run on this shared machine, whichever tree it was.
+    for (let i = 0; i < pairs.length; i++) {
+      const p = pairs[(i + r) % pairs.length];
       const pc = await withResourceUse(p.pids, () => runPaced(p.target, 1000, 16, S));
       const l = pc.result.latencyMs;
       let sat = '';

@@ -29,7 +29,7 @@ void test('lowerName lower-cases, cached or not', () => {
 });
 
 void test('nameSlot gives the spelling and lower case of a name inside a head, through hits, misses and collisions', () => {
-  const names = ['Host', 'host', 'HOST', 'Content-Length', 'content-length', 'X-Request-Id', 'x-b3-traceid', 'A', 'ab', 'Ab'];
+  const names = ['__proto__', '123', 'constructor', 'Host', 'host', 'HOST', 'Content-Length', 'content-length', 'X-Request-Id', 'x-b3-traceid', 'A', 'ab', 'Ab'];
   for (let i = 0; i < 2000; i++) names.push(`X-Name-${i % 700}-${'q'.repeat(i % 7)}`);
   for (let round = 0; round < 2; round++) {
     for (const n of names) {

@@ -61,12 +61,16 @@ export function lowerName(raw: string): string {
  * Header names by their spelling on the wire in a small 2-way set-associative cache (peers repeat the
  * same few names): a hit costs a comparison in place, with no substring, no hash of a new string and
  * no Map lookup. Two ways per set, so two hot names that hash alike do not evict each other. A slot
- * holds the name as spelled and lower-cased, copied out of the head they came from (a substring
- * would keep the whole head alive).
+ * holds the name as spelled and lower-cased.
  */
 const SETS = 512;
 export const SLOT_RAW: string[] = new Array<string>(2 * SETS).fill('');
 export const SLOT_LOWER: string[] = new Array<string>(2 * SETS).fill('');
+
+/** The internalized string equal to `x` (a property key comes back internalized). */
+function internalized(x: string): string {
+  return Object.keys({ [x]: 0 })[0] ?? x;
+}
 
 function sameName(s: string, from: number, n: number, cached: string): boolean {
   return cached.length === n && s.startsWith(cached, from);
@@ -84,8 +88,10 @@ export function nameSlot(s: string, from: number, to: number): number {
   // Miss: the set's first way takes the name, its previous name moves to the second way.
   SLOT_RAW[k + 1] = SLOT_RAW[k];
   SLOT_LOWER[k + 1] = SLOT_LOWER[k];
-  const raw = `${s.slice(from, to)}\0`.slice(0, n); // flattened: refers to a copy, not to `s`
+  // Internalized (as property keys are), so header objects take them as keys without a string-table
+  // lookup; an internalized string is its own copy, so the slot does not keep the head alive.
+  const raw = internalized(s.slice(from, to));
   SLOT_RAW[k] = raw;
-  SLOT_LOWER[k] = raw.toLowerCase();
+  SLOT_LOWER[k] = internalized(raw.toLowerCase());
   return k;
 }
