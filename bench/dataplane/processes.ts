@@ -54,9 +54,9 @@ export interface Started {
 const running = new Set<Started>();
 
 /** Spawns `cmd args` (through `taskset -c core`, which execs, so the pid is the command's). */
-export function startProcess(name: string, cmd: string, args: string[], core: number | undefined, cwd?: string): Started {
+export function startProcess(name: string, cmd: string, args: string[], core: number | undefined, cwd?: string, env?: NodeJS.ProcessEnv): Started {
   const [file, argv] = core === undefined ? [cmd, args] : ['taskset', ['-c', String(core), cmd, ...args]];
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd, env });
   let out = '';
   const keep = (c: Buffer): void => { out = (out + c.toString()).slice(-4000); };
   child.stdout?.on('data', keep);

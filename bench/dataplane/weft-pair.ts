@@ -2,7 +2,7 @@
 // sidecar's inbound listener forwards to the upstream, and a client-only workload whose sidecar's
 // outbound listener (ADDRESS:15001) routes origin-form requests by Host to bench-upstream:8080.
 import { performance } from 'node:perf_hooks';
-import { WEFT_BIN } from '../../src/cli/processes.js';
+import { WEFT_BIN, proxyNodeArgs } from '../../src/cli/processes.js';
 import { curlOnce } from '../../src/load/index.js';
 import type { Resource } from '../../src/model/index.js';
 import { startWeftd, type Weftd } from '../../src/weftd/weftd.js';
@@ -31,14 +31,14 @@ async function adminReady(address: string): Promise<boolean> {
 
 async function startSidecar(weftd: Weftd, name: string, address: string, core: number | undefined, mtls = false): Promise<WeftSidecar> {
   const t0 = performance.now();
-  // e.g. WEFT_BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sidecars under load.
-  const nodeArgs = (process.env.WEFT_BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // The Node.js flags `weft run` starts sidecars with, then the bench's own, e.g.
+  // WEFT_BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sidecars under load.
+  const nodeArgs = [...proxyNodeArgs(), ...(process.env.WEFT_BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   const args = [...nodeArgs, WEFT_BIN, 'proxy', '--xds', weftd.xdsAddress, '--address', address, '--name', name, '--namespace', NS,
     ...(mtls ? ['--control-plane', weftd.apiUrl, '--service-account', 'default'] : ['--insecure-xds'])];
   // mTLS: the sidecar gets a certificate with a join token (from the environment, as weft run does).
-  if (mtls) process.env.WEFT_JOIN_TOKEN = weftd.issueJoinToken(NS, 'default');
-  const s = startProcess(`weft sidecar ${name}`, process.execPath, args, core);
-  delete process.env.WEFT_JOIN_TOKEN;
+  const env = mtls ? { ...process.env, WEFT_JOIN_TOKEN: weftd.issueJoinToken(NS, 'default') } : process.env;
+  const s = startProcess(`weft sidecar ${name}`, process.execPath, args, core, undefined, env);
   try {
     const readyMs = await pollUntil(`weft sidecar ${name} /ready`, () => adminReady(address), t0, 15_000, s);
     return Object.assign(s, { address, readyMs });

@@ -4,7 +4,7 @@
 // sets `maxRequestsPerConnection: 1` (every request a new sidecar-to-sidecar connection: a handshake
 // per request with mTLS). With mTLS, a mesh-wide PeerAuthentication STRICT proves traffic is mTLS.
 import { performance } from 'node:perf_hooks';
-import { WEFT_BIN } from '../../src/cli/processes.js';
+import { WEFT_BIN, proxyNodeArgs } from '../../src/cli/processes.js';
 import type { Resource } from '../../src/model/index.js';
 import { startWeftd, type Weftd } from '../../src/weftd/weftd.js';
 import { pollUntil, startProcess, stopProcess, type Started } from '../dataplane/processes.js';
@@ -44,7 +44,8 @@ export async function sidecarStats(address: string): Promise<Map<string, number>
 
 async function startSidecar(weftd: Weftd, name: string, address: string, core: number | undefined, mtls: boolean): Promise<WeftSidecar> {
   const t0 = performance.now();
-  const nodeArgs = (process.env.WEFT_BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // The Node.js flags `weft run` starts sidecars with, then the bench's own.
+  const nodeArgs = [...proxyNodeArgs(), ...(process.env.WEFT_BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   const args = [...nodeArgs, WEFT_BIN, 'proxy', '--xds', weftd.xdsAddress, '--address', address, '--name', name, '--namespace', NS,
     ...(mtls ? ['--control-plane', weftd.apiUrl, '--service-account', 'default'] : ['--insecure-xds'])];
   // mTLS: the sidecar gets its certificate with a join token from the environment, as `weft run` does.

@@ -10,6 +10,27 @@ export function spawnWeft(args: string[], opts: SpawnOptions = {}): ChildProcess
   return spawn(process.execPath, [WEFT_BIN, ...args], { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
 }
 
+/**
+ * Node.js flags every `weft proxy` process (sidecar, gateway) starts with. The benchmark starts its
+ * sidecars with the same (bench/dataplane/weft-pair.ts), so it measures what the mesh runs.
+ * `--max-semi-space-size=8`: V8's young generation is two semi-spaces that grow to 16 MB each under
+ * load, half of a sidecar's anonymous memory; capped at 8 MB the peak RSS under load drops by ~15 MB
+ * for ~1-2% more GC time per request (measured: docs/performance.md, "Sidecar start-up and footprint").
+ * `WEFT_PROXY_NODE_ARGS` (space separated, may be empty) replaces them.
+ */
+export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8'];
+
+/** The Node.js flags for a proxy process: `WEFT_PROXY_NODE_ARGS` when set, else PROXY_NODE_ARGS. */
+export function proxyNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const override = env.WEFT_PROXY_NODE_ARGS;
+  return override === undefined ? [...PROXY_NODE_ARGS] : override.split(/\s+/).filter(Boolean);
+}
+
+/** Starts `weft proxy <args>` with the proxy's Node.js flags. */
+export function spawnProxy(args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, [...proxyNodeArgs(opts.env ?? process.env), WEFT_BIN, 'proxy', ...args], { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

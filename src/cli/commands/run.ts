@@ -6,7 +6,7 @@ import type { Workload } from '../../model/index.js';
 import { controlPlaneUrl, weftdRequest, type MeshInfo } from '../control-plane.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
-import { exited, freePort, httpOk, sleep, spawnWeft, tcpOpen, waitFor } from '../processes.js';
+import { exited, freePort, httpOk, sleep, spawnProxy, tcpOpen, waitFor } from '../processes.js';
 import { SUPERVISED_STDIO, signalGroup, tellChild } from '../supervision.js';
 
 /** How long a terminating workload keeps serving (app and sidecar) while peers drop its endpoint. */
@@ -102,7 +102,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   // A single-use join token lets the sidecar get a certificate for this service account only (env, not argv).
   const join = await weftdRequest<{ token: string }>(api, 'POST', `/apis/weft.dev/v1/namespaces/${spec.namespace}/jointokens`, io, { serviceAccount: spec.serviceAccount });
   // Supervised: the sidecar follows this process over an IPC channel and exits (stopping the app) when it dies.
-  const proxy = spawnWeft(['proxy', '--xds', spec.xdsAddress ?? mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
+  const proxy = spawnProxy(['--xds', spec.xdsAddress ?? mesh.xdsAddress, '--address', workload.address, '--name', spec.name,
     '--namespace', spec.namespace, '--service-account', spec.serviceAccount, '--control-plane', api, '--supervised'],
   // Its own process group too: a signal to weft run's group (Ctrl-C, a closed terminal, kill -9 -PGID)
   // reaches weft run only, which orders the stop, or whose death the sidecar notices.

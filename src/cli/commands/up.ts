@@ -8,7 +8,7 @@ import { CliError, UsageError } from '../errors.js';
 import { parseMeshConfig } from '../../config/index.js';
 import type { MeshConfig } from '../../registry/snapshot.js';
 import type { CliIO } from '../io.js';
-import { httpOk, spawnWeft, stopChild, waitFor } from '../processes.js';
+import { httpOk, spawnProxy, stopChild, waitFor } from '../processes.js';
 import type { ChildProcess } from 'node:child_process';
 
 export function parsePortMap(spec: string | undefined): Record<number, number> {
@@ -44,7 +44,7 @@ export async function startMesh(o: {
     name: 'istio-ingressgateway', namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account',
     labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, ports: {}, ready: true,
   });
-  const gateway = spawnWeft(['proxy', '--kind', 'router', '--xds', weftd.xdsAddress, '--address', gw.address,
+  const gateway = spawnProxy(['--kind', 'router', '--xds', weftd.xdsAddress, '--address', gw.address,
     '--name', gw.name, '--namespace', gw.namespace, '--service-account', gw.serviceAccount, '--control-plane', weftd.apiUrl],
   { env: { ...o.io.env, WEFT_JOIN_TOKEN: weftd.issueJoinToken(gw.namespace, gw.serviceAccount) } });
   gateway.once('exit', (code, signal) => { if (!stopping) o.io.err.write(`weft up: the ingress gateway exited (${signal ?? code})\n`); });
