@@ -15,10 +15,13 @@ export function spawnWeft(args: string[], opts: SpawnOptions = {}): ChildProcess
  * sidecars with the same (bench/dataplane/weft-pair.ts), so it measures what the mesh runs.
  * `--max-semi-space-size=8`: V8's young generation is two semi-spaces that grow to 16 MB each under
  * load, half of a sidecar's anonymous memory; capped at 8 MB the peak RSS under load drops by ~15 MB
- * for ~1-2% more GC time per request (measured: docs/performance.md, "Sidecar start-up and footprint").
- * `WEFT_PROXY_NODE_ARGS` (space separated, may be empty) replaces them.
+ * for ~1-2% more GC time per request. `--initial-old-space-size=16`: until its first full GC, V8
+ * lets the old space grow far past the live ~12-15 MB (up to +30-40 MB of RSS in a fresh sidecar's
+ * first seconds under load); 16 MB makes the first full GC come early, after which V8 sizes the old
+ * space from what is live. Measured: docs/performance.md, "Sidecar start-up and footprint".
+ * V8 reads both only at start. `WEFT_PROXY_NODE_ARGS` (space separated, may be empty) replaces them.
  */
-export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8'];
+export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8', '--initial-old-space-size=16'];
 
 /** The Node.js flags for a proxy process: `WEFT_PROXY_NODE_ARGS` when set, else PROXY_NODE_ARGS. */
 export function proxyNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
