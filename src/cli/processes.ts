@@ -15,13 +15,15 @@ export function spawnWeft(args: string[], opts: SpawnOptions = {}): ChildProcess
  * sidecars with the same (bench/dataplane/weft-pair.ts), so it measures what the mesh runs.
  * `--max-semi-space-size=8`: V8's young generation is two semi-spaces that grow to 16 MB each under
  * load, half of a sidecar's anonymous memory; capped at 8 MB the peak RSS under load drops by ~15 MB
- * for ~1-2% more GC time per request. `--initial-old-space-size=16`: until its first full GC, V8
- * lets the old space grow far past the live ~12-15 MB (up to +30-40 MB of RSS in a fresh sidecar's
- * first seconds under load); 16 MB makes the first full GC come early, after which V8 sizes the old
- * space from what is live. Measured: docs/performance.md, "Sidecar start-up and footprint".
- * V8 reads both only at start. `WEFT_PROXY_NODE_ARGS` (space separated, may be empty) replaces them.
+ * for ~1-2% more GC time per request. `--initial-old-space-size=16` and `--heap-growing-percent=50`:
+ * V8 lets the old space grow up to ~4x what is live before a full GC (before the first one, from a
+ * decaying guess), so a fresh sidecar's RSS peaked at 114-138 MB in its first rounds of load with
+ * only 12-18 MB live; the first full GC now comes at 16 MB and later ones at 1.5x what is live (peak
+ * 90 MB in 4 of 4 sidecars, ~+0.5-1 us of full-GC time per request). Measured: docs/performance.md,
+ * "Sidecar start-up and footprint". V8 reads these only at start. `WEFT_PROXY_NODE_ARGS` (space
+ * separated, may be empty) replaces them.
  */
-export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8', '--initial-old-space-size=16'];
+export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8', '--initial-old-space-size=16', '--heap-growing-percent=50'];
 
 /** The Node.js flags for a proxy process: `WEFT_PROXY_NODE_ARGS` when set, else PROXY_NODE_ARGS. */
 export function proxyNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
